@@ -1,0 +1,2 @@
+//! The `ebpfvm` command line.
+fn main() {}
