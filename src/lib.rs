@@ -1,1 +1,154 @@
-//! ebpfvm facade (in progress).
+//! ebpfvm: a userspace eBPF virtual machine.
+//!
+//! Load a program (bytecode or assembly), register helpers, run it over memory, and get
+//! its return value or the [`Trap`] that stopped it:
+//!
+//! ```
+//! use ebpfvm::{HelperError, Vm};
+//!
+//! let mut vm = Vm::from_asm(
+//!     "ldxw %r2, [%r1+0]   # r2 = first word of memory
+//!      mov %r1, %r2
+//!      call 1               # r0 = helper 1 (r1)
+//!      stw [%r10-4], 7      # the stack is there too
+//!      exit",
+//! )?;
+//! vm.register_helper(1, |_ctx, args| Ok(args[0] * 2));
+//!
+//! let mut memory = 21u32.to_le_bytes();
+//! let outcome = vm.run(&mut memory);
+//! assert_eq!(outcome.result, Ok(42));
+//!
+//! // A fault is a value, with the pc and the address.
+//! let mut short = [0u8; 2];
+//! let trap = vm.run(&mut short).result.unwrap_err();
+//! assert_eq!(trap.pc, 0);
+//! println!("{trap}"); // trap at pc 0: out-of-bounds read of 4 bytes at 0x300000000 (memory region)
+//! # Ok::<(), ebpfvm::Error>(())
+//! ```
+//!
+//! The crates underneath are re-exported: [`isa`] (instructions, decoding, assembler)
+//! and [`vm`] (memory, helpers, the interpreter).
+
+pub use ebpfvm_isa as isa;
+pub use ebpfvm_vm as vm;
+
+pub use isa::{AsmError, Features, Insn, IsaVersion, LoadError, Program};
+pub use vm::{HelperContext, HelperError, Outcome, Trap, TrapKind};
+
+use vm::{Helpers, Interpreter, MemoryMap, RegionKind, Stack};
+
+/// Why a program could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytecode is invalid.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The assembly text is invalid.
+    #[error("assembly error: {0}")]
+    Asm(#[from] AsmError),
+    /// The program uses something this engine cannot run.
+    #[error(transparent)]
+    Unsupported(#[from] vm::Unsupported),
+}
+
+/// A loaded program with its helpers, ready to run many times.
+///
+/// `run` follows the `raw` program type of uBPF and bpf_conformance: r1 points to the
+/// memory given (0 when it is empty), r2 holds its length, r10 the top of a 512-byte
+/// stack frame (8 frames for bpf-to-bpf calls). Legacy packet loads read that memory.
+pub struct Vm {
+    program: Program,
+    interpreter: Interpreter,
+    helpers: Helpers,
+    stack: Stack,
+    budget: Option<u64>,
+}
+
+impl Vm {
+    /// Prepares a validated program.
+    pub fn new(program: Program) -> Result<Vm, Error> {
+        Ok(Vm {
+            interpreter: Interpreter::new(&program)?,
+            program,
+            helpers: Helpers::new(),
+            stack: Stack::new(),
+            budget: None,
+        })
+    }
+
+    /// Loads little-endian bytecode (8 bytes per instruction), accepting ISA v4 and callx.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Vm, Error> {
+        Vm::new(Program::from_bytes(bytes, &Features::default())?)
+    }
+
+    /// Assembles text in the bpf_conformance/uBPF dialect (`mov %r0, 1`).
+    pub fn from_asm(text: &str) -> Result<Vm, Error> {
+        Vm::new(isa::assemble(text)?)
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Registers helper `id` (replacing any earlier one). It receives a
+    /// [`HelperContext`] for checked access to guest memory, and r1-r5.
+    pub fn register_helper<F>(&mut self, id: u32, helper: F) -> &mut Vm
+    where
+        F: FnMut(&mut HelperContext<'_, '_>, [u64; 5]) -> Result<u64, HelperError>
+            + Send
+            + 'static,
+    {
+        self.helpers.register(id, helper);
+        self
+    }
+
+    /// The helper registry.
+    pub fn helpers_mut(&mut self) -> &mut Helpers {
+        &mut self.helpers
+    }
+
+    /// Limits each run to `budget` instructions (`None`: no limit). A run that would
+    /// execute more traps with [`TrapKind::BudgetExhausted`].
+    pub fn set_budget(&mut self, budget: Option<u64>) -> &mut Vm {
+        self.budget = budget;
+        self
+    }
+
+    /// Runs the program once over `memory`, which it may read and write.
+    pub fn run(&mut self, memory: &mut [u8]) -> Outcome {
+        self.stack.clear();
+        let len = memory.len() as u64;
+        let mut map = MemoryMap::new(&mut self.stack);
+        let addr = if memory.is_empty() {
+            0
+        } else {
+            match map.map_mut(RegionKind::Memory, memory) {
+                Some(addr) => addr,
+                None => return too_large(len),
+            }
+        };
+        if addr != 0 {
+            map.set_packet(addr);
+        }
+        self.interpreter
+            .run([addr, len, 0, 0, 0], &mut map, &mut self.helpers, self.budget)
+    }
+}
+
+/// Memory beyond the 4 GiB a region can hold: the program cannot even start.
+fn too_large(len: u64) -> Outcome {
+    Outcome {
+        result: Err(Trap {
+            pc: 0,
+            kind: TrapKind::OutOfBounds {
+                addr: 0,
+                size: u32::try_from(len).unwrap_or(u32::MAX),
+                access: vm::Access::Read,
+                region: None,
+            },
+        }),
+        insns: 0,
+    }
+}
