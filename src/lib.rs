@@ -30,6 +30,8 @@
 //! The crates underneath are re-exported: [`isa`] (instructions, decoding, assembler)
 //! and [`vm`] (memory, helpers, the interpreter).
 
+pub mod conformance;
+
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
 

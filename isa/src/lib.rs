@@ -16,7 +16,9 @@
 //!
 //! Invariant: this crate is the only one that knows numeric opcodes.
 
+pub mod asm;
 mod decode;
+mod disasm;
 mod encode;
 mod error;
 mod insn;
@@ -25,6 +27,8 @@ mod program;
 mod raw;
 mod version;
 
+pub use asm::{assemble, assemble_raw, AsmError};
+pub use disasm::{disassemble, disassemble_llvm, Llvm};
 pub use encode::encode_into;
 pub use error::{LoadError, LoadErrorKind};
 pub use insn::*;

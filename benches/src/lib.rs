@@ -1,0 +1,216 @@
+//! The benchmark programs of `benches/programs/` (C compiled to raw eBPF, see its
+//! README), loaded for the criterion benches in `benches/interp.rs` and for anything
+//! else that wants to run them.
+//!
+//! Each program is a `raw` program: r1 points to its input buffer (`NAME.mem`) and r2
+//! holds the buffer's length; r0 on exit must equal the native result in
+//! `expected.txt`.
+//!
+//! ```
+//! let programs = ebpfvm_benches::load_all();
+//! assert_eq!(programs.len(), 6);
+//! for p in &programs {
+//!     let outcome = p.run_once();
+//!     assert_eq!(outcome.result, Ok(p.expected), "{}", p.name);
+//! }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use ebpfvm_isa::{Features, Program};
+use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
+
+/// One benchmark program with its input and the result its native build gives.
+#[derive(Clone, Debug)]
+pub struct BenchProgram {
+    /// The file stem, e.g. `alu64`.
+    pub name: String,
+    /// The raw bytecode (`NAME.bin`), kept for decode benchmarks.
+    pub bytes: Vec<u8>,
+    /// The decoded, validated program.
+    pub program: Program,
+    /// The input buffer (`NAME.mem`).
+    pub mem: Vec<u8>,
+    /// The value r0 must hold at `exit` (`expected.txt`).
+    pub expected: u64,
+}
+
+impl BenchProgram {
+    /// Lowers the program for the interpreter.
+    ///
+    /// # Panics
+    /// If the interpreter refuses the program (none of the committed ones needs
+    /// anything it lacks).
+    pub fn interpreter(&self) -> Interpreter {
+        Interpreter::new(&self.program)
+            .unwrap_or_else(|e| panic!("{}: interpreter refused the program: {e}", self.name))
+    }
+
+    /// The input in a fresh 8-byte-aligned buffer, as the programs' README requires.
+    pub fn aligned_mem(&self) -> AlignedBuf {
+        AlignedBuf::from_bytes(&self.mem)
+    }
+
+    /// Lowers and runs the program once on a fresh copy of its input.
+    pub fn run_once(&self) -> Outcome {
+        let interp = self.interpreter();
+        let mut mem = self.aligned_mem();
+        run_interp(
+            &interp,
+            mem.as_mut_slice(),
+            &mut Stack::new(),
+            &mut Helpers::new(),
+        )
+    }
+}
+
+/// A byte buffer whose first byte is 8-byte aligned, made without `unsafe`.
+///
+/// The interpreter itself does not care about alignment (every guest access is an
+/// unaligned host access), but the programs are written for an aligned buffer, so the
+/// benchmarks give them one, as a real embedder would.
+#[derive(Clone, Debug)]
+pub struct AlignedBuf {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// Copies `bytes` into a new aligned buffer.
+    pub fn from_bytes(bytes: &[u8]) -> AlignedBuf {
+        // Up to 7 bytes of slack; a Vec never moves its heap storage while we hold it,
+        // so the offset found here stays valid.
+        let mut storage = vec![0u8; bytes.len() + 7];
+        let start = storage.as_ptr().align_offset(8);
+        assert!(start < 8, "align_offset of a u8 pointer is always below 8");
+        storage[start..start + bytes.len()].copy_from_slice(bytes);
+        AlignedBuf {
+            storage,
+            start,
+            len: bytes.len(),
+        }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+
+    /// The bytes, mutably (the programs `sort` and `memcpy` write to their input).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// The directory holding the programs: `benches/programs/` in the workspace.
+pub fn programs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("programs")
+}
+
+/// Loads every program listed in `expected.txt`, in the file's order.
+///
+/// # Panics
+/// If a file is missing or malformed, or a program fails to decode: these are
+/// committed files, so that is a bug in the repository, not an input error.
+pub fn load_all() -> Vec<BenchProgram> {
+    load_from(&programs_dir())
+}
+
+/// Loads every program listed in `dir/expected.txt`.
+///
+/// # Panics
+/// As [`load_all`].
+pub fn load_from(dir: &Path) -> Vec<BenchProgram> {
+    let read = |file: &str| {
+        let path = dir.join(file);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let expected = String::from_utf8(read("expected.txt")).expect("expected.txt is UTF-8");
+    expected
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("expected.txt: bad line {line:?}"));
+            let hex = value.trim().trim_start_matches("0x");
+            let expected = u64::from_str_radix(hex, 16)
+                .unwrap_or_else(|e| panic!("expected.txt: bad value for {name}: {e}"));
+            let bytes = read(&format!("{name}.bin"));
+            let program = Program::from_bytes(&bytes, &Features::default())
+                .unwrap_or_else(|e| panic!("{name}.bin: {e}"));
+            BenchProgram {
+                name: name.to_string(),
+                mem: read(&format!("{name}.mem")),
+                bytes,
+                program,
+                expected,
+            }
+        })
+        .collect()
+}
+
+/// Runs `interp` once over `mem` exactly as `vm/tests/bench_programs.rs` (and the
+/// `ebpfvm` facade) do: the stack is zeroed, a fresh [`MemoryMap`] maps `mem` read-write
+/// as r1 with its length in r2, and there is no instruction budget.
+///
+/// # Panics
+/// If `mem` is larger than a region may be (4 GiB).
+pub fn run_interp(
+    interp: &Interpreter,
+    mem: &mut [u8],
+    stack: &mut Stack,
+    helpers: &mut Helpers,
+) -> Outcome {
+    stack.clear();
+    let len = mem.len() as u64;
+    let mut map = MemoryMap::new(stack);
+    let addr = map
+        .map_mut(RegionKind::Memory, mem)
+        .expect("the input fits in one region");
+    interp.run([addr, len, 0, 0, 0], &mut map, helpers, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_programs_give_the_native_results() {
+        let programs = load_all();
+        let names: Vec<_> = programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["alu64", "checksum", "parser", "sort", "collatz", "memcpy"]
+        );
+        for p in &programs {
+            assert_eq!(p.run_once().result, Ok(p.expected), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn repeated_runs_on_one_buffer_agree() {
+        // sort and memcpy write to their input; each run must still do the same work.
+        let mut stack = Stack::new();
+        let mut helpers = Helpers::new();
+        for p in load_all() {
+            let interp = p.interpreter();
+            let mut mem = p.aligned_mem();
+            let first = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
+            let second = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
+            assert_eq!(first, second, "{}", p.name);
+            assert_eq!(first.result, Ok(p.expected), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn aligned_buffers_are_aligned() {
+        for len in [0, 1, 7, 8, 1500] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let buf = AlignedBuf::from_bytes(&data);
+            assert_eq!(buf.as_slice(), &data[..]);
+            assert_eq!(buf.as_slice().as_ptr() as usize % 8, 0);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Command-line arguments (clap) and dispatch to one module per command.
+
+mod conformance;
+mod disasm;
+mod input;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A userspace eBPF virtual machine: run, check and inspect eBPF programs.
+#[derive(Parser, Debug)]
+#[command(name = "ebpfvm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a program once (or --repeat N times) and print its return value (r0).
+    Run(run::RunArgs),
+    /// Print a program one instruction a line, with its pc.
+    Disasm(disasm::DisasmArgs),
+    /// Assemble a text file into raw bytecode.
+    Asm(disasm::AsmArgs),
+    /// Run bpf_conformance `.data` tests and report PASS/FAIL/SKIP per test and engine.
+    Conformance(conformance::ConformanceArgs),
+}
+
+/// Which engine runs the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    /// The checked interpreter.
+    Interp,
+    /// The Cranelift JIT (not built yet).
+    Jit,
+    /// The running Linux kernel, through BPF_PROG_TEST_RUN (not built yet).
+    Kernel,
+    /// Every engine available (conformance only).
+    All,
+}
+
+/// A user-facing error: printed as `error: ...`, exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The program could not be loaded.
+    #[error("{path}: {message}")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Why, with the pc or line.
+        message: String,
+    },
+    /// A valid request for something that is not implemented.
+    #[error("{0}")]
+    NotSupported(String),
+    /// Any other bad usage.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs the command; `Err` means exit status 2.
+pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Disasm(args) => disasm::disasm(args),
+        Command::Asm(args) => disasm::asm(args),
+        Command::Conformance(args) => conformance::conformance(args),
+    }
+}
+
+/// Refuses the engines that do not exist yet, with a clear message.
+fn require_interp(engine: EngineChoice) -> Result<(), CliError> {
+    match engine {
+        EngineChoice::Interp => Ok(()),
+        EngineChoice::Jit => Err(CliError::NotSupported(
+            "the JIT engine is not implemented yet; use --engine interp".into(),
+        )),
+        EngineChoice::Kernel => Err(CliError::NotSupported(
+            "the kernel engine is not implemented yet; use --engine interp".into(),
+        )),
+        EngineChoice::All => Err(CliError::Usage(
+            "--engine all is only for `ebpfvm conformance`".into(),
+        )),
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Io {
+        path: path.clone(),
+        source,
+    })
+}

@@ -1,0 +1,159 @@
+//! `ebpfvm run`: load, run once or `--repeat N` times, print r0 or the trap.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use ebpfvm::{Outcome, Vm};
+use serde_json::json;
+
+use super::{input, read_file, require_interp, CliError, EngineChoice};
+
+/// Program types the kernel defines that later engines will model; named here so the
+/// error for them says "not yet" rather than "unknown".
+const KNOWN_TYPES: &[&str] = &[
+    "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp", "perf_event",
+    "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops", "sk_skb",
+    "cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
+    "lirc_mode2", "sk_reuseport", "flow_dissector", "cgroup_sysctl",
+    "raw_tracepoint_writable", "cgroup_sockopt", "tracing", "struct_ops", "ext", "lsm",
+    "sk_lookup", "seccomp",
+];
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The program: an assembly file (.s/.asm), a bpf_conformance test (.data), or raw
+    /// little-endian bytecode (8 bytes per instruction).
+    program: PathBuf,
+    /// The engine.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Interp)]
+    engine: EngineChoice,
+    /// Program type, by the kernel's name in lower case (`xdp`, `socket_filter`, ...);
+    /// `raw` means no context: r1 = the memory, r2 = its length.
+    #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
+    prog_type: String,
+    /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
+    /// `-- mem` of a .data file.
+    #[arg(long, value_name = "FILE")]
+    mem: Option<PathBuf>,
+    /// Treat the program as classic BPF.
+    #[arg(long)]
+    classic: bool,
+    /// Run N times back to back on the same memory (not restored between runs) and
+    /// report the time per run; the result printed is the last run's.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Run without the verifier. (There is no verifier yet: programs always run on the
+    /// checked engine, which refuses every out-of-bounds access at run time.)
+    #[arg(long)]
+    no_verify: bool,
+    /// Stop the program after this many instructions (a trap).
+    #[arg(long, value_name = "N")]
+    budget: Option<u64>,
+    /// Print one JSON object per run: {"retval": ..., "insns": ..., "mem": "<hex>"}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    require_interp(args.engine)?;
+    check_type(&args.prog_type)?;
+    let loaded = input::load(&args.program, args.classic)?;
+    let mut mem = match &args.mem {
+        Some(path) => Some(read_file(path)?),
+        None => loaded.mem,
+    };
+    let mut vm = Vm::new(loaded.program).map_err(|e| CliError::Load {
+        path: args.program.clone(),
+        message: e.to_string(),
+    })?;
+    vm.set_budget(args.budget);
+
+    let mut buffer = mem.take().unwrap_or_default();
+    let start = Instant::now();
+    let mut outcome = vm.run(&mut buffer);
+    let mut runs = 1;
+    let mut total_insns = outcome.insns;
+    while runs < args.repeat && outcome.result.is_ok() {
+        outcome = vm.run(&mut buffer);
+        runs += 1;
+        total_insns += outcome.insns;
+    }
+    let elapsed = start.elapsed().as_nanos() as f64;
+    let given_mem = args.mem.is_some() || args.program.extension().is_some_and(|e| e == "data");
+    let timing = (args.repeat > 1).then(|| Timing {
+        runs,
+        ns_per_run: elapsed / runs as f64,
+        ns_per_insn: if total_insns == 0 {
+            0.0
+        } else {
+            elapsed / total_insns as f64
+        },
+    });
+    report(&outcome, given_mem.then_some(&buffer[..]), timing, args.json)
+}
+
+struct Timing {
+    runs: u64,
+    ns_per_run: f64,
+    ns_per_insn: f64,
+}
+
+fn check_type(name: &str) -> Result<(), CliError> {
+    if name == "raw" {
+        Ok(())
+    } else if KNOWN_TYPES.contains(&name) {
+        Err(CliError::NotSupported(format!(
+            "program type `{name}` is not supported yet; only `raw` runs today"
+        )))
+    } else {
+        Err(CliError::Usage(format!(
+            "unknown program type `{name}`; known: raw, {}",
+            KNOWN_TYPES.join(", ")
+        )))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn report(
+    outcome: &Outcome,
+    mem: Option<&[u8]>,
+    timing: Option<Timing>,
+    as_json: bool,
+) -> Result<ExitCode, CliError> {
+    let code = if outcome.result.is_ok() { 0 } else { 1 };
+    if as_json {
+        let mut line = match &outcome.result {
+            Ok(r0) => json!({ "retval": r0, "insns": outcome.insns }),
+            Err(trap) => json!({
+                "trap": { "pc": trap.pc, "message": trap.to_string() },
+                "insns": outcome.insns,
+            }),
+        };
+        if let Some(mem) = mem {
+            line["mem"] = json!(hex(mem));
+        }
+        if let Some(t) = &timing {
+            line["runs"] = json!(t.runs);
+            line["ns_per_run"] = json!(t.ns_per_run);
+            line["ns_per_insn"] = json!(t.ns_per_insn);
+        }
+        println!("{line}");
+    } else {
+        match &outcome.result {
+            Ok(r0) => println!("{r0} ({r0:#x})"),
+            Err(trap) => eprintln!("{trap}"),
+        }
+        if let Some(t) = timing {
+            println!(
+                "{} runs: {:.1} ns/run, {:.2} ns/insn, {} insns/run",
+                t.runs, t.ns_per_run, t.ns_per_insn, outcome.insns
+            );
+        }
+    }
+    Ok(ExitCode::from(code))
+}
