@@ -154,3 +154,8 @@ fn too_large(len: u64) -> Outcome {
         insns: 0,
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
