@@ -1,0 +1,118 @@
+//! A minimal `bpf()` oracle for tests: load an XDP program into the running kernel and
+//! run it once with BPF_PROG_TEST_RUN. (The user-facing kernel backend will be the aya
+//! layer of the `kernel` crate; this keeps the tests independent of it.)
+
+use std::ffi::CString;
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+const BPF_PROG_TYPE_XDP: u32 = 6;
+
+/// Why the kernel did not run a program.
+#[derive(Debug)]
+pub enum KernelError {
+    /// `bpf()` is not available here (no permission, no syscall): tests skip.
+    Unavailable(String),
+    /// The kernel verifier refused the program; its log.
+    Refused(String),
+    /// Test run failed.
+    Run(String),
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KernelError::Unavailable(why) => write!(f, "bpf() unavailable: {why}"),
+            KernelError::Refused(log) => write!(f, "refused by the kernel verifier: {log}"),
+            KernelError::Run(why) => write!(f, "test run failed: {why}"),
+        }
+    }
+}
+
+fn bpf(cmd: libc::c_long, attr: &mut [u64; 20]) -> libc::c_long {
+    // SAFETY: attr is a zeroed, 160-byte buffer laid out as `union bpf_attr` for `cmd`;
+    // the kernel reads at most the size we pass and writes only within it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_mut_ptr(),
+            std::mem::size_of_val(attr),
+        )
+    }
+}
+
+fn put_u32(attr: &mut [u64; 20], byte_offset: usize, v: u32) {
+    let word = &mut attr[byte_offset / 8];
+    let shift = (byte_offset % 8) * 8;
+    *word = (*word & !(0xffff_ffffu64 << shift)) | ((v as u64) << shift);
+}
+
+fn get_u32(attr: &[u64; 20], byte_offset: usize) -> u32 {
+    (attr[byte_offset / 8] >> ((byte_offset % 8) * 8)) as u32
+}
+
+/// A loaded XDP program; closed on drop.
+pub struct XdpProgram {
+    fd: i32,
+}
+
+impl Drop for XdpProgram {
+    fn drop(&mut self) {
+        // SAFETY: fd is a descriptor this struct owns.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+impl XdpProgram {
+    /// Loads bytecode as an XDP program (license GPL, verifier log on refusal).
+    pub fn load(bytecode: &[u8]) -> Result<XdpProgram, KernelError> {
+        let license = CString::new("GPL").expect("no NUL");
+        let mut log = vec![0u8; 1 << 20];
+        let mut attr = [0u64; 20];
+        put_u32(&mut attr, 0, BPF_PROG_TYPE_XDP);
+        put_u32(&mut attr, 4, (bytecode.len() / 8) as u32);
+        attr[1] = bytecode.as_ptr() as u64;
+        attr[2] = license.as_ptr() as u64;
+        put_u32(&mut attr, 24, 1); // log_level
+        put_u32(&mut attr, 28, log.len() as u32);
+        attr[4] = log.as_mut_ptr() as u64;
+        let fd = bpf(BPF_PROG_LOAD, &mut attr);
+        if fd >= 0 {
+            return Ok(XdpProgram { fd: fd as i32 });
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::ENOSYS) => {
+                Err(KernelError::Unavailable(format!("bpf(BPF_PROG_LOAD): {err}")))
+            }
+            _ => {
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                Err(KernelError::Refused(format!(
+                    "{err}\n{}",
+                    String::from_utf8_lossy(&log[..end])
+                )))
+            }
+        }
+    }
+
+    /// Runs once over `packet`; returns (retval, packet after the run).
+    pub fn run(&self, packet: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
+        let mut out = vec![0u8; packet.len() + 256];
+        let mut attr = [0u64; 20];
+        put_u32(&mut attr, 0, self.fd as u32);
+        put_u32(&mut attr, 8, packet.len() as u32); // data_size_in
+        put_u32(&mut attr, 12, out.len() as u32); // data_size_out
+        attr[2] = packet.as_ptr() as u64; // data_in
+        attr[3] = out.as_mut_ptr() as u64; // data_out
+        put_u32(&mut attr, 32, 1); // repeat
+        if bpf(BPF_PROG_TEST_RUN, &mut attr) != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
+        }
+        let retval = get_u32(&attr, 4);
+        let size_out = (get_u32(&attr, 12) as usize).min(out.len());
+        out.truncate(size_out);
+        Ok((retval, out))
+    }
+}
