@@ -176,7 +176,12 @@ impl Display for Insn {
                 };
                 write!(f, "movsx{}{to} {}, {}", sx.bits(), R(dst), Op(src))
             }
-            Insn::Alu { width, op, dst, src } => write!(
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => write!(
                 f,
                 "{}{} {}, {}",
                 alu_mnemonic(op),
@@ -202,9 +207,24 @@ impl Display for Insn {
                 R(dst),
                 Mem(src, off)
             ),
-            Insn::Store { size, dst, off, src } => {
-                let x = if matches!(src, Operand::Reg(_)) { "x" } else { "" };
-                write!(f, "st{x}{} {}, {}", size_suffix(size), Mem(dst, off), Op(src))
+            Insn::Store {
+                size,
+                dst,
+                off,
+                src,
+            } => {
+                let x = if matches!(src, Operand::Reg(_)) {
+                    "x"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "st{x}{} {}, {}",
+                    size_suffix(size),
+                    Mem(dst, off),
+                    Op(src)
+                )
             }
             Insn::Atomic {
                 width,
@@ -215,7 +235,10 @@ impl Display for Insn {
             } => {
                 let fetch = matches!(
                     op,
-                    AtomicOp::FetchAdd | AtomicOp::FetchOr | AtomicOp::FetchAnd | AtomicOp::FetchXor
+                    AtomicOp::FetchAdd
+                        | AtomicOp::FetchOr
+                        | AtomicOp::FetchAnd
+                        | AtomicOp::FetchXor
                 );
                 write!(
                     f,
@@ -237,7 +260,12 @@ impl Display for Insn {
                 LegacyMode::Ind(r) => write!(f, "ldind{} {}, {imm}", size_suffix(size), R(r)),
             },
             Insn::Ja { off, long } => {
-                write!(f, "{} {}", if long { "ja32" } else { "ja" }, Rel(off.into()))
+                write!(
+                    f,
+                    "{} {}",
+                    if long { "ja32" } else { "ja" },
+                    Rel(off.into())
+                )
             }
             Insn::Jump {
                 width,
@@ -296,7 +324,12 @@ struct LMem(Reg, i16);
 impl Display for LMem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         if self.1 < 0 {
-            write!(f, "(r{} - {})", self.0.number(), i32::from(self.1).unsigned_abs())
+            write!(
+                f,
+                "(r{} - {})",
+                self.0.number(),
+                i32::from(self.1).unsigned_abs()
+            )
         } else {
             write!(f, "(r{} + {})", self.0.number(), self.1)
         }
@@ -379,7 +412,12 @@ impl Display for Llvm<'_> {
                 sx.bits(),
                 LOp(src, width)
             ),
-            Insn::Alu { width, op, dst, src } => write!(
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => write!(
                 f,
                 "{} {} {}",
                 LReg(dst, width),
@@ -407,7 +445,12 @@ impl Display for Llvm<'_> {
                 llvm_type(size, sign_extend),
                 LMem(src, off)
             ),
-            Insn::Store { size, dst, off, src } => write!(
+            Insn::Store {
+                size,
+                dst,
+                off,
+                src,
+            } => write!(
                 f,
                 "*({} *){} = {}",
                 llvm_type(size, false),
@@ -473,9 +516,17 @@ impl Display for Llvm<'_> {
                 match mode {
                     LegacyMode::Abs => write!(f, "r0 = *({ty} *)skb[{imm}]"),
                     LegacyMode::Ind(r) => {
-                        let (sign, magnitude) = if imm < 0 { ('-', imm.unsigned_abs()) } else { ('+', imm.unsigned_abs()) };
+                        let (sign, magnitude) = if imm < 0 {
+                            ('-', imm.unsigned_abs())
+                        } else {
+                            ('+', imm.unsigned_abs())
+                        };
                         // Hex so that `- 0x80000000` (i32::MIN) reads back.
-                        write!(f, "r0 = *({ty} *)skb[r{} {sign} {magnitude:#x}]", r.number())
+                        write!(
+                            f,
+                            "r0 = *({ty} *)skb[r{} {sign} {magnitude:#x}]",
+                            r.number()
+                        )
                     }
                 }
             }

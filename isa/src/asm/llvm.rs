@@ -17,8 +17,8 @@
 //! A `<...>` annotation after a jump target (the disassembler's target pc) is ignored.
 
 use super::num::{
-    imm32, imm64, imm64_kind, is_identifier, looks_like_reg, parse_int,
-    reg_any, target, IMM64_KINDS,
+    imm32, imm64, imm64_kind, is_identifier, looks_like_reg, parse_int, reg_any, target,
+    IMM64_KINDS,
 };
 use super::{Parsed, Target};
 use crate::insn::*;
@@ -34,7 +34,10 @@ pub(super) fn is_llvm_line(code: &str) -> bool {
         || code.starts_with('*')
         || matches!(first, "if" | "goto" | "gotol" | "callx")
         || (first == "lock" && code.contains("*("))
-        || (first == "call" && code.get(4..).is_some_and(|r| r.trim_start().starts_with("pc")))
+        || (first == "call"
+            && code
+                .get(4..)
+                .is_some_and(|r| r.trim_start().starts_with("pc")))
 }
 
 /// A position in the line being parsed.
@@ -119,10 +122,21 @@ impl<'a> Cursor<'a> {
         self.s.get(start..self.pos).unwrap_or("")
     }
 
+    /// A register word, with the conformance dialect's `%` if it is there.
+    fn reg_word(&mut self) -> &'a str {
+        self.skip_ws();
+        let start = self.pos;
+        if self.rest().starts_with('%') {
+            self.pos = self.pos.saturating_add(1);
+        }
+        let _ = self.word();
+        self.s.get(start..self.pos).unwrap_or("")
+    }
+
     /// A register, and whether it was written `wN`.
     fn reg(&mut self) -> Result<(Reg, bool)> {
         let save = self.pos;
-        let w = self.word();
+        let w = self.reg_word();
         if w.is_empty() {
             self.pos = save;
             return Err(format!("expected a register at `{}`", self.found()));
@@ -134,7 +148,10 @@ impl<'a> Cursor<'a> {
     fn reg64(&mut self) -> Result<Reg> {
         match self.reg()? {
             (r, false) => Ok(r),
-            (r, true) => Err(format!("expected a 64-bit register, found `w{}`", r.number())),
+            (r, true) => Err(format!(
+                "expected a 64-bit register, found `w{}`",
+                r.number()
+            )),
         }
     }
 
@@ -143,7 +160,7 @@ impl<'a> Cursor<'a> {
             s: self.s,
             pos: self.pos,
         };
-        looks_like_reg(probe.word())
+        looks_like_reg(probe.reg_word())
     }
 
     /// A register or a 32-bit immediate.
@@ -303,7 +320,10 @@ fn assignment(c: &mut Cursor, dst: Reg, is_w: bool) -> Result<Parsed> {
     let plain = |insn| Ok(Parsed::plain(insn));
     let width = width_of(is_w);
     let rest = c.rest().trim();
-    if let Some(value) = rest.strip_suffix("ll").filter(|v| v.ends_with(char::is_whitespace)) {
+    if let Some(value) = rest
+        .strip_suffix("ll")
+        .filter(|v| v.ends_with(char::is_whitespace))
+    {
         c.pos = c.s.len();
         return lddw(dst, is_w, value.trim());
     }
@@ -338,7 +358,6 @@ fn assignment(c: &mut Cursor, dst: Reg, is_w: bool) -> Result<Parsed> {
         return plain(Insn::Neg { width, dst });
     }
     c.pos = save;
-    let save = c.pos;
     let word = c.word();
     if let Some(order_width) = endian(word) {
         let (src, _) = c.reg()?;
@@ -385,9 +404,7 @@ fn lddw(dst: Reg, is_w: bool, value: &str) -> Result<Parsed> {
     if is_w {
         return Err("a 64-bit immediate load needs an `r` register".to_owned());
     }
-    let (kind, arg) = value
-        .split_once(char::is_whitespace)
-        .unwrap_or((value, ""));
+    let (kind, arg) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
     if IMM64_KINDS.contains(&kind) {
         let arg: String = arg.split_whitespace().collect();
         let (imm, target) =
@@ -461,7 +478,12 @@ fn store(c: &mut Cursor) -> Result<Parsed> {
     let (dst, off) = c.mem()?;
     c.expect("=")?;
     let (src, _) = c.operand()?;
-    Ok(Parsed::plain(Insn::Store { size, dst, off, src }))
+    Ok(Parsed::plain(Insn::Store {
+        size,
+        dst,
+        off,
+        src,
+    }))
 }
 
 /// `(u64 *)(rD + off)` of an atomic: the width and the address.
@@ -489,7 +511,10 @@ fn lock(c: &mut Cursor) -> Result<Parsed> {
     } else if c.eat("^=") {
         AtomicOp::Xor
     } else {
-        return Err(format!("expected `+=`, `|=`, `&=` or `^=` at `{}`", c.found()));
+        return Err(format!(
+            "expected `+=`, `|=`, `&=` or `^=` at `{}`",
+            c.found()
+        ));
     };
     let (src, _) = c.reg()?;
     Ok(Parsed::plain(Insn::Atomic {
@@ -609,7 +634,9 @@ fn call(c: &mut Cursor) -> Result<Parsed> {
         return Ok(Parsed::with_target(Insn::Call(CallTarget::Local(0)), t));
     }
     if c.eat_word("kfunc") {
-        return Ok(Parsed::plain(Insn::Call(CallTarget::Kfunc(imm32(c.number())?))));
+        return Ok(Parsed::plain(Insn::Call(CallTarget::Kfunc(imm32(
+            c.number(),
+        )?))));
     }
     if c.at_reg() {
         return Ok(Parsed::plain(Insn::Call(CallTarget::Reg(c.reg64()?))));

@@ -212,11 +212,13 @@ fn split_label(code: &str) -> Result<(Option<&str>, &str), String> {
     };
     let name = name.trim();
     if !num::is_identifier(name) {
-        return Err(if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() {
-            format!("invalid label `{name}` (strip the `pc:` prefixes of a disassembly first)")
-        } else {
-            format!("invalid label `{name}`")
-        });
+        return Err(
+            if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() {
+                format!("invalid label `{name}` (strip the `pc:` prefixes of a disassembly first)")
+            } else {
+                format!("invalid label `{name}`")
+            },
+        );
     }
     Ok((Some(name), rest.trim()))
 }

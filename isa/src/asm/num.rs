@@ -26,9 +26,7 @@ pub(super) fn parse_int(s: &str) -> Option<(i128, bool)> {
     let mut value: i128 = 0;
     for c in digits.chars() {
         let digit = c.to_digit(radix)?;
-        value = value
-            .checked_mul(radix.into())?
-            .checked_add(digit.into())?;
+        value = value.checked_mul(radix.into())?.checked_add(digit.into())?;
     }
     Some((if negative { -value } else { value }, radix == 16))
 }
@@ -114,9 +112,7 @@ pub(super) fn looks_like_reg(s: &str) -> bool {
         return true;
     }
     let mut chars = s.chars();
-    matches!(chars.next(), Some('r' | 'w'))
-        && s.len() > 1
-        && chars.all(|c| c.is_ascii_digit())
+    matches!(chars.next(), Some('r' | 'w')) && s.len() > 1 && chars.all(|c| c.is_ascii_digit())
 }
 
 /// A register `%rN` or `rN`, and whether it was written `wN` (the LLVM dialect's
@@ -163,10 +159,7 @@ fn split_plus(s: &str) -> (&str, Option<&str>) {
     match s.get(start..).and_then(|t| t.find('+')) {
         Some(i) => {
             let at = start.saturating_add(i);
-            (
-                s.get(..at).unwrap_or(s),
-                s.get(at.saturating_add(1)..),
-            )
+            (s.get(..at).unwrap_or(s), s.get(at.saturating_add(1)..))
         }
         None => (s, None),
     }
