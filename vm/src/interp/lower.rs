@@ -17,22 +17,6 @@ pub(crate) type R = u8;
 /// A jump target: an absolute slot index, validated at load.
 pub(crate) type Pc = u32;
 
-/// Comparisons of conditional jumps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cmp {
-    Eq,
-    Gt,
-    Ge,
-    Set,
-    Ne,
-    Sgt,
-    Sge,
-    Lt,
-    Le,
-    Slt,
-    Sle,
-}
-
 /// One lowered instruction. Immediates are pre-extended to the operation's width.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Op {
@@ -142,10 +126,52 @@ pub(crate) enum Op {
         imm: i32,
     },
     Ja(Pc),
-    Jmp64I(Cmp, R, u64, Pc),
-    Jmp64R(Cmp, R, R, Pc),
-    Jmp32I(Cmp, R, u32, Pc),
-    Jmp32R(Cmp, R, R, Pc),
+    // Conditional jumps (dst, operand, target), one variant per condition so that the
+    // loop dispatches once per jump rather than again on the condition.
+    JEq64I(R, u64, Pc),
+    JGt64I(R, u64, Pc),
+    JGe64I(R, u64, Pc),
+    JSet64I(R, u64, Pc),
+    JNe64I(R, u64, Pc),
+    JSgt64I(R, u64, Pc),
+    JSge64I(R, u64, Pc),
+    JLt64I(R, u64, Pc),
+    JLe64I(R, u64, Pc),
+    JSlt64I(R, u64, Pc),
+    JSle64I(R, u64, Pc),
+    JEq64R(R, R, Pc),
+    JGt64R(R, R, Pc),
+    JGe64R(R, R, Pc),
+    JSet64R(R, R, Pc),
+    JNe64R(R, R, Pc),
+    JSgt64R(R, R, Pc),
+    JSge64R(R, R, Pc),
+    JLt64R(R, R, Pc),
+    JLe64R(R, R, Pc),
+    JSlt64R(R, R, Pc),
+    JSle64R(R, R, Pc),
+    JEq32I(R, u32, Pc),
+    JGt32I(R, u32, Pc),
+    JGe32I(R, u32, Pc),
+    JSet32I(R, u32, Pc),
+    JNe32I(R, u32, Pc),
+    JSgt32I(R, u32, Pc),
+    JSge32I(R, u32, Pc),
+    JLt32I(R, u32, Pc),
+    JLe32I(R, u32, Pc),
+    JSlt32I(R, u32, Pc),
+    JSle32I(R, u32, Pc),
+    JEq32R(R, R, Pc),
+    JGt32R(R, R, Pc),
+    JGe32R(R, R, Pc),
+    JSet32R(R, R, Pc),
+    JNe32R(R, R, Pc),
+    JSgt32R(R, R, Pc),
+    JSge32R(R, R, Pc),
+    JLt32R(R, R, Pc),
+    JLe32R(R, R, Pc),
+    JSlt32R(R, R, Pc),
+    JSle32R(R, R, Pc),
     CallHelper(u32),
     CallLocal(Pc),
     CallReg(R),
@@ -166,22 +192,6 @@ pub struct Unsupported {
 
 fn r(reg: Reg) -> R {
     reg.number()
-}
-
-fn cmp(cond: Cond) -> Cmp {
-    match cond {
-        Cond::Eq => Cmp::Eq,
-        Cond::Gt => Cmp::Gt,
-        Cond::Ge => Cmp::Ge,
-        Cond::Set => Cmp::Set,
-        Cond::Ne => Cmp::Ne,
-        Cond::Sgt => Cmp::Sgt,
-        Cond::Sge => Cmp::Sge,
-        Cond::Lt => Cmp::Lt,
-        Cond::Le => Cmp::Le,
-        Cond::Slt => Cmp::Slt,
-        Cond::Sle => Cmp::Sle,
-    }
 }
 
 /// Lowers every slot of `program`.
@@ -325,12 +335,12 @@ fn lower_one(pc: usize, insn: &Insn) -> Result<Op, Unsupported> {
             src,
             off,
         } => {
-            let (c, d, t) = (cmp(cond), r(dst), target(pc, off.into()));
+            let (d, t) = (r(dst), target(pc, off.into()));
             match (width, src) {
-                (Width::W64, Operand::Imm(imm)) => Op::Jmp64I(c, d, imm as i64 as u64, t),
-                (Width::W64, Operand::Reg(s)) => Op::Jmp64R(c, d, r(s), t),
-                (Width::W32, Operand::Imm(imm)) => Op::Jmp32I(c, d, imm as u32, t),
-                (Width::W32, Operand::Reg(s)) => Op::Jmp32R(c, d, r(s), t),
+                (Width::W64, Operand::Imm(imm)) => jump64_imm(cond, d, imm as i64 as u64, t),
+                (Width::W64, Operand::Reg(s)) => jump64_reg(cond, d, r(s), t),
+                (Width::W32, Operand::Imm(imm)) => jump32_imm(cond, d, imm as u32, t),
+                (Width::W32, Operand::Reg(s)) => jump32_reg(cond, d, r(s), t),
             }
         }
         Insn::Call(CallTarget::Helper(id)) => Op::CallHelper(id as u32),
@@ -435,4 +445,72 @@ fn alu32_reg(op: AluOp, d: R, s: R) -> Op {
 /// `(x << k) >> k` (arithmetic) with `k = width - bits`.
 fn sx_shift(sx: SignExtend, width: u32) -> u32 {
     width - sx.bits()
+}
+
+/// A 64-bit conditional jump against an immediate (sign-extended).
+fn jump64_imm(cond: Cond, d: R, v: u64, t: Pc) -> Op {
+    match cond {
+        Cond::Eq => Op::JEq64I(d, v, t),
+        Cond::Gt => Op::JGt64I(d, v, t),
+        Cond::Ge => Op::JGe64I(d, v, t),
+        Cond::Set => Op::JSet64I(d, v, t),
+        Cond::Ne => Op::JNe64I(d, v, t),
+        Cond::Sgt => Op::JSgt64I(d, v, t),
+        Cond::Sge => Op::JSge64I(d, v, t),
+        Cond::Lt => Op::JLt64I(d, v, t),
+        Cond::Le => Op::JLe64I(d, v, t),
+        Cond::Slt => Op::JSlt64I(d, v, t),
+        Cond::Sle => Op::JSle64I(d, v, t),
+    }
+}
+
+/// A 64-bit conditional jump against a register.
+fn jump64_reg(cond: Cond, d: R, s: R, t: Pc) -> Op {
+    match cond {
+        Cond::Eq => Op::JEq64R(d, s, t),
+        Cond::Gt => Op::JGt64R(d, s, t),
+        Cond::Ge => Op::JGe64R(d, s, t),
+        Cond::Set => Op::JSet64R(d, s, t),
+        Cond::Ne => Op::JNe64R(d, s, t),
+        Cond::Sgt => Op::JSgt64R(d, s, t),
+        Cond::Sge => Op::JSge64R(d, s, t),
+        Cond::Lt => Op::JLt64R(d, s, t),
+        Cond::Le => Op::JLe64R(d, s, t),
+        Cond::Slt => Op::JSlt64R(d, s, t),
+        Cond::Sle => Op::JSle64R(d, s, t),
+    }
+}
+
+/// A 32-bit conditional jump against an immediate.
+fn jump32_imm(cond: Cond, d: R, v: u32, t: Pc) -> Op {
+    match cond {
+        Cond::Eq => Op::JEq32I(d, v, t),
+        Cond::Gt => Op::JGt32I(d, v, t),
+        Cond::Ge => Op::JGe32I(d, v, t),
+        Cond::Set => Op::JSet32I(d, v, t),
+        Cond::Ne => Op::JNe32I(d, v, t),
+        Cond::Sgt => Op::JSgt32I(d, v, t),
+        Cond::Sge => Op::JSge32I(d, v, t),
+        Cond::Lt => Op::JLt32I(d, v, t),
+        Cond::Le => Op::JLe32I(d, v, t),
+        Cond::Slt => Op::JSlt32I(d, v, t),
+        Cond::Sle => Op::JSle32I(d, v, t),
+    }
+}
+
+/// A 32-bit conditional jump against a register.
+fn jump32_reg(cond: Cond, d: R, s: R, t: Pc) -> Op {
+    match cond {
+        Cond::Eq => Op::JEq32R(d, s, t),
+        Cond::Gt => Op::JGt32R(d, s, t),
+        Cond::Ge => Op::JGe32R(d, s, t),
+        Cond::Set => Op::JSet32R(d, s, t),
+        Cond::Ne => Op::JNe32R(d, s, t),
+        Cond::Sgt => Op::JSgt32R(d, s, t),
+        Cond::Sge => Op::JSge32R(d, s, t),
+        Cond::Lt => Op::JLt32R(d, s, t),
+        Cond::Le => Op::JLe32R(d, s, t),
+        Cond::Slt => Op::JSlt32R(d, s, t),
+        Cond::Sle => Op::JSle32R(d, s, t),
+    }
 }

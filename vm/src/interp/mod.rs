@@ -15,7 +15,7 @@ use ebpfvm_isa::{AtomicOp, Program};
 use crate::helpers::{HelperContext, HelperError, Helpers};
 use crate::memory::{MemoryMap, CODE_REGION, FRAME_SIZE, MAX_FRAMES, STACK_TOP};
 use crate::trap::{Access, Outcome, Trap, TrapKind};
-use lower::{lower, Cmp, Op};
+use lower::{lower, Op};
 pub use lower::Unsupported;
 
 /// A program prepared for interpretation. Cheap to run many times; holds no run state.
@@ -87,7 +87,7 @@ impl Interpreter {
                 match mem.load::<$n>(a) {
                     Some(b) => b,
                     None => {
-                        *count = n;
+                        *count = n - 1;
                         return Err(fault(mem, pc - 1, a, $n, Access::Read));
                     }
                 }
@@ -97,7 +97,7 @@ impl Interpreter {
             ($n:literal, $base:expr, $off:expr, $bytes:expr) => {{
                 let a = addr!($base, $off);
                 if !mem.store::<$n>(a, $bytes) {
-                    *count = n;
+                    *count = n - 1;
                     return Err(fault(mem, pc - 1, a, $n, Access::Write));
                 }
             }};
@@ -262,23 +262,28 @@ impl Interpreter {
                     let a = addr!(dst, off);
                     let size = if wide { 8 } else { 4 };
                     if mem.host_ptr(a, size, true).is_none() {
-                        *count = n;
+                        *count = n - 1;
                         return Err(fault(mem, pc - 1, a, size as u32, Access::Write));
                     }
                     let (r0, s) = (reg!(0u8), reg!(src));
-                    let (new_r0, new_src) = if wide {
+                    let old = if wide {
                         let old = u64::from_le_bytes(load!(8, dst, off));
                         let new = atomic_value(op, old, s, r0);
                         store!(8, dst, off, new.to_le_bytes());
-                        atomic_results(op, old, r0, s)
+                        old
                     } else {
                         let old = u32::from_le_bytes(load!(4, dst, off)) as u64;
                         let new = atomic_value(op, old, s as u32 as u64, r0 as u32 as u64);
                         store!(4, dst, off, (new as u32).to_le_bytes());
-                        atomic_results(op, old, r0, s)
+                        old
                     };
-                    reg!(0u8) = new_r0;
-                    reg!(src) = new_src;
+                    // Only the register the operation defines is written, so `src` may
+                    // be r0 (e.g. `r0 = cmpxchg(*dst, r0, r0)` leaves the old value in r0).
+                    match op {
+                        AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor => {}
+                        AtomicOp::CmpXchg => reg!(0u8) = old,
+                        _ => reg!(src) = old,
+                    }
                 }
                 Op::LdImm(d, v) => {
                     reg!(d) = v;
@@ -297,22 +302,64 @@ impl Interpreter {
                     }
                 }
                 Op::Ja(t) => pc = t as usize,
-                Op::Jmp64I(c, d, v, t) => jump!(compare64(c, reg!(d), v), t),
-                Op::Jmp64R(c, d, s, t) => jump!(compare64(c, reg!(d), reg!(s)), t),
-                Op::Jmp32I(c, d, v, t) => jump!(compare32(c, reg!(d) as u32, v), t),
-                Op::Jmp32R(c, d, s, t) => {
-                    jump!(compare32(c, reg!(d) as u32, reg!(s) as u32), t)
-                }
+                Op::JEq64I(d, v, t) => jump!(compare64(Cmp::Eq, reg!(d), v), t),
+                Op::JEq64R(d, s, t) => jump!(compare64(Cmp::Eq, reg!(d), reg!(s)), t),
+                Op::JEq32I(d, v, t) => jump!(compare32(Cmp::Eq, reg!(d) as u32, v), t),
+                Op::JEq32R(d, s, t) => jump!(compare32r(Cmp::Eq, reg!(d), reg!(s)), t),
+                Op::JGt64I(d, v, t) => jump!(compare64(Cmp::Gt, reg!(d), v), t),
+                Op::JGt64R(d, s, t) => jump!(compare64(Cmp::Gt, reg!(d), reg!(s)), t),
+                Op::JGt32I(d, v, t) => jump!(compare32(Cmp::Gt, reg!(d) as u32, v), t),
+                Op::JGt32R(d, s, t) => jump!(compare32r(Cmp::Gt, reg!(d), reg!(s)), t),
+                Op::JGe64I(d, v, t) => jump!(compare64(Cmp::Ge, reg!(d), v), t),
+                Op::JGe64R(d, s, t) => jump!(compare64(Cmp::Ge, reg!(d), reg!(s)), t),
+                Op::JGe32I(d, v, t) => jump!(compare32(Cmp::Ge, reg!(d) as u32, v), t),
+                Op::JGe32R(d, s, t) => jump!(compare32r(Cmp::Ge, reg!(d), reg!(s)), t),
+                Op::JSet64I(d, v, t) => jump!(compare64(Cmp::Set, reg!(d), v), t),
+                Op::JSet64R(d, s, t) => jump!(compare64(Cmp::Set, reg!(d), reg!(s)), t),
+                Op::JSet32I(d, v, t) => jump!(compare32(Cmp::Set, reg!(d) as u32, v), t),
+                Op::JSet32R(d, s, t) => jump!(compare32r(Cmp::Set, reg!(d), reg!(s)), t),
+                Op::JNe64I(d, v, t) => jump!(compare64(Cmp::Ne, reg!(d), v), t),
+                Op::JNe64R(d, s, t) => jump!(compare64(Cmp::Ne, reg!(d), reg!(s)), t),
+                Op::JNe32I(d, v, t) => jump!(compare32(Cmp::Ne, reg!(d) as u32, v), t),
+                Op::JNe32R(d, s, t) => jump!(compare32r(Cmp::Ne, reg!(d), reg!(s)), t),
+                Op::JSgt64I(d, v, t) => jump!(compare64(Cmp::Sgt, reg!(d), v), t),
+                Op::JSgt64R(d, s, t) => jump!(compare64(Cmp::Sgt, reg!(d), reg!(s)), t),
+                Op::JSgt32I(d, v, t) => jump!(compare32(Cmp::Sgt, reg!(d) as u32, v), t),
+                Op::JSgt32R(d, s, t) => jump!(compare32r(Cmp::Sgt, reg!(d), reg!(s)), t),
+                Op::JSge64I(d, v, t) => jump!(compare64(Cmp::Sge, reg!(d), v), t),
+                Op::JSge64R(d, s, t) => jump!(compare64(Cmp::Sge, reg!(d), reg!(s)), t),
+                Op::JSge32I(d, v, t) => jump!(compare32(Cmp::Sge, reg!(d) as u32, v), t),
+                Op::JSge32R(d, s, t) => jump!(compare32r(Cmp::Sge, reg!(d), reg!(s)), t),
+                Op::JLt64I(d, v, t) => jump!(compare64(Cmp::Lt, reg!(d), v), t),
+                Op::JLt64R(d, s, t) => jump!(compare64(Cmp::Lt, reg!(d), reg!(s)), t),
+                Op::JLt32I(d, v, t) => jump!(compare32(Cmp::Lt, reg!(d) as u32, v), t),
+                Op::JLt32R(d, s, t) => jump!(compare32r(Cmp::Lt, reg!(d), reg!(s)), t),
+                Op::JLe64I(d, v, t) => jump!(compare64(Cmp::Le, reg!(d), v), t),
+                Op::JLe64R(d, s, t) => jump!(compare64(Cmp::Le, reg!(d), reg!(s)), t),
+                Op::JLe32I(d, v, t) => jump!(compare32(Cmp::Le, reg!(d) as u32, v), t),
+                Op::JLe32R(d, s, t) => jump!(compare32r(Cmp::Le, reg!(d), reg!(s)), t),
+                Op::JSlt64I(d, v, t) => jump!(compare64(Cmp::Slt, reg!(d), v), t),
+                Op::JSlt64R(d, s, t) => jump!(compare64(Cmp::Slt, reg!(d), reg!(s)), t),
+                Op::JSlt32I(d, v, t) => jump!(compare32(Cmp::Slt, reg!(d) as u32, v), t),
+                Op::JSlt32R(d, s, t) => jump!(compare32r(Cmp::Slt, reg!(d), reg!(s)), t),
+                Op::JSle64I(d, v, t) => jump!(compare64(Cmp::Sle, reg!(d), v), t),
+                Op::JSle64R(d, s, t) => jump!(compare64(Cmp::Sle, reg!(d), reg!(s)), t),
+                Op::JSle32I(d, v, t) => jump!(compare32(Cmp::Sle, reg!(d) as u32, v), t),
+                Op::JSle32R(d, s, t) => jump!(compare32r(Cmp::Sle, reg!(d), reg!(s)), t),
                 Op::CallHelper(id) => {
                     *count = n;
-                    match call_helper(id as u64, regs, mem, helpers, pc - 1, n)? {
-                        Some(v) => regs[0] = v,
-                        None => return Ok(regs[0]),
+                    match call_helper(id as u64, regs, mem, helpers, pc - 1, n) {
+                        Ok(Some(v)) => regs[0] = v,
+                        Ok(None) => return Ok(regs[0]),
+                        Err(trap) => {
+                            *count = n - 1;
+                            return Err(trap);
+                        }
                     }
                 }
                 Op::CallLocal(t) => {
                     if depth + 1 >= MAX_FRAMES {
-                        *count = n;
+                        *count = n - 1;
                         return Err(call_depth_trap(pc - 1));
                     }
                     frames[depth] = Frame {
@@ -327,14 +374,14 @@ impl Interpreter {
                     let target = reg!(r);
                     if target >> 32 == CODE_REGION {
                         let Some(t) = function_at(ops, target) else {
-                            *count = n;
+                            *count = n - 1;
                             return Err(Trap {
                                 pc: pc - 1,
                                 kind: TrapKind::BadCallTarget { target },
                             });
                         };
                         if depth + 1 >= MAX_FRAMES {
-                            *count = n;
+                            *count = n - 1;
                             return Err(call_depth_trap(pc - 1));
                         }
                         frames[depth] = Frame {
@@ -346,9 +393,13 @@ impl Interpreter {
                         pc = t;
                     } else {
                         *count = n;
-                        match call_helper(target, regs, mem, helpers, pc - 1, n)? {
-                            Some(v) => regs[0] = v,
-                            None => return Ok(regs[0]),
+                        match call_helper(target, regs, mem, helpers, pc - 1, n) {
+                            Ok(Some(v)) => regs[0] = v,
+                            Ok(None) => return Ok(regs[0]),
+                            Err(trap) => {
+                                *count = n - 1;
+                                return Err(trap);
+                            }
                         }
                     }
                 }
@@ -372,6 +423,23 @@ impl Interpreter {
     }
 }
 
+/// Comparisons of conditional jumps. Each jump variant passes a constant, so the
+/// `match` in `compare64`/`compare32` folds away.
+#[derive(Clone, Copy)]
+enum Cmp {
+    Eq,
+    Gt,
+    Ge,
+    Set,
+    Ne,
+    Sgt,
+    Sge,
+    Lt,
+    Le,
+    Slt,
+    Sle,
+}
+
 #[inline(always)]
 fn compare64(c: Cmp, a: u64, b: u64) -> bool {
     match c {
@@ -387,6 +455,12 @@ fn compare64(c: Cmp, a: u64, b: u64) -> bool {
         Cmp::Slt => (a as i64) < (b as i64),
         Cmp::Sle => (a as i64) <= (b as i64),
     }
+}
+
+/// `compare32` on the low halves of two registers.
+#[inline(always)]
+fn compare32r(c: Cmp, a: u64, b: u64) -> bool {
+    compare32(c, a as u32, b as u32)
 }
 
 #[inline(always)]
@@ -422,15 +496,6 @@ fn atomic_value(op: AtomicOp, old: u64, src: u64, r0: u64) -> u64 {
                 old
             }
         }
-    }
-}
-
-/// The new (r0, src) after an atomic operation that read `old` (zero-extended).
-fn atomic_results(op: AtomicOp, old: u64, r0: u64, src: u64) -> (u64, u64) {
-    match op {
-        AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor => (r0, src),
-        AtomicOp::CmpXchg => (old, src),
-        _ => (r0, old),
     }
 }
 
