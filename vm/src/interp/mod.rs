@@ -372,8 +372,14 @@ impl Interpreter {
                 }
                 Op::CallReg(r) => {
                     let target = reg!(r);
-                    if target >> 32 == CODE_REGION {
-                        let Some(t) = function_at(ops, target) else {
+                    if target >> 32 != 0 {
+                        // Not a helper id: it must be a function's code address.
+                        let t = if target >> 32 == CODE_REGION {
+                            function_at(ops, target)
+                        } else {
+                            None
+                        };
+                        let Some(t) = t else {
                             *count = n - 1;
                             return Err(Trap {
                                 pc: pc - 1,
