@@ -98,9 +98,7 @@ impl Vm {
     /// [`HelperContext`] for checked access to guest memory, and r1-r5.
     pub fn register_helper<F>(&mut self, id: u32, helper: F) -> &mut Vm
     where
-        F: FnMut(&mut HelperContext<'_, '_>, [u64; 5]) -> Result<u64, HelperError>
-            + Send
-            + 'static,
+        F: FnMut(&mut HelperContext<'_, '_>, [u64; 5]) -> Result<u64, HelperError> + Send + 'static,
     {
         self.helpers.register(id, helper);
         self
@@ -134,8 +132,12 @@ impl Vm {
         if addr != 0 {
             map.set_packet(addr);
         }
-        self.interpreter
-            .run([addr, len, 0, 0, 0], &mut map, &mut self.helpers, self.budget)
+        self.interpreter.run(
+            [addr, len, 0, 0, 0],
+            &mut map,
+            &mut self.helpers,
+            self.budget,
+        )
     }
 }
 

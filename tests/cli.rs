@@ -37,8 +37,16 @@ fn check(args: &[&str], code: i32, stdout_has: &str, stderr_has: &str) -> Output
         stdout(&out),
         stderr(&out)
     );
-    assert!(stdout(&out).contains(stdout_has), "{args:?} stdout: {}", stdout(&out));
-    assert!(stderr(&out).contains(stderr_has), "{args:?} stderr: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains(stdout_has),
+        "{args:?} stdout: {}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(stderr_has),
+        "{args:?} stderr: {}",
+        stderr(&out)
+    );
     out
 }
 
@@ -53,7 +61,13 @@ fn json_reports_retval_insns_and_memory() {
     let prog = scratch("store.s", b"stb [%r1+1], 0xab\nmov %r0, %r2\nexit\n");
     let mem = scratch("store.mem", &[1, 2, 3]);
     let out = check(
-        &["run", prog.to_str().unwrap(), "--mem", mem.to_str().unwrap(), "--json"],
+        &[
+            "run",
+            prog.to_str().unwrap(),
+            "--mem",
+            mem.to_str().unwrap(),
+            "--json",
+        ],
         0,
         "",
         "",
@@ -93,7 +107,12 @@ fn trap_exits_1_with_pc_and_address() {
     let prog = scratch("oob.s", b"mov %r0, 0\nldxdw %r0, [%r1+4]\nexit\n");
     let mem = scratch("oob.mem", &[0; 8]);
     check(
-        &["run", prog.to_str().unwrap(), "--mem", mem.to_str().unwrap()],
+        &[
+            "run",
+            prog.to_str().unwrap(),
+            "--mem",
+            mem.to_str().unwrap(),
+        ],
         1,
         "",
         "trap at pc 1: out-of-bounds read of 8 bytes at 0x300000004 (memory region)",
@@ -118,13 +137,31 @@ fn budget_traps() {
 fn bad_inputs_exit_2_with_a_location() {
     let truncated = scratch("trunc.bin", &[0x95, 0, 0]);
     check(&["run", truncated.to_str().unwrap()], 2, "", "truncated");
-    let unknown = scratch("unknown.bin", &[0xff, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-    check(&["run", unknown.to_str().unwrap()], 2, "", "pc 0: unknown opcode 0xff");
+    let unknown = scratch(
+        "unknown.bin",
+        &[0xff, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+    );
+    check(
+        &["run", unknown.to_str().unwrap()],
+        2,
+        "",
+        "pc 0: unknown opcode 0xff",
+    );
     let bad_asm = scratch("bad.s", b"mov %r0, 1\nfrobnicate %r1\nexit\n");
     check(&["run", bad_asm.to_str().unwrap()], 2, "", "line 2");
-    check(&["run", "/nonexistent/prog.bin"], 2, "", "/nonexistent/prog.bin");
+    check(
+        &["run", "/nonexistent/prog.bin"],
+        2,
+        "",
+        "/nonexistent/prog.bin",
+    );
     check(&["run"], 2, "", "PROGRAM");
-    check(&["run", bad_asm.to_str().unwrap(), "--repeat", "0"], 2, "", "repeat");
+    check(
+        &["run", bad_asm.to_str().unwrap(), "--repeat", "0"],
+        2,
+        "",
+        "repeat",
+    );
     check(&["frobnicate"], 2, "", "unrecognized subcommand");
 }
 
@@ -132,26 +169,69 @@ fn bad_inputs_exit_2_with_a_location() {
 fn engines_and_types_not_built_yet_are_refused_clearly() {
     let prog = scratch("ok.s", b"mov %r0, 1\nexit\n");
     let p = prog.to_str().unwrap();
-    check(&["run", p, "--engine", "jit"], 2, "", "JIT engine is not implemented yet");
-    check(&["run", p, "--type", "xdp"], 2, "", "`xdp` is not supported yet");
-    check(&["run", p, "--type", "bogus"], 2, "", "unknown program type");
+    check(
+        &["run", p, "--engine", "jit"],
+        2,
+        "",
+        "JIT engine is not implemented yet",
+    );
+    check(
+        &["run", p, "--type", "xdp"],
+        2,
+        "",
+        "`xdp` is not supported yet",
+    );
+    check(
+        &["run", p, "--type", "bogus"],
+        2,
+        "",
+        "unknown program type",
+    );
     let elf = scratch("obj.o", b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-    check(&["run", elf.to_str().unwrap()], 2, "", "ELF objects are not supported yet");
+    check(
+        &["run", elf.to_str().unwrap()],
+        2,
+        "",
+        "ELF objects are not supported yet",
+    );
 }
 
 #[test]
 fn asm_then_disasm_round_trips() {
-    let src = scratch("rt.s", b"lddw %r1, 0x1122334455667788\nmov %r0, %r1\njeq %r0, 0, +1\nexit\nexit\n");
+    let src = scratch(
+        "rt.s",
+        b"lddw %r1, 0x1122334455667788\nmov %r0, %r1\njeq %r0, 0, +1\nexit\nexit\n",
+    );
     let out = scratch("rt.bin", b"");
-    check(&["asm", src.to_str().unwrap(), "-o", out.to_str().unwrap()], 0, "", "");
+    check(
+        &["asm", src.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        0,
+        "",
+        "",
+    );
     assert_eq!(std::fs::read(&out).unwrap().len(), 6 * 8);
-    let listing = check(&["disasm", out.to_str().unwrap()], 0, "0: lddw %r1, 0x1122334455667788", "");
-    assert!(stdout(&listing).contains("\n2: mov %r0, %r1"), "{}", stdout(&listing));
+    let listing = check(
+        &["disasm", out.to_str().unwrap()],
+        0,
+        "0: lddw %r1, 0x1122334455667788",
+        "",
+    );
+    assert!(
+        stdout(&listing).contains("\n2: mov %r0, %r1"),
+        "{}",
+        stdout(&listing)
+    );
 }
 
 #[test]
 fn every_command_has_help() {
-    for cmd in [&["--help"][..], &["run", "--help"], &["disasm", "--help"], &["asm", "--help"], &["conformance", "--help"]] {
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["disasm", "--help"],
+        &["asm", "--help"],
+        &["conformance", "--help"],
+    ] {
         check(cmd, 0, "Usage", "");
     }
 }
@@ -169,10 +249,26 @@ fn corpus() -> Option<PathBuf> {
 #[test]
 fn conformance_command_passes_the_whole_suite() {
     let Some(dir) = corpus() else { return };
-    let out = check(&["conformance", dir.join("tests").to_str().unwrap()], 0, "313 passed, 0 failed, 0 skipped", "");
-    assert_eq!(stdout(&out).lines().filter(|l| l.starts_with("PASS ")).count(), 313);
+    let out = check(
+        &["conformance", dir.join("tests").to_str().unwrap()],
+        0,
+        "313 passed, 0 failed, 0 skipped",
+        "",
+    );
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("PASS "))
+            .count(),
+        313
+    );
     check(
-        &["conformance", dir.join("tests").to_str().unwrap(), "--filter", "^lock_"],
+        &[
+            "conformance",
+            dir.join("tests").to_str().unwrap(),
+            "--filter",
+            "^lock_",
+        ],
         0,
         "PASS lock_xchg [interp]",
         "",
@@ -187,7 +283,12 @@ fn unused_field_negatives_are_refused_at_load() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with("unused-") {
-            check(&["run", path.to_str().unwrap()], 2, "", "invalid program at pc 0");
+            check(
+                &["run", path.to_str().unwrap()],
+                2,
+                "",
+                "invalid program at pc 0",
+            );
             seen += 1;
         }
     }

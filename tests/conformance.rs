@@ -25,7 +25,9 @@ fn trial(group: &str, path: PathBuf, engine: fn() -> Box<dyn Engine>) -> Trial {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = format!("{group}/{stem} [{}]", engine().name());
-    let ignored = NEEDS_VERIFIER.iter().find(|(n, _)| group == "negative" && *n == stem);
+    let ignored = NEEDS_VERIFIER
+        .iter()
+        .find(|(n, _)| group == "negative" && *n == stem);
     let negative = group == "negative";
     let trial = Trial::test(name, move || {
         let text = std::fs::read_to_string(&path).map_err(|e| Failed::from(e.to_string()))?;
@@ -69,7 +71,10 @@ fn main() {
             }
         }
     } else {
-        eprintln!("bpf_conformance corpus not found at {}: no conformance tests", root.display());
+        eprintln!(
+            "bpf_conformance corpus not found at {}: no conformance tests",
+            root.display()
+        );
     }
     libtest_mimic::run(&args, trials).exit();
 }

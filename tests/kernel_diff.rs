@@ -79,7 +79,9 @@ fn alu(g: &mut Gen) -> Insn {
     use AluOp::*;
     let width = g.width();
     let bits = if width == Width::W64 { 64 } else { 32 };
-    let op = g.pick(&[Add, Sub, Mul, Div, SDiv, Or, And, Lsh, Rsh, Mod, SMod, Xor, Mov, Arsh]);
+    let op = g.pick(&[
+        Add, Sub, Mul, Div, SDiv, Or, And, Lsh, Rsh, Mod, SMod, Xor, Mov, Arsh,
+    ]);
     let src = if g.below(2) == 0 {
         Operand::Reg(g.reg())
     } else {
@@ -358,6 +360,8 @@ fn random_programs_match_the_kernel() {
         ..Config::default()
     });
     runner
-        .run(&(any::<u64>(), 1usize..60), |(seed, len)| check_seed(seed, len))
+        .run(&(any::<u64>(), 1usize..60), |(seed, len)| {
+            check_seed(seed, len)
+        })
         .unwrap();
 }

@@ -168,8 +168,8 @@ mod tests {
 
     #[test]
     fn raw_wins_over_asm() {
-        let t = TestFile::parse("-- asm\nexit\n-- raw\n0x0000000000000095\n-- result\n0x0\n")
-            .unwrap();
+        let t =
+            TestFile::parse("-- asm\nexit\n-- raw\n0x0000000000000095\n-- result\n0x0\n").unwrap();
         assert_eq!(t.source, Source::Raw(vec![0x95, 0, 0, 0, 0, 0, 0, 0]));
         let bytes = TestFile::parse("-- raw\n07 00 01 00 01 00 00 00\n-- error\n").unwrap();
         assert_eq!(bytes.source, Source::Raw(vec![7, 0, 1, 0, 1, 0, 0, 0]));

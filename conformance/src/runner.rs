@@ -59,9 +59,12 @@ pub fn run_test(test: &TestFile, engine: &mut dyn Engine) -> Verdict {
         }
         (Expect::Error(_), Err(_)) => Verdict::Pass,
         (Expect::Error(_), Ok(Outcome { result: Err(_), .. })) => Verdict::Pass,
-        (Expect::Error(why), Ok(Outcome { result: Ok(got), .. })) => Verdict::Fail(format!(
-            "expected an error ({why}) got {got:#x}"
-        )),
+        (
+            Expect::Error(why),
+            Ok(Outcome {
+                result: Ok(got), ..
+            }),
+        ) => Verdict::Fail(format!("expected an error ({why}) got {got:#x}")),
     }
 }
 

@@ -37,8 +37,17 @@ fn raw(opcode: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
 /// (its content is part of the `lddw` before it), one for everything else.
 pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
     let slot = match *insn {
-        Insn::Alu { width, op, dst, src } => {
-            let class = if width == Width::W32 { CLS_ALU } else { CLS_ALU64 };
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => {
+            let class = if width == Width::W32 {
+                CLS_ALU
+            } else {
+                CLS_ALU64
+            };
             let (code, off) = match op {
                 AluOp::Add => (ALU_ADD, 0),
                 AluOp::Sub => (ALU_SUB, 0),
@@ -60,7 +69,11 @@ pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
             raw(class | code | x, dst.number(), s, off, imm)
         }
         Insn::Neg { width, dst } => {
-            let class = if width == Width::W32 { CLS_ALU } else { CLS_ALU64 };
+            let class = if width == Width::W32 {
+                CLS_ALU
+            } else {
+                CLS_ALU64
+            };
             raw(class | ALU_NEG, dst.number(), 0, 0, 0)
         }
         Insn::Endian { order, width, dst } => {
@@ -87,7 +100,12 @@ pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
                 0,
             )
         }
-        Insn::Store { size, dst, off, src } => match src {
+        Insn::Store {
+            size,
+            dst,
+            off,
+            src,
+        } => match src {
             Operand::Reg(s) => raw(
                 CLS_STX | MODE_MEM | size_bits(size),
                 dst.number(),
@@ -163,7 +181,11 @@ pub fn encode_into(insn: &Insn, out: &mut Vec<RawInsn>) {
             src,
             off,
         } => {
-            let class = if width == Width::W32 { CLS_JMP32 } else { CLS_JMP };
+            let class = if width == Width::W32 {
+                CLS_JMP32
+            } else {
+                CLS_JMP
+            };
             let code = match cond {
                 Cond::Eq => JMP_JEQ,
                 Cond::Gt => JMP_JGT,

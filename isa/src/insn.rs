@@ -293,7 +293,10 @@ pub enum AtomicOp {
 impl AtomicOp {
     /// Whether the operation writes the old value back into a register.
     pub const fn fetches(self) -> bool {
-        !matches!(self, AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor)
+        !matches!(
+            self,
+            AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor
+        )
     }
 }
 

@@ -2,7 +2,10 @@
 //!
 //! Invariant: this module (and the decoder/encoder next to it) is the only place in the
 //! workspace that knows numeric opcodes; everything else works on [`crate::Insn`].
-#![allow(missing_docs, reason = "the constants are named after the RFC's own names")]
+#![allow(
+    missing_docs,
+    reason = "the constants are named after the RFC's own names"
+)]
 
 /// Instruction classes (low three bits of the opcode).
 pub const CLS_LD: u8 = 0x00;

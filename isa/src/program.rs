@@ -74,8 +74,7 @@ impl Program {
         let program = Program::from_raw(&raw, &Features::default())?;
         // An instruction whose fields do not fit its encoding (a 16-bit `ja` with a
         // 32-bit offset, a stray `Imm64Tail`) comes back different: refuse it there.
-        if let Some(pc) = (0..insns.len()).find(|&pc| program.insns.get(pc) != Some(&insns[pc]))
-        {
+        if let Some(pc) = (0..insns.len()).find(|&pc| program.insns.get(pc) != Some(&insns[pc])) {
             return Err(LoadError {
                 pc,
                 kind: LoadErrorKind::BadField {

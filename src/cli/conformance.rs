@@ -35,8 +35,7 @@ pub fn conformance(args: ConformanceArgs) -> Result<ExitCode, CliError> {
     };
     let filter = match &args.filter {
         Some(re) => Some(
-            regex_lite::Regex::new(re)
-                .map_err(|e| CliError::Usage(format!("--filter: {e}")))?,
+            regex_lite::Regex::new(re).map_err(|e| CliError::Usage(format!("--filter: {e}")))?,
         ),
         None => None,
     };

@@ -13,12 +13,37 @@ use super::{input, read_file, require_interp, CliError, EngineChoice};
 /// Program types the kernel defines that later engines will model; named here so the
 /// error for them says "not yet" rather than "unknown".
 const KNOWN_TYPES: &[&str] = &[
-    "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp", "perf_event",
-    "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops", "sk_skb",
-    "cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
-    "lirc_mode2", "sk_reuseport", "flow_dissector", "cgroup_sysctl",
-    "raw_tracepoint_writable", "cgroup_sockopt", "tracing", "struct_ops", "ext", "lsm",
-    "sk_lookup", "seccomp",
+    "socket_filter",
+    "kprobe",
+    "sched_cls",
+    "sched_act",
+    "tracepoint",
+    "xdp",
+    "perf_event",
+    "cgroup_skb",
+    "cgroup_sock",
+    "lwt_in",
+    "lwt_out",
+    "lwt_xmit",
+    "sock_ops",
+    "sk_skb",
+    "cgroup_device",
+    "sk_msg",
+    "raw_tracepoint",
+    "cgroup_sock_addr",
+    "lwt_seg6local",
+    "lirc_mode2",
+    "sk_reuseport",
+    "flow_dissector",
+    "cgroup_sysctl",
+    "raw_tracepoint_writable",
+    "cgroup_sockopt",
+    "tracing",
+    "struct_ops",
+    "ext",
+    "lsm",
+    "sk_lookup",
+    "seccomp",
 ];
 
 #[derive(Args, Debug)]
@@ -91,7 +116,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             elapsed / total_insns as f64
         },
     });
-    report(&outcome, given_mem.then_some(&buffer[..]), timing, args.json)
+    report(
+        &outcome,
+        given_mem.then_some(&buffer[..]),
+        timing,
+        args.json,
+    )
 }
 
 struct Timing {

@@ -83,9 +83,9 @@ impl XdpProgram {
         }
         let err = std::io::Error::last_os_error();
         match err.raw_os_error() {
-            Some(libc::EPERM) | Some(libc::ENOSYS) => {
-                Err(KernelError::Unavailable(format!("bpf(BPF_PROG_LOAD): {err}")))
-            }
+            Some(libc::EPERM) | Some(libc::ENOSYS) => Err(KernelError::Unavailable(format!(
+                "bpf(BPF_PROG_LOAD): {err}"
+            ))),
             _ => {
                 let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
                 Err(KernelError::Refused(format!(

@@ -53,11 +53,13 @@ impl<'r, 'm> HelperContext<'r, 'm> {
 
     /// Reads `len` guest bytes at `addr`.
     pub fn read(&self, addr: u64, len: u64) -> Result<&[u8], HelperError> {
-        self.memory.slice(addr, len).ok_or(HelperError::OutOfBounds {
-            addr,
-            size: len,
-            access: Access::Read,
-        })
+        self.memory
+            .slice(addr, len)
+            .ok_or(HelperError::OutOfBounds {
+                addr,
+                size: len,
+                access: Access::Read,
+            })
     }
 
     /// Writes `data` to guest memory at `addr`.

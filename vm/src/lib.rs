@@ -35,7 +35,7 @@ mod trap;
 pub use helpers::{HelperContext, HelperError, HelperFn, Helpers};
 pub use interp::{Interpreter, Unsupported};
 pub use memory::{
-    code_address, MemoryMap, RegionKind, Stack, CODE_REGION, FRAME_SIZE, MAX_FRAMES,
-    STACK_BASE, STACK_REGION, STACK_SIZE, STACK_TOP,
+    code_address, MemoryMap, RegionKind, Stack, CODE_REGION, FRAME_SIZE, MAX_FRAMES, STACK_BASE,
+    STACK_REGION, STACK_SIZE, STACK_TOP,
 };
 pub use trap::{Access, Outcome, Trap, TrapKind};

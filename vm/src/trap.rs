@@ -95,7 +95,10 @@ impl fmt::Display for Trap {
             }
             TrapKind::UnknownHelper { id } => write!(f, "call to unknown helper {id}"),
             TrapKind::BadCallTarget { target } => {
-                write!(f, "callx to {target:#x}, neither a helper id nor a function")
+                write!(
+                    f,
+                    "callx to {target:#x}, neither a helper id nor a function"
+                )
             }
             TrapKind::HelperFault { id, message } => write!(f, "helper {id} failed: {message}"),
         }

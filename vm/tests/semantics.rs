@@ -1000,7 +1000,12 @@ fn callx_with_a_code_address() {
 fn callx_with_a_bad_target() {
     // Not an instruction boundary, past the end, the second slot of an lddw, and a
     // stack address (neither a helper id nor in the code region).
-    for target in [code_address(0) + 3, code_address(100), code_address(1), STACK_TOP - 8] {
+    for target in [
+        code_address(0) + 3,
+        code_address(100),
+        code_address(1),
+        STACK_TOP - 8,
+    ] {
         let insns = prog![lddw(4, target), callx(4), EXIT];
         let expected = trap(2, TrapKind::BadCallTarget { target });
         let (outcome, _) = check(insns, &[], expected);

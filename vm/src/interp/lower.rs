@@ -312,8 +312,13 @@ fn lower_one(pc: usize, insn: &Insn) -> Result<Op, Unsupported> {
         },
         Insn::LoadImm64 { dst, imm } => match imm {
             Imm64::Value(v) => Op::LdImm(r(dst), v),
-            Imm64::CodeAddr(off) => Op::LdImm(r(dst), code_address(target(pc, off.into()) as usize)),
-            Imm64::MapFd(_) | Imm64::MapValue { .. } | Imm64::MapIdx(_) | Imm64::MapIdxValue { .. } => {
+            Imm64::CodeAddr(off) => {
+                Op::LdImm(r(dst), code_address(target(pc, off.into()) as usize))
+            }
+            Imm64::MapFd(_)
+            | Imm64::MapValue { .. }
+            | Imm64::MapIdx(_)
+            | Imm64::MapIdxValue { .. } => {
                 return unsupported("a map reference (lddw with a map source)")
             }
             Imm64::VarAddr(_) => return unsupported("a kernel variable address (lddw src 3)"),

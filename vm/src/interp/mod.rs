@@ -15,8 +15,8 @@ use ebpfvm_isa::{AtomicOp, Program};
 use crate::helpers::{HelperContext, HelperError, Helpers};
 use crate::memory::{MemoryMap, CODE_REGION, FRAME_SIZE, MAX_FRAMES, STACK_TOP};
 use crate::trap::{Access, Outcome, Trap, TrapKind};
-use lower::{lower, Op};
 pub use lower::Unsupported;
+use lower::{lower, Op};
 
 /// A program prepared for interpretation. Cheap to run many times; holds no run state.
 #[derive(Clone, Debug)]
@@ -53,7 +53,13 @@ impl Interpreter {
         regs[1..6].copy_from_slice(&args);
         regs[10] = STACK_TOP;
         let mut insns = 0;
-        let result = self.execute(&mut regs, memory, helpers, budget.unwrap_or(u64::MAX), &mut insns);
+        let result = self.execute(
+            &mut regs,
+            memory,
+            helpers,
+            budget.unwrap_or(u64::MAX),
+            &mut insns,
+        );
         Outcome { result, insns }
     }
 
@@ -186,15 +192,9 @@ impl Interpreter {
                 Op::Lsh32I(d, s) => reg!(d) = ((reg!(d) as u32) << s) as u64,
                 Op::Rsh32I(d, s) => reg!(d) = ((reg!(d) as u32) >> s) as u64,
                 Op::Arsh32I(d, s) => reg!(d) = ((reg!(d) as i32) >> s) as u32 as u64,
-                Op::Add32R(d, s) => {
-                    reg!(d) = (reg!(d) as u32).wrapping_add(reg!(s) as u32) as u64
-                }
-                Op::Sub32R(d, s) => {
-                    reg!(d) = (reg!(d) as u32).wrapping_sub(reg!(s) as u32) as u64
-                }
-                Op::Mul32R(d, s) => {
-                    reg!(d) = (reg!(d) as u32).wrapping_mul(reg!(s) as u32) as u64
-                }
+                Op::Add32R(d, s) => reg!(d) = (reg!(d) as u32).wrapping_add(reg!(s) as u32) as u64,
+                Op::Sub32R(d, s) => reg!(d) = (reg!(d) as u32).wrapping_sub(reg!(s) as u32) as u64,
+                Op::Mul32R(d, s) => reg!(d) = (reg!(d) as u32).wrapping_mul(reg!(s) as u32) as u64,
                 Op::Div32R(d, s) => {
                     reg!(d) = (reg!(d) as u32).checked_div(reg!(s) as u32).unwrap_or(0) as u64
                 }
@@ -220,9 +220,7 @@ impl Interpreter {
                 Op::Mov32R(d, s) => reg!(d) = reg!(s) as u32 as u64,
                 Op::Lsh32R(d, s) => reg!(d) = ((reg!(d) as u32) << (reg!(s) & 31)) as u64,
                 Op::Rsh32R(d, s) => reg!(d) = ((reg!(d) as u32) >> (reg!(s) & 31)) as u64,
-                Op::Arsh32R(d, s) => {
-                    reg!(d) = ((reg!(d) as i32) >> (reg!(s) & 31)) as u32 as u64
-                }
+                Op::Arsh32R(d, s) => reg!(d) = ((reg!(d) as i32) >> (reg!(s) & 31)) as u32 as u64,
                 Op::MovSx32R(d, s, k) => {
                     reg!(d) = ((((reg!(s) as u32) << k) as i32) >> k) as u32 as u64
                 }
