@@ -42,6 +42,12 @@ for bin in "$root"/benches/programs/*.bin; do
     { printf "$mem_prefix"; cat "$bin"; } >"$corpus/run/$name"
 done
 
+# The ELF parser: clang-built objects (tests and examples).
+mkdir -p "$corpus/elf"
+for obj in "$root"/elf/tests/programs/obj/*.o "$root"/examples/*.o; do
+    [ -e "$obj" ] && cp "$obj" "$corpus/elf/$(basename "$(dirname "$obj")")-$(basename "$obj")"
+done
+
 # The assembler corpus, and bytecode for the others when an assembler binary exists.
 ebpfvm=${EBPFVM:-}
 if [ -z "$ebpfvm" ]; then
@@ -71,7 +77,7 @@ done
 if [ -z "$ebpfvm" ]; then
     echo "note: no ebpfvm binary found; decode/run are seeded without the conformance programs" >&2
 fi
-for target in decode run assemble; do
+for target in decode run assemble elf; do
     echo "$target: $(find "$corpus/$target" -type f | wc -l) seeds"
 done
 echo "($assembled conformance programs assembled to bytecode)"

@@ -31,9 +31,12 @@
 //! and [`vm`] (memory, helpers, the interpreter).
 
 pub mod conformance;
+mod object;
 
+pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
+pub use object::{ElfProgram, Select};
 
 pub use isa::{AsmError, Features, Insn, IsaVersion, LoadError, Program};
 pub use vm::{HelperContext, HelperError, Outcome, Trap, TrapKind};
@@ -52,6 +55,20 @@ pub enum Error {
     /// The program uses something this engine cannot run.
     #[error(transparent)]
     Unsupported(#[from] vm::Unsupported),
+    /// The ELF object is invalid or uses something unsupported.
+    #[error(transparent)]
+    Elf(#[from] elf::ElfError),
+    /// A map of the object cannot be created.
+    #[error("map `{map}`: {error}")]
+    Map {
+        /// The map's name.
+        map: String,
+        /// Why.
+        error: String,
+    },
+    /// The program asked for is not in the object (or several match).
+    #[error("{0}")]
+    Select(String),
 }
 
 /// A loaded program with its helpers, ready to run many times.
@@ -65,6 +82,12 @@ pub struct Vm {
     helpers: Helpers,
     stack: Stack,
     budget: Option<u64>,
+    /// Maps (an ELF object's; empty otherwise), every program of the object by id (the
+    /// tail-call table), the kernel helpers' state, and which object program this is.
+    maps: vm::Maps,
+    programs: Vec<Interpreter>,
+    kernel: vm::kernel_helpers::Kernel,
+    elf: Option<ElfProgram>,
 }
 
 impl Vm {
@@ -76,6 +99,10 @@ impl Vm {
             helpers: Helpers::new(),
             stack: Stack::new(),
             budget: None,
+            maps: vm::Maps::new(),
+            programs: Vec::new(),
+            kernel: vm::kernel_helpers::Kernel::new(),
+            elf: None,
         })
     }
 
@@ -120,7 +147,7 @@ impl Vm {
     pub fn run(&mut self, memory: &mut [u8]) -> Outcome {
         self.stack.clear();
         let len = memory.len() as u64;
-        let mut map = MemoryMap::new(&mut self.stack);
+        let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let addr = if memory.is_empty() {
             0
         } else {
@@ -132,11 +159,12 @@ impl Vm {
         if addr != 0 {
             map.set_packet(addr);
         }
-        self.interpreter.run(
+        self.interpreter.run_linked(
             [addr, len, 0, 0, 0],
             &mut map,
             &mut self.helpers,
             self.budget,
+            &self.programs,
         )
     }
 }

@@ -48,7 +48,10 @@ fn size_of(opcode: u8) -> Size {
 }
 
 /// Decodes the slot `raw`; `next` is the following slot, which an `lddw` consumes.
-pub(crate) fn decode_slot(raw: RawInsn, next: Option<RawInsn>, f: &Features) -> Result<Insn> {
+///
+/// Public for loaders that patch instructions before building a [`crate::Program`] (the
+/// ELF linker): it checks one instruction, not jump targets or the program's end.
+pub fn decode_slot(raw: RawInsn, next: Option<RawInsn>, f: &Features) -> Result<Insn> {
     match raw.opcode & 0x07 {
         CLS_ALU => decode_alu(raw, Width::W32, f),
         CLS_ALU64 => decode_alu(raw, Width::W64, f),

@@ -28,6 +28,7 @@ mod raw;
 mod version;
 
 pub use asm::{assemble, assemble_raw, AsmError};
+pub use decode::decode_slot;
 pub use disasm::{disassemble, disassemble_llvm, Llvm};
 pub use encode::encode_into;
 pub use error::{LoadError, LoadErrorKind};

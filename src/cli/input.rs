@@ -30,17 +30,13 @@ pub fn load(path: &PathBuf, classic: bool) -> Result<Loaded, CliError> {
     let bytes = read_file(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if bytes.starts_with(b"\x7fELF") {
-        return Err(CliError::NotSupported(format!(
-            "{}: ELF objects are not supported yet; extract the program's section as raw \
-             bytecode (llvm-objcopy -O binary --only-section=SECTION)",
-            path.display()
-        )));
+        let program = super::elf::only_program(path)?;
+        return Ok(Loaded { program, mem: None });
     }
     if classic || looks_like_classic_text(&bytes) {
-        return Err(CliError::NotSupported(format!(
-            "{}: classic BPF (tcpdump -dd/-ddd, sock_filter arrays) is not supported yet",
-            path.display()
-        )));
+        // Classic BPF: its eBPF translation as a socket filter.
+        let program = super::classic::translated(path, classic)?;
+        return Ok(Loaded { program, mem: None });
     }
     let program = match ext {
         "s" | "asm" => ebpfvm::isa::assemble(text(path, &bytes)?),

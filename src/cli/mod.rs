@@ -1,9 +1,12 @@
 //! Command-line arguments (clap) and dispatch to one module per command.
 
+mod classic;
 mod conformance;
 mod disasm;
+mod elf;
 mod input;
 mod run;
+mod seccomp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ enum Command {
     Asm(disasm::AsmArgs),
     /// Run bpf_conformance `.data` tests and report PASS/FAIL/SKIP per test and engine.
     Conformance(conformance::ConformanceArgs),
+    /// Evaluate seccomp filters for syscalls and print the action per case.
+    Seccomp(seccomp::SeccompArgs),
 }
 
 /// Which engine runs the program.
@@ -77,6 +82,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Disasm(args) => disasm::disasm(args),
         Command::Asm(args) => disasm::asm(args),
         Command::Conformance(args) => conformance::conformance(args),
+        Command::Seccomp(args) => seccomp::seccomp(args),
     }
 }
 

@@ -62,9 +62,33 @@ pub struct RunArgs {
     /// `-- mem` of a .data file.
     #[arg(long, value_name = "FILE")]
     mem: Option<PathBuf>,
-    /// Treat the program as classic BPF.
+    /// Treat the program as classic BPF (`struct sock_filter` array, `tcpdump -dd` or
+    /// `-ddd` text; the text forms are detected without the flag). Classic programs run
+    /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
+    /// One packet for packet program types (classic socket filters).
+    #[arg(long, value_name = "FILE")]
+    packet: Option<PathBuf>,
+    /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
+    #[arg(long, value_name = "FILE", conflicts_with = "packet")]
+    pcap: Option<PathBuf>,
+    /// Raw context bytes (e.g. a 64-byte `seccomp_data` for `--type seccomp`).
+    #[arg(long, value_name = "FILE")]
+    ctx: Option<PathBuf>,
+    /// ELF objects: the program to run, by its function name.
+    #[arg(long = "program", value_name = "NAME")]
+    program_name: Option<String>,
+    /// ELF objects: the program to run, by its section (when it is the only one there).
+    #[arg(long, value_name = "NAME", conflicts_with = "program_name")]
+    section: Option<String>,
+    /// After the last run, print every map of the object on one line:
+    /// {"maps": {"NAME": [["<key hex>", "<value hex>"], ...]}}, entries sorted by key.
+    #[arg(long)]
+    maps_json: bool,
+    /// ELF objects: CPUs of per-CPU maps (default: this machine's possible CPUs).
+    #[arg(long, value_name = "N")]
+    cpus: Option<u32>,
     /// Run N times back to back on the same memory (not restored between runs) and
     /// report the time per run; the result printed is the last run's.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
@@ -82,6 +106,40 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    if super::elf::is_elf(&args.program)? {
+        return super::elf::run(super::elf::ElfRun {
+            path: &args.program,
+            engine: args.engine,
+            prog_type: &args.prog_type,
+            program: args.program_name.as_deref(),
+            section: args.section.as_deref(),
+            mem: args.mem.as_deref(),
+            ctx: args.ctx.as_deref(),
+            packet: args.packet.is_some() || args.pcap.is_some(),
+            budget: args.budget,
+            repeat: args.repeat,
+            json: args.json,
+            maps_json: args.maps_json,
+            cpus: args.cpus,
+        });
+    }
+    if let Some(program) = super::classic::load(&args.program, args.classic)? {
+        return super::classic::run(
+            super::classic::ClassicRun {
+                program: &args.program,
+                engine: args.engine,
+                prog_type: &args.prog_type,
+                packet: args.packet.as_deref(),
+                pcap: args.pcap.as_deref(),
+                ctx: args.ctx.as_deref(),
+                mem: args.mem.as_deref(),
+                budget: args.budget,
+                repeat: args.repeat,
+                json: args.json,
+            },
+            program,
+        );
+    }
     require_interp(args.engine)?;
     check_type(&args.prog_type)?;
     let loaded = input::load(&args.program, args.classic)?;

@@ -26,6 +26,26 @@ pub enum HelperError {
     },
     /// Any other guest fault, with a message for the user.
     Fault(String),
+    /// Control transfer (`bpf_tail_call`): replace the running function with program
+    /// `id` of the engine's program table, keeping the registers and the stack frame;
+    /// its `exit` returns where the replaced function would have. When the engine has
+    /// no program `id` or 33 tail calls already happened in this run, execution goes on
+    /// after the call with r0 = -ENOENT (the helper returns that itself for an empty
+    /// prog-array slot).
+    TailCall(u32),
+    /// Control transfer (`bpf_loop`): call the guest function at code address
+    /// `callback` with r1 = i, r2 = `ctx` (r3-r5 = 0), for i in 0..`count`, each call in
+    /// a new stack frame, stopping after the first call that returns non-zero; then go
+    /// on after the helper call with r0 = the number of calls made. A code address that
+    /// is not a function traps (`BadCallTarget`).
+    Loop {
+        /// The callback's code address (`lddw` src 4).
+        callback: u64,
+        /// r2 of every call.
+        ctx: u64,
+        /// The number of iterations, at least 1.
+        count: u64,
+    },
 }
 
 /// What a helper sees of the running program.
@@ -80,6 +100,13 @@ impl<'r, 'm> HelperContext<'r, 'm> {
     /// The whole memory map, for helpers that map new regions or need raw access.
     pub fn memory(&mut self) -> &mut MemoryMap<'m> {
         self.memory
+    }
+
+    /// The maps of the run, if the memory map has them ([`MemoryMap::with_maps`]).
+    /// Borrows the context mutably, so copy guest bytes ([`HelperContext::read`])
+    /// before calling map operations with them.
+    pub fn maps(&mut self) -> Option<&crate::maps::Maps> {
+        self.memory.maps()
     }
 }
 

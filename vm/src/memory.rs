@@ -28,6 +28,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::maps::Maps;
+
 /// Bytes of stack per call frame.
 pub const FRAME_SIZE: usize = 512;
 /// Call frames at most: the main program plus 7 nested bpf-to-bpf calls (as the kernel).
@@ -83,13 +85,27 @@ impl fmt::Display for RegionKind {
     }
 }
 
+/// One entry of the region table. `#[repr(C)]` with this field order, because compiled
+/// code (the JIT) reads `host`, `read_len` and `write_len` directly at the offsets
+/// [`REGION_STRIDE`], [`REGION_HOST`], [`REGION_READ_LEN`] and [`REGION_WRITE_LEN`] name.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Region {
     host: *mut u8,
     read_len: u64,
     write_len: u64,
     kind: Option<RegionKind>,
 }
+
+/// Bytes between two entries of the region table ([`MemoryMap::region_table`]).
+pub const REGION_STRIDE: usize = std::mem::size_of::<Region>();
+/// Offset in a region-table entry of the host pointer (`*mut u8`) of offset 0.
+pub const REGION_HOST: usize = std::mem::offset_of!(Region, host);
+/// Offset in a region-table entry of the read limit (`u64`): an access of `size` bytes
+/// at offset `o` may read when `o + size <= read_len`.
+pub const REGION_READ_LEN: usize = std::mem::offset_of!(Region, read_len);
+/// Offset in a region-table entry of the write limit (`u64`, 0 for read-only memory).
+pub const REGION_WRITE_LEN: usize = std::mem::offset_of!(Region, write_len);
 
 impl Region {
     const UNMAPPED: Region = Region {
@@ -130,6 +146,7 @@ impl Default for Stack {
 pub struct MemoryMap<'a> {
     regions: Vec<Region>,
     packet: Option<u64>,
+    maps: Option<&'a Maps>,
     _borrows: PhantomData<&'a mut [u8]>,
 }
 
@@ -152,8 +169,45 @@ impl<'a> MemoryMap<'a> {
         MemoryMap {
             regions: vec![Region::UNMAPPED, code_region, stack_region],
             packet: None,
+            maps: None,
             _borrows: PhantomData,
         }
+    }
+
+    /// A map with the null, code and stack regions, then one region per map of `maps`
+    /// (map `id` at region `FIRST_MAP_REGION + id`, so its values have the addresses
+    /// [`crate::MapId::value_address`] gives; maps without value storage get an unmapped
+    /// entry). Regions mapped afterwards follow them.
+    ///
+    /// Invariant (soundness): a map region's pointer comes from the map's arena, which
+    /// never moves or shrinks while the map exists, and `maps` stays borrowed for `'a`;
+    /// see `maps/arena.rs`.
+    pub fn with_maps(stack: &'a mut Stack, maps: &'a Maps) -> MemoryMap<'a> {
+        let mut map = MemoryMap::new(stack);
+        for id in maps.ids() {
+            let region = match maps.region(id) {
+                Some((host, len, writable)) if len as u64 <= MAX_REGION_LEN as u64 => Region {
+                    host,
+                    read_len: len as u64,
+                    write_len: if writable { len as u64 } else { 0 },
+                    kind: Some(RegionKind::MapValue),
+                },
+                _ => Region {
+                    kind: Some(RegionKind::MapValue),
+                    ..Region::UNMAPPED
+                },
+            };
+            map.regions.push(region);
+        }
+        map.maps = Some(maps);
+        map
+    }
+
+    /// The maps given to [`MemoryMap::with_maps`]. Takes `&mut self` on purpose: map
+    /// operations write map memory, so they must not overlap a slice of guest memory
+    /// borrowed from this map ([`MemoryMap::slice`]); the borrow checker then ensures it.
+    pub fn maps(&mut self) -> Option<&Maps> {
+        self.maps
     }
 
     /// Maps `bytes` read-write and returns its guest address.
@@ -265,6 +319,16 @@ impl<'a> MemoryMap<'a> {
         // SAFETY: host_ptr checked that len bytes at p are writable; &mut self makes this
         // the only live reference into guest memory.
         Some(unsafe { std::slice::from_raw_parts_mut(p, len as usize) })
+    }
+
+    /// The region table, for compiled code that checks accesses inline: a pointer to its
+    /// first entry and the number of entries (see [`REGION_STRIDE`] and the field
+    /// offsets). Entry 0 is the unmapped null region (both limits 0), entry 2 the stack
+    /// ([`STACK_SIZE`] bytes, readable and writable); existing entries never change, but
+    /// mapping a region may move the table, so the pointer is valid only until the map
+    /// is next mutated.
+    pub fn region_table(&self) -> (*const u8, usize) {
+        (self.regions.as_ptr().cast(), self.regions.len())
     }
 
     /// The kind of region `addr` falls in, if it is mapped.

@@ -9,6 +9,7 @@ use ebpfvm_isa::{
     SignExtend, Size, SwapWidth, Width,
 };
 
+use crate::maps::Maps;
 use crate::memory::code_address;
 
 /// A register number; the loop masks it with 15 so indexing needs no bounds check.
@@ -194,14 +195,30 @@ fn r(reg: Reg) -> R {
     reg.number()
 }
 
-/// Lowers every slot of `program`.
-pub(crate) fn lower(program: &Program) -> Result<Vec<Op>, Unsupported> {
+/// Lowers every slot of `program`; map references resolve through `maps`.
+pub(crate) fn lower(program: &Program, maps: Option<&Maps>) -> Result<Vec<Op>, Unsupported> {
     program
         .insns()
         .iter()
         .enumerate()
-        .map(|(pc, insn)| lower_one(pc, insn))
+        .map(|(pc, insn)| lower_one(pc, insn, maps))
         .collect()
+}
+
+/// The value an `lddw` of a map reference loads (see [`crate::maps::lddw_value`]).
+fn map_reference(
+    pc: usize,
+    maps: Option<&Maps>,
+    index: i64,
+    offset: Option<u32>,
+) -> Result<u64, Unsupported> {
+    let Some(maps) = maps else {
+        return Err(Unsupported {
+            pc,
+            what: "a map reference (lddw with a map source) without a map table",
+        });
+    };
+    crate::maps::lddw_value(maps, index, offset).map_err(|what| Unsupported { pc, what })
 }
 
 fn target(pc: usize, off: i64) -> Pc {
@@ -209,7 +226,7 @@ fn target(pc: usize, off: i64) -> Pc {
     (pc as i64 + 1 + off) as Pc
 }
 
-fn lower_one(pc: usize, insn: &Insn) -> Result<Op, Unsupported> {
+fn lower_one(pc: usize, insn: &Insn, maps: Option<&Maps>) -> Result<Op, Unsupported> {
     let unsupported = |what| Err(Unsupported { pc, what });
     Ok(match *insn {
         Insn::Alu {
@@ -315,11 +332,13 @@ fn lower_one(pc: usize, insn: &Insn) -> Result<Op, Unsupported> {
             Imm64::CodeAddr(off) => {
                 Op::LdImm(r(dst), code_address(target(pc, off.into()) as usize))
             }
-            Imm64::MapFd(_)
-            | Imm64::MapValue { .. }
-            | Imm64::MapIdx(_)
-            | Imm64::MapIdxValue { .. } => {
-                return unsupported("a map reference (lddw with a map source)")
+            Imm64::MapFd(fd) => Op::LdImm(r(dst), map_reference(pc, maps, fd.into(), None)?),
+            Imm64::MapIdx(i) => Op::LdImm(r(dst), map_reference(pc, maps, i.into(), None)?),
+            Imm64::MapValue { fd, offset } => {
+                Op::LdImm(r(dst), map_reference(pc, maps, fd.into(), Some(offset))?)
+            }
+            Imm64::MapIdxValue { index, offset } => {
+                Op::LdImm(r(dst), map_reference(pc, maps, index.into(), Some(offset))?)
             }
             Imm64::VarAddr(_) => return unsupported("a kernel variable address (lddw src 3)"),
         },

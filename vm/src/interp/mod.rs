@@ -13,6 +13,7 @@ mod lower;
 use ebpfvm_isa::{AtomicOp, Program};
 
 use crate::helpers::{HelperContext, HelperError, Helpers};
+use crate::maps::{MapError, Maps};
 use crate::memory::{MemoryMap, CODE_REGION, FRAME_SIZE, MAX_FRAMES, STACK_TOP};
 use crate::trap::{Access, Outcome, Trap, TrapKind};
 pub use lower::Unsupported;
@@ -24,19 +25,65 @@ pub struct Interpreter {
     ops: Vec<Op>,
 }
 
-/// What a bpf-to-bpf call saves.
-#[derive(Clone, Copy, Default)]
+/// What a bpf-to-bpf call (or a `bpf_loop` callback) saves.
+#[derive(Clone, Copy)]
 struct Frame {
     return_pc: usize,
     saved: [u64; 4],
+    /// The program to return into: [`SELF`] or an index of the program table (a tail
+    /// call may have replaced the callee with another program).
+    prog: usize,
+    /// For a `bpf_loop` callback's frame: the loop's state.
+    looping: Option<LoopState>,
 }
+
+impl Default for Frame {
+    fn default() -> Frame {
+        Frame {
+            return_pc: 0,
+            saved: [0; 4],
+            prog: SELF,
+            looping: None,
+        }
+    }
+}
+
+/// A `bpf_loop` in progress: the callback's pc, the iteration running, the count and
+/// the context pointer passed as r2.
+#[derive(Clone, Copy)]
+struct LoopState {
+    callback: usize,
+    i: u64,
+    count: u64,
+    ctx: u64,
+}
+
+/// The program index of the interpreter itself (not one of the program table's).
+const SELF: usize = usize::MAX;
+
+/// The kernel's limit on tail calls in one run (`MAX_TAIL_CALL_CNT`).
+pub const MAX_TAIL_CALLS: u32 = 33;
+
+/// r0 after a failed tail call.
+const TAIL_CALL_FAILED: u64 = MapError::NotFound.to_retval();
 
 impl Interpreter {
     /// Lowers `program`; fails on instructions only the kernel can run (map references
     /// without a map table, kfuncs, kernel variable addresses).
     pub fn new(program: &Program) -> Result<Interpreter, Unsupported> {
         Ok(Interpreter {
-            ops: lower(program)?,
+            ops: lower(program, None)?,
+        })
+    }
+
+    /// Lowers `program` with the map table its `lddw` map references name: `MapIdx(i)`
+    /// and `MapFd(i)` become map `i`'s handle ([`crate::MapId::handle`]), `MapIdxValue`
+    /// and `MapValue` the guest address of a byte of a single-element array's value
+    /// ([`crate::MapId::value_address`]; run it with `MemoryMap::with_maps` of the
+    /// same table).
+    pub fn with_maps(program: &Program, maps: &Maps) -> Result<Interpreter, Unsupported> {
+        Ok(Interpreter {
+            ops: lower(program, Some(maps))?,
         })
     }
 
@@ -49,6 +96,20 @@ impl Interpreter {
         helpers: &mut Helpers,
         budget: Option<u64>,
     ) -> Outcome {
+        self.run_linked(args, memory, helpers, budget, &[])
+    }
+
+    /// [`Interpreter::run`] with a program table for tail calls: `bpf_tail_call` to
+    /// program id `i` continues in `programs[i]` (see [`HelperError::TailCall`]). A trap's
+    /// pc is then a pc of the program running when it happened.
+    pub fn run_linked(
+        &self,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut Helpers,
+        budget: Option<u64>,
+        programs: &[Interpreter],
+    ) -> Outcome {
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = STACK_TOP;
@@ -59,8 +120,14 @@ impl Interpreter {
             helpers,
             budget.unwrap_or(u64::MAX),
             &mut insns,
+            programs,
         );
         Outcome { result, insns }
+    }
+
+    /// The ops of program `prog` (`SELF` or an index of `programs`).
+    fn ops_of<'p>(&'p self, programs: &'p [Interpreter], prog: usize) -> &'p [Op] {
+        programs.get(prog).map_or(&self.ops[..], |p| &p.ops[..])
     }
 
     #[inline(never)]
@@ -71,8 +138,11 @@ impl Interpreter {
         helpers: &mut Helpers,
         limit: u64,
         count: &mut u64,
+        programs: &[Interpreter],
     ) -> Result<u64, Trap> {
-        let ops = &self.ops[..];
+        let mut ops = &self.ops[..];
+        let mut cur = SELF;
+        let mut tail_calls = 0u32;
         let mut frames = [Frame::default(); MAX_FRAMES];
         let mut depth = 0usize;
         let mut pc = 0usize;
@@ -114,6 +184,70 @@ impl Interpreter {
                     pc = $t as usize;
                 }
             };
+        }
+        // A helper call's result: r0, the end of the program, a tail call or a loop.
+        macro_rules! helper {
+            ($id:expr) => {{
+                *count = n;
+                match call_helper($id, regs, mem, helpers, pc - 1, n) {
+                    Ok(Control::Return(v)) => regs[0] = v,
+                    Ok(Control::Exit) => return Ok(regs[0]),
+                    Ok(Control::TailCall(id)) => match programs.get(id as usize) {
+                        Some(p) if tail_calls < MAX_TAIL_CALLS => {
+                            tail_calls += 1;
+                            cur = id as usize;
+                            ops = &p.ops[..];
+                            pc = 0;
+                        }
+                        _ => regs[0] = TAIL_CALL_FAILED,
+                    },
+                    Ok(Control::Loop {
+                        callback,
+                        ctx,
+                        count: iterations,
+                    }) => {
+                        let t = if callback >> 32 == CODE_REGION {
+                            function_at(ops, callback)
+                        } else {
+                            None
+                        };
+                        let Some(t) = t else {
+                            *count = n - 1;
+                            return Err(Trap {
+                                pc: pc - 1,
+                                kind: TrapKind::BadCallTarget { target: callback },
+                            });
+                        };
+                        if iterations == 0 {
+                            regs[0] = 0;
+                        } else {
+                            if depth + 1 >= MAX_FRAMES {
+                                *count = n - 1;
+                                return Err(call_depth_trap(pc - 1));
+                            }
+                            frames[depth] = Frame {
+                                return_pc: pc,
+                                saved: [regs[6], regs[7], regs[8], regs[9]],
+                                prog: cur,
+                                looping: Some(LoopState {
+                                    callback: t,
+                                    i: 0,
+                                    count: iterations,
+                                    ctx,
+                                }),
+                            };
+                            depth += 1;
+                            regs[10] -= FRAME_SIZE as u64;
+                            regs[1..6].copy_from_slice(&[0, ctx, 0, 0, 0]);
+                            pc = t;
+                        }
+                    }
+                    Err(trap) => {
+                        *count = n - 1;
+                        return Err(trap);
+                    }
+                }
+            }};
         }
         loop {
             let op = ops[pc];
@@ -344,17 +478,7 @@ impl Interpreter {
                 Op::JSle64R(d, s, t) => jump!(compare64(Cmp::Sle, reg!(d), reg!(s)), t),
                 Op::JSle32I(d, v, t) => jump!(compare32(Cmp::Sle, reg!(d) as u32, v), t),
                 Op::JSle32R(d, s, t) => jump!(compare32r(Cmp::Sle, reg!(d), reg!(s)), t),
-                Op::CallHelper(id) => {
-                    *count = n;
-                    match call_helper(id as u64, regs, mem, helpers, pc - 1, n) {
-                        Ok(Some(v)) => regs[0] = v,
-                        Ok(None) => return Ok(regs[0]),
-                        Err(trap) => {
-                            *count = n - 1;
-                            return Err(trap);
-                        }
-                    }
-                }
+                Op::CallHelper(id) => helper!(id as u64),
                 Op::CallLocal(t) => {
                     if depth + 1 >= MAX_FRAMES {
                         *count = n - 1;
@@ -363,6 +487,8 @@ impl Interpreter {
                     frames[depth] = Frame {
                         return_pc: pc,
                         saved: [regs[6], regs[7], regs[8], regs[9]],
+                        prog: cur,
+                        looping: None,
                     };
                     depth += 1;
                     regs[10] -= FRAME_SIZE as u64;
@@ -391,20 +517,14 @@ impl Interpreter {
                         frames[depth] = Frame {
                             return_pc: pc,
                             saved: [regs[6], regs[7], regs[8], regs[9]],
+                            prog: cur,
+                            looping: None,
                         };
                         depth += 1;
                         regs[10] -= FRAME_SIZE as u64;
                         pc = t;
                     } else {
-                        *count = n;
-                        match call_helper(target, regs, mem, helpers, pc - 1, n) {
-                            Ok(Some(v)) => regs[0] = v,
-                            Ok(None) => return Ok(regs[0]),
-                            Err(trap) => {
-                                *count = n - 1;
-                                return Err(trap);
-                            }
-                        }
+                        helper!(target)
                     }
                 }
                 Op::Exit => {
@@ -412,11 +532,32 @@ impl Interpreter {
                         *count = n;
                         return Ok(regs[0]);
                     }
+                    let frame = &mut frames[depth - 1];
+                    if let Some(l) = &mut frame.looping {
+                        // A bpf_loop callback returned: call it again or end the loop.
+                        let done = l.i + 1;
+                        if regs[0] == 0 && done < l.count {
+                            l.i = done;
+                            regs[1..6].copy_from_slice(&[done, l.ctx, 0, 0, 0]);
+                            regs[6..10].copy_from_slice(&frame.saved);
+                            pc = l.callback;
+                            if frame.prog != cur {
+                                cur = frame.prog;
+                                ops = self.ops_of(programs, cur);
+                            }
+                            continue;
+                        }
+                        regs[0] = if regs[0] != 0 { done } else { l.count };
+                    }
                     depth -= 1;
                     let frame = frames[depth];
                     regs[6..10].copy_from_slice(&frame.saved);
                     regs[10] += FRAME_SIZE as u64;
                     pc = frame.return_pc;
+                    if frame.prog != cur {
+                        cur = frame.prog;
+                        ops = self.ops_of(programs, cur);
+                    }
                 }
                 Op::Unreachable => {
                     // Program validation refuses every path into an lddw's second slot.
@@ -545,8 +686,19 @@ fn fault(mem: &MemoryMap<'_>, pc: usize, addr: u64, size: u32, access: Access) -
     }
 }
 
-/// Calls helper `id`. `Ok(Some(r0))` to go on, `Ok(None)` when the helper ended the
-/// program (r0 already set), `Err` on a fault.
+/// What the loop does after a helper call.
+enum Control {
+    /// Go on with r0 = the value.
+    Return(u64),
+    /// The helper ended the program (r0 already set).
+    Exit,
+    /// `bpf_tail_call` to this program id.
+    TailCall(u32),
+    /// `bpf_loop`.
+    Loop { callback: u64, ctx: u64, count: u64 },
+}
+
+/// Calls helper `id`; `Err` on a fault.
 #[inline(never)]
 fn call_helper(
     id: u64,
@@ -555,7 +707,7 @@ fn call_helper(
     helpers: &mut Helpers,
     pc: usize,
     insns: u64,
-) -> Result<Option<u64>, Trap> {
+) -> Result<Control, Trap> {
     let trap = |kind| Err(Trap { pc, kind });
     let Some(helper) = helpers.get_mut(id) else {
         return trap(TrapKind::UnknownHelper { id });
@@ -563,11 +715,21 @@ fn call_helper(
     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
     let mut ctx = HelperContext::new(mem, pc, insns);
     match helper(&mut ctx, args) {
-        Ok(v) => Ok(Some(v)),
+        Ok(v) => Ok(Control::Return(v)),
         Err(HelperError::Exit(v)) => {
             regs[0] = v;
-            Ok(None)
+            Ok(Control::Exit)
         }
+        Err(HelperError::TailCall(id)) => Ok(Control::TailCall(id)),
+        Err(HelperError::Loop {
+            callback,
+            ctx,
+            count,
+        }) => Ok(Control::Loop {
+            callback,
+            ctx,
+            count,
+        }),
         Err(HelperError::OutOfBounds { addr, size, access }) => trap(TrapKind::OutOfBounds {
             addr,
             size: u32::try_from(size).unwrap_or(u32::MAX),

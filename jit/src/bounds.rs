@@ -1,0 +1,158 @@
+//! Memory checks: the code that turns a guest address into a host pointer.
+//!
+//! # SAFETY-CRITICAL
+//!
+//! Every guest load, store and atomic of compiled code gets its host pointer from
+//! [`Translator::checked_host_addr`]. A mistake here lets a guest program read or write
+//! host memory it was never given: a sandbox escape. Keep this file small, keep the
+//! reasoning next to the code, and change it only with the differential tests
+//! (`tests/differential.rs`) running.
+//!
+//! ## The address space (see `vm/src/memory.rs`)
+//!
+//! A guest address is `region << 32 | offset`. `MemoryMap` keeps a table of regions, one
+//! `#[repr(C)]` entry per region: `host` (the host address of offset 0), `read_len` and
+//! `write_len` (how many bytes from offset 0 may be read / written; 0 for none). The
+//! JIT reads the table through [`ebpfvm_vm::MemoryMap::region_table`] and the layout
+//! constants `REGION_STRIDE`, `REGION_HOST`, `REGION_READ_LEN`, `REGION_WRITE_LEN`.
+//!
+//! ## The check (the interpreter's `MemoryMap::host_ptr`, inlined)
+//!
+//! ```text
+//! addr  = base + sign_extend(off)              (wrapping, 64 bits)
+//! idx   = addr >> 32
+//! idx'  = idx < table_len ? idx : 0            (entry 0 is the null region: limits 0)
+//! entry = table + idx' * REGION_STRIDE
+//! o     = addr & 0xffff_ffff
+//! if o + size > entry.limit  -> trap           (limit: read_len or write_len)
+//! host  = entry.host + o
+//! ```
+//!
+//! Invariants it relies on, and why they hold:
+//!
+//! 1. **The table pointer and length are current.** They are loaded from the run
+//!    context at entry and again after every helper call (a helper may map a region,
+//!    which may move the table); the runtime function refreshes them in the context
+//!    before it returns. Nothing else changes the map during a run: compiled code only
+//!    writes guest memory, never the table (which is owned by `MemoryMap`, so no region
+//!    can map it).
+//! 2. **The entry index is in bounds.** `idx'` is `idx` only when `idx < table_len`,
+//!    else 0. Entry 0 always exists (`MemoryMap::new` creates it) and is the null region
+//!    with both limits 0, so a clamped access always fails the limit check below
+//!    (`size >= 1`). The trap reports the original address.
+//! 3. **The sum cannot overflow.** `o < 2^32` and `size <= 8`, so `o + size` fits in 64
+//!    bits; unsigned `o + size <= limit` is exactly "every byte is inside the region".
+//! 4. **The host range is valid.** `limit <= ` the length of the slice behind `host`,
+//!    borrowed (mutably when `write_len > 0`) for the map's lifetime, which outlives the
+//!    run; so `host + o .. host + o + size` is inside that slice. Unaligned accesses are
+//!    fine on the hosts Cranelift supports, and the loads/stores are emitted without the
+//!    `aligned` flag.
+//! 5. **A failed check never reaches the access.** It branches to a cold block that
+//!    records (pc, address, size, read/write, instructions) in the run context and
+//!    returns from the compiled function; no signal handler, no native trap. The same
+//!    branch also leaves when the instruction budget ends before the access (see
+//!    `translate.rs`); that never lets an access through, it only stops earlier.
+//!
+//! ## The stack fast path
+//!
+//! `r10` is only changed by calls and returns: it is `STACK_TOP - 512 * depth` with
+//! `0 <= depth <= 7` (the call-depth check keeps it there), and programs cannot write it
+//! (validation refuses). So an access `[r10 + off]` of `size` bytes with
+//! `-512 <= off` and `off + size <= 0` stays inside the stack region for every depth:
+//! its stack offset `STACK_SIZE - 512 * depth + off` is in `[0, STACK_SIZE - size]`.
+//! Region 2 is the stack of `STACK_SIZE` bytes, readable and writable, for every
+//! `MemoryMap` (`MemoryMap::new` creates it and entries never change); `run` verifies
+//! its limits before it enters compiled code and passes its host address in the
+//! context. Such an access needs no check: `host = stack_host + (r10 - STACK_BASE) + off`.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use ebpfvm_isa::Reg;
+use ebpfvm_vm::{
+    FRAME_SIZE, REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE,
+};
+
+use crate::ctx::INFO_WRITE;
+use crate::translate::Translator;
+
+/// Whether an access reads or writes (selects the limit that applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A load.
+    Read,
+    /// A store or an atomic read-modify-write.
+    Write,
+}
+
+/// Flags of region-table loads: in bounds (invariant 2), aligned (the table is an
+/// array of 8-byte-aligned structs) and not written while compiled code runs (invariant
+/// 1; after a helper call the code loads a fresh table pointer, a different value).
+fn table_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+impl Translator<'_> {
+    /// The host address of the `size`-byte access at `base + off`, after the checks
+    /// above; a failed check ends the run with an out-of-bounds trap at the current
+    /// instruction. Leaves the builder in the block where the access is valid.
+    pub(crate) fn checked_host_addr(
+        &mut self,
+        base: Reg,
+        off: i16,
+        size: u32,
+        access: Access,
+    ) -> Value {
+        let off = i64::from(off);
+        if base == Reg::FP && off >= -(FRAME_SIZE as i64) && off + i64::from(size) <= 0 {
+            // The stack fast path (see the module comment).
+            if self.needs_budget_test() {
+                let cut = self.budget_cut();
+                self.branch_to_budget_trap(cut);
+            }
+            let fp = self.b.use_var(self.regs[Reg::FP.index()]);
+            let stack_off = self.b.ins().iadd_imm_s(fp, off - STACK_BASE as i64);
+            return self.b.ins().iadd(self.stack_host, stack_off);
+        }
+        let base = self.b.use_var(self.regs[base.index()]);
+        let addr = self.b.ins().iadd_imm_s(base, off);
+        let table = self.b.use_var(self.table);
+        let table_len = self.b.use_var(self.table_len);
+        // Invariant 2: clamp the index to the null region.
+        let idx = self.b.ins().ushr_imm_s(addr, 32);
+        let in_table = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, table_len);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let idx = self.b.ins().select(in_table, idx, zero);
+        let scaled = if REGION_STRIDE.is_power_of_two() {
+            self.b
+                .ins()
+                .ishl_imm_s(idx, i64::from(REGION_STRIDE.trailing_zeros()))
+        } else {
+            self.b.ins().imul_imm_s(idx, REGION_STRIDE as i64)
+        };
+        let entry = self.b.ins().iadd(table, scaled);
+        let limit_off = match access {
+            Access::Read => REGION_READ_LEN,
+            Access::Write => REGION_WRITE_LEN,
+        };
+        let limit = self
+            .b
+            .ins()
+            .load(types::I64, table_flags(), entry, limit_off as i32);
+        // Invariant 3: o < 2^32 and size <= 8, so `end` does not overflow.
+        let o = self.b.ins().band_imm_s(addr, 0xffff_ffff);
+        let end = self.b.ins().iadd_imm_s(o, i64::from(size));
+        let fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit);
+        let info = u64::from(size)
+            | match access {
+                Access::Read => 0,
+                Access::Write => INFO_WRITE,
+            };
+        self.branch_to_oob_trap(fails, addr, info);
+        // Invariant 4: o + size <= limit <= the slice's length.
+        let host = self
+            .b
+            .ins()
+            .load(types::I64, table_flags(), entry, REGION_HOST as i32);
+        self.b.ins().iadd(host, o)
+    }
+}

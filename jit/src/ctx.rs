@@ -1,0 +1,92 @@
+//! The run context: the one structure that compiled code and Rust share during a run.
+//!
+//! `run` fills a [`RunCtx`] and passes its address to the compiled function, which reads
+//! its inputs (the region table, the arguments, the budget) at entry and writes its
+//! outputs (r0, the remaining budget, the trap details) before it returns a status
+//! code. The runtime functions it calls (helpers, legacy packet loads) get the same
+//! pointer. Compiled code addresses the fields by the offsets in [`off`], so the struct
+//! is `#[repr(C)]`; the fields only Rust touches come last.
+
+use std::any::Any;
+use std::mem::offset_of;
+
+use ebpfvm_vm::{Helpers, MemoryMap, Trap};
+
+/// Shared state of one run. Compiled code reads and writes the `u64`/pointer fields at
+/// the offsets in [`off`]; the rest is Rust's.
+#[repr(C)]
+pub(crate) struct RunCtx<'a> {
+    /// The region table ([`MemoryMap::region_table`]); refreshed after every helper call.
+    pub table: *const u8,
+    /// Entries in the region table.
+    pub table_len: u64,
+    /// r1-r5 at entry.
+    pub args: [u64; 5],
+    /// The budget: instructions the run may execute (`u64::MAX` without a budget).
+    pub budget: u64,
+    /// Host address of the first stack byte (region 2, offset 0).
+    pub stack_host: *mut u8,
+    /// r0 when the program ended normally.
+    pub result: u64,
+    /// Budget left at the end: `insns = budget - rem`.
+    pub rem: u64,
+    /// The trap's pc (for a budget trap: the first pc of the region it hit).
+    pub trap_pc: u64,
+    /// The faulting address, the bad call target, or for a budget trap the number of
+    /// instructions of the region that still ran.
+    pub trap_addr: u64,
+    /// For an out-of-bounds access: size | (1 << 32 when writing).
+    pub trap_info: u64,
+    /// Set by runtime calls: 0 to go on, else the status the compiled code returns.
+    pub call_status: u64,
+    /// The memory map of this run.
+    pub memory: *mut MemoryMap<'a>,
+    /// The helper registry of this run.
+    pub helpers: *mut Helpers,
+    /// A trap a helper call produced (status [`status::HELPER_TRAP`]).
+    pub pending: Option<Trap>,
+    /// A panic a helper raised, resumed once compiled code has returned.
+    pub panic: Option<Box<dyn Any + Send>>,
+}
+
+/// Field offsets of [`RunCtx`] for compiled code.
+pub(crate) mod off {
+    use super::*;
+
+    type Ctx = RunCtx<'static>;
+    pub const TABLE: i32 = offset_of!(Ctx, table) as i32;
+    pub const TABLE_LEN: i32 = offset_of!(Ctx, table_len) as i32;
+    pub const ARGS: i32 = offset_of!(Ctx, args) as i32;
+    pub const BUDGET: i32 = offset_of!(Ctx, budget) as i32;
+    pub const STACK_HOST: i32 = offset_of!(Ctx, stack_host) as i32;
+    pub const RESULT: i32 = offset_of!(Ctx, result) as i32;
+    pub const REM: i32 = offset_of!(Ctx, rem) as i32;
+    pub const TRAP_PC: i32 = offset_of!(Ctx, trap_pc) as i32;
+    pub const TRAP_ADDR: i32 = offset_of!(Ctx, trap_addr) as i32;
+    pub const TRAP_INFO: i32 = offset_of!(Ctx, trap_info) as i32;
+    pub const CALL_STATUS: i32 = offset_of!(Ctx, call_status) as i32;
+}
+
+/// What the compiled function returns (and what runtime calls put in `call_status`).
+pub(crate) mod status {
+    /// The program ended: r0 in `result`, `rem` set.
+    pub const EXIT: u64 = 1;
+    /// A load or store out of bounds: `trap_pc`, `trap_addr`, `trap_info`, `rem`.
+    pub const OUT_OF_BOUNDS: u64 = 2;
+    /// The budget ran out: `trap_pc` (region start) and `trap_addr` (instructions run).
+    pub const BUDGET: u64 = 3;
+    /// A bpf-to-bpf call past the deepest frame: `trap_pc`, `rem`.
+    pub const CALL_DEPTH: u64 = 4;
+    /// `callx` to a code address that is no instruction: `trap_pc`, `trap_addr`, `rem`.
+    pub const BAD_CALL_TARGET: u64 = 5;
+    /// A helper call trapped: the trap is in `pending`, `rem` set.
+    pub const HELPER_TRAP: u64 = 6;
+    /// A helper panicked: the payload is in `panic`.
+    pub const PANIC: u64 = 7;
+    /// Only in `call_status`: the helper asked for a `bpf_loop` (callback code address
+    /// in `trap_addr`, iterations in `trap_info`, the callbacks' r2 in `result`).
+    pub const LOOP: u64 = 8;
+}
+
+/// Bit of `trap_info` that marks a write.
+pub(crate) const INFO_WRITE: u64 = 1 << 32;

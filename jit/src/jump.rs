@@ -1,0 +1,80 @@
+//! Jumps: `ja`/`gotol` and the conditional jumps (64-bit, or 32-bit on the low halves).
+//! Every target is the entry block of a region, where the next count happens.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, Value};
+use ebpfvm_isa::{Cond, Operand, Reg, Width};
+
+use crate::translate::Translator;
+
+impl Translator<'_> {
+    /// `goto target`.
+    pub(crate) fn translate_ja(&mut self, target: usize) {
+        let block = self.region_block(target);
+        self.b.ins().jump(block, &[]);
+    }
+
+    /// `if dst cond src goto target` (else fall through to `next`).
+    pub(crate) fn translate_jump(
+        &mut self,
+        width: Width,
+        cond: Cond,
+        dst: Reg,
+        src: Operand,
+        target: usize,
+        next: usize,
+    ) {
+        let taken = self.region_block(target);
+        let fallthrough = self.region_block(next);
+        if taken == fallthrough {
+            self.b.ins().jump(taken, &[]);
+            return;
+        }
+        let c = self.condition(width, cond, dst, src);
+        self.b.ins().brif(c, taken, &[], fallthrough, &[]);
+    }
+
+    /// The condition as an `i8` truth value.
+    fn condition(&mut self, width: Width, cond: Cond, dst: Reg, src: Operand) -> Value {
+        let ty = match width {
+            Width::W64 => types::I64,
+            Width::W32 => types::I32,
+        };
+        let mut a = self.reg(dst);
+        if ty == types::I32 {
+            a = self.b.ins().ireduce(ty, a);
+        }
+        let b = match src {
+            Operand::Reg(r) => {
+                let b = self.reg(r);
+                if ty == types::I32 {
+                    self.b.ins().ireduce(ty, b)
+                } else {
+                    b
+                }
+            }
+            // Sign-extended for 64 bits; the low half (as zero-extended bits) for 32.
+            Operand::Imm(imm) => match width {
+                Width::W64 => self.b.ins().iconst(ty, i64::from(imm)),
+                Width::W32 => self.b.ins().iconst(ty, i64::from(imm as u32)),
+            },
+        };
+        let cc = match cond {
+            Cond::Set => {
+                let both = self.b.ins().band(a, b);
+                return self.b.ins().icmp_imm_s(IntCC::NotEqual, both, 0);
+            }
+            Cond::Eq => IntCC::Equal,
+            Cond::Ne => IntCC::NotEqual,
+            Cond::Gt => IntCC::UnsignedGreaterThan,
+            Cond::Ge => IntCC::UnsignedGreaterThanOrEqual,
+            Cond::Lt => IntCC::UnsignedLessThan,
+            Cond::Le => IntCC::UnsignedLessThanOrEqual,
+            Cond::Sgt => IntCC::SignedGreaterThan,
+            Cond::Sge => IntCC::SignedGreaterThanOrEqual,
+            Cond::Slt => IntCC::SignedLessThan,
+            Cond::Sle => IntCC::SignedLessThanOrEqual,
+        };
+        self.b.ins().icmp(cc, a, b)
+    }
+}

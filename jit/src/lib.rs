@@ -1,0 +1,386 @@
+//! A Cranelift JIT for ebpfvm: native code with the interpreter's exact semantics.
+//!
+//! [`JitProgram::compile`] translates a validated [`Program`] into one native function;
+//! [`JitProgram::run`] has the interpreter's signature and gives the same [`Outcome`]
+//! (return value, trap kind and pc, instruction count) and leaves memory the same, for
+//! every program and budget. Every load and store is checked against the same region
+//! table as the interpreter, inline (`bounds.rs`); a failed check returns from the
+//! compiled code (no signal handlers, no native traps), so the JIT is safe to embed in
+//! any host process.
+//!
+//! ```
+//! use ebpfvm_isa::{Features, Program};
+//! use ebpfvm_jit::JitProgram;
+//! use ebpfvm_vm::{Helpers, MemoryMap, RegionKind, Stack};
+//!
+//! // r0 = *(u8 *)(r1 + 1) + helper 7's result
+//! let bytes = [
+//!     0x71, 0x10, 1, 0, 0, 0, 0, 0, // ldxb r0, [r1+1]
+//!     0xbf, 0x06, 0, 0, 0, 0, 0, 0, // mov r6, r0
+//!     0x85, 0x00, 0, 0, 7, 0, 0, 0, // call 7
+//!     0x0f, 0x60, 0, 0, 0, 0, 0, 0, // add r0, r6
+//!     0x95, 0x00, 0, 0, 0, 0, 0, 0, // exit
+//! ];
+//! let program = Program::from_bytes(&bytes, &Features::default()).unwrap();
+//! let jit = JitProgram::compile(&program).unwrap();
+//! let mut helpers = Helpers::new();
+//! helpers.register(7, |_ctx, _args| Ok(100));
+//!
+//! let mut stack = Stack::new();
+//! let mut data = [5u8, 6, 7];
+//! let mut memory = MemoryMap::new(&mut stack);
+//! let addr = memory.map_mut(RegionKind::Memory, &mut data).unwrap();
+//! let outcome = jit.run([addr, 3, 0, 0, 0], &mut memory, &mut helpers, None);
+//! assert_eq!(outcome.result, Ok(106));
+//! assert_eq!(outcome.insns, 5);
+//! ```
+//!
+//! Start reading at `translate.rs` (the function layout and exact counting), then
+//! `cfg.rs` (regions), `bounds.rs` (the memory check) and `call.rs` (calls).
+
+mod alu;
+mod bounds;
+mod call;
+mod cfg;
+mod ctx;
+mod jump;
+mod mem;
+mod runtime;
+mod translate;
+
+use std::panic::resume_unwind;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::{types, AbiParam};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use ebpfvm_isa::{Insn, Program};
+use ebpfvm_vm::{
+    Access, Helpers, MemoryMap, Outcome, Trap, TrapKind, MAX_FRAMES, REGION_HOST,
+    REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
+};
+
+use crate::ctx::{status, RunCtx, INFO_WRITE};
+
+/// Why a program could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JitError {
+    /// An instruction only the kernel can run (as the interpreter's `Unsupported`).
+    #[error("pc {pc}: {what} is not supported by this engine")]
+    Unsupported {
+        /// The slot index.
+        pc: usize,
+        /// What the instruction needs.
+        what: &'static str,
+    },
+    /// Cranelift could not compile the program, or this host is not supported.
+    #[error("JIT compilation failed: {0}")]
+    Codegen(String),
+}
+
+impl From<ebpfvm_vm::Unsupported> for JitError {
+    fn from(e: ebpfvm_vm::Unsupported) -> JitError {
+        JitError::Unsupported {
+            pc: e.pc,
+            what: e.what,
+        }
+    }
+}
+
+/// The compiled function: takes the run context, returns a `ctx::status`.
+type EntryFn = for<'a> unsafe extern "C" fn(*mut RunCtx<'a>) -> u64;
+
+/// A compiled program. Owns its native code (freed on drop); cheap to run many times,
+/// from any thread (it holds no run state).
+pub struct JitProgram {
+    entry: EntryFn,
+    /// Slots of the instruction at each pc (2 for `lddw`), to turn a budget trap's
+    /// "j instructions into the region" into a pc.
+    slots: Box<[u8]>,
+    compile_time: Duration,
+    /// Owns the code `entry` points into; declared last, so dropped (and the code
+    /// freed) after everything else.
+    _code: Code,
+}
+
+/// The module that owns the code; frees it on drop. The mutex is only taken on drop
+/// and makes `JitProgram` `Sync` (the module has interior mutability we never use).
+struct Code(Mutex<Option<JITModule>>);
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        let module = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(module) = module {
+            // SAFETY: the code is only called through `JitProgram::run`, which borrows
+            // the program, so nothing runs it any more and no pointer into it remains.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitProgram")
+            .field("slots", &self.slots.len())
+            .field("compile_time", &self.compile_time)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host ISA with our settings, built once per process.
+fn host_isa() -> Result<OwnedTargetIsa, JitError> {
+    static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        if cfg!(target_endian = "big") {
+            return Err("big-endian hosts are not supported".to_string());
+        }
+        let mut flags = settings::builder();
+        let verifier = if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        };
+        for (name, value) in [
+            ("opt_level", "speed"),
+            ("is_pic", "false"),
+            ("use_colocated_libcalls", "false"),
+            ("enable_verifier", verifier),
+            // Nothing unwinds through compiled code: helper panics are caught.
+            ("unwind_info", "false"),
+        ] {
+            flags.set(name, value).map_err(|e| e.to_string())?;
+        }
+        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+        let isa = builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| e.to_string())?;
+        if isa.pointer_bytes() != 8 {
+            return Err("only 64-bit hosts are supported".to_string());
+        }
+        Ok(isa)
+    })
+    .clone()
+    .map_err(JitError::Codegen)
+}
+
+impl JitProgram {
+    /// Compiles `program`. Fails on instructions only the kernel can run (map
+    /// references, kfuncs, kernel variable addresses), as the interpreter does, or when
+    /// Cranelift fails.
+    pub fn compile(program: &Program) -> Result<JitProgram, JitError> {
+        let started = Instant::now();
+        let isa = host_isa()?;
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        match build(&mut module, program) {
+            Ok(code) => {
+                // SAFETY: the function was compiled with the `EntryFn` signature (one
+                // pointer in, one i64 out) in the host's default calling convention,
+                // which is extern "C".
+                let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
+                Ok(JitProgram {
+                    entry,
+                    slots: program.insns().iter().map(|i| i.slots() as u8).collect(),
+                    compile_time: started.elapsed(),
+                    _code: Code(Mutex::new(Some(module))),
+                })
+            }
+            Err(e) => {
+                // SAFETY: nothing from this module was ever called.
+                unsafe { module.free_memory() };
+                Err(e)
+            }
+        }
+    }
+
+    /// How long [`compile`](JitProgram::compile) took.
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// Runs the program with r1-r5 = `args` and r10 at the top of the stack in `memory`;
+    /// `budget` limits the instructions executed. The same contract and the same
+    /// outcome as `Interpreter::run`. A helper that panics panics here, after the
+    /// compiled code has returned.
+    pub fn run(
+        &self,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut Helpers,
+        budget: Option<u64>,
+    ) -> Outcome {
+        let total = budget.unwrap_or(u64::MAX);
+        let (table, table_len) = memory.region_table();
+        let Some(stack_host) = stack_host(table, table_len) else {
+            return broken_stack(memory);
+        };
+        let mut ctx = RunCtx {
+            table,
+            table_len: table_len as u64,
+            args,
+            budget: total,
+            stack_host,
+            result: 0,
+            rem: 0,
+            trap_pc: 0,
+            trap_addr: 0,
+            trap_info: 0,
+            call_status: 0,
+            memory: &mut *memory,
+            helpers,
+            pending: None,
+            panic: None,
+        };
+        // SAFETY: `ctx` is a complete run context: the table and stack come from
+        // `memory`, which (with `helpers`) stays borrowed until the call returns; the
+        // code is alive while `self` is. The compiled code upholds the memory checks of
+        // bounds.rs.
+        let code = unsafe { (self.entry)(&mut ctx) };
+        if let Some(payload) = ctx.panic.take() {
+            resume_unwind(payload);
+        }
+        let trap = |pc: u64, kind| {
+            Err(Trap {
+                pc: pc as usize,
+                kind,
+            })
+        };
+        let insns = total - ctx.rem;
+        match code {
+            status::EXIT => Outcome {
+                result: Ok(ctx.result),
+                insns,
+            },
+            status::OUT_OF_BOUNDS => {
+                let addr = ctx.trap_addr;
+                let access = if ctx.trap_info & INFO_WRITE != 0 {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                let kind = TrapKind::OutOfBounds {
+                    addr,
+                    size: ctx.trap_info as u32,
+                    access,
+                    region: memory.region_kind(addr),
+                };
+                Outcome {
+                    result: trap(ctx.trap_pc, kind),
+                    insns,
+                }
+            }
+            status::BUDGET => {
+                let mut pc = ctx.trap_pc as usize;
+                for _ in 0..ctx.trap_addr {
+                    pc += usize::from(self.slots[pc]);
+                }
+                Outcome {
+                    result: trap(pc as u64, TrapKind::BudgetExhausted { budget: total }),
+                    insns: total,
+                }
+            }
+            status::CALL_DEPTH => Outcome {
+                result: trap(
+                    ctx.trap_pc,
+                    TrapKind::CallDepthExceeded {
+                        max_frames: MAX_FRAMES,
+                    },
+                ),
+                insns,
+            },
+            status::BAD_CALL_TARGET => Outcome {
+                result: trap(
+                    ctx.trap_pc,
+                    TrapKind::BadCallTarget {
+                        target: ctx.trap_addr,
+                    },
+                ),
+                insns,
+            },
+            _ => {
+                debug_assert_eq!(code, status::HELPER_TRAP);
+                let result = match ctx.pending.take() {
+                    Some(t) => Err(t),
+                    None => unreachable_status(code),
+                };
+                Outcome { result, insns }
+            }
+        }
+    }
+}
+
+/// The host address of the stack region, after checking that entry 2 of the table is
+/// the whole stack, readable and writable (`bounds.rs` relies on it). Always true for a
+/// `MemoryMap`; checked anyway because compiled code trusts it.
+fn stack_host(table: *const u8, len: usize) -> Option<*mut u8> {
+    let index = STACK_REGION as usize;
+    if len <= index {
+        return None;
+    }
+    // SAFETY: `table` points to `len > index` entries of REGION_STRIDE bytes (the
+    // contract of `MemoryMap::region_table`), and the offsets name the `#[repr(C)]`
+    // fields of an entry, which are 8-byte aligned.
+    unsafe {
+        let entry = table.add(index * REGION_STRIDE);
+        let host = entry.add(REGION_HOST).cast::<*mut u8>().read();
+        let read = entry.add(REGION_READ_LEN).cast::<u64>().read();
+        let write = entry.add(REGION_WRITE_LEN).cast::<u64>().read();
+        (read == STACK_SIZE as u64 && write == STACK_SIZE as u64 && !host.is_null())
+            .then_some(host)
+    }
+}
+
+/// The outcome when the memory map has no proper stack region (impossible with
+/// `MemoryMap::new`): a read fault on the stack before the first instruction.
+fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
+    Outcome {
+        result: Err(Trap {
+            pc: 0,
+            kind: TrapKind::OutOfBounds {
+                addr: STACK_BASE,
+                size: 0,
+                access: Access::Read,
+                region: memory.region_kind(STACK_BASE),
+            },
+        }),
+        insns: 0,
+    }
+}
+
+/// A status the compiled code never returns without its trap: report it as a helper
+/// fault rather than panic.
+fn unreachable_status(code: u64) -> Result<u64, Trap> {
+    Err(Trap {
+        pc: 0,
+        kind: TrapKind::HelperFault {
+            id: 0,
+            message: format!("internal error: JIT status {code} without a trap"),
+        },
+    })
+}
+
+/// Translates and compiles `program` into `module`; the code's address.
+fn build(module: &mut JITModule, program: &Program) -> Result<*const u8, JitError> {
+    let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(format!("{e:?}"));
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr));
+    sig.returns.push(AbiParam::new(types::I64));
+    let id = module
+        .declare_function("ebpf_program", Linkage::Local, &sig)
+        .map_err(codegen)?;
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    let mut fctx = FunctionBuilderContext::new();
+    debug_assert!(program.insns().last().is_some_and(|i| *i != Insn::Imm64Tail));
+    translate::translate(program.insns(), &mut ctx.func, &mut fctx, module.isa().frontend_config())?;
+    module.define_function(id, &mut ctx).map_err(codegen)?;
+    if std::env::var_os("JIT_TIMING").is_some() {
+        eprintln!("{}", cranelift_codegen::timing::take_current());
+    }
+    module.finalize_definitions().map_err(codegen)?;
+    Ok(module.get_finalized_function(id))
+}

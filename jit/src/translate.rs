@@ -1,0 +1,534 @@
+//! The translator: one Cranelift function for the whole program.
+//!
+//! Setup (`translate`): the function takes the run context's address and returns a
+//! status (`ctx::status`). eBPF registers r0-r10 are Cranelift `Variable`s, so they live
+//! in host registers across the program; so do the remaining budget (`rem`), the call
+//! depth and the region table. Each region (`cfg.rs`) gets an entry block; the
+//! instructions go through one dispatch (`translate_insn`) to a small `translate_*` per
+//! family (`alu.rs`, `jump.rs`, `mem.rs`, `call.rs`; memory checks in `bounds.rs`).
+//!
+//! # Counting, exactly as the interpreter
+//!
+//! The interpreter counts every instruction it starts and, with a budget of N, traps
+//! before the (N+1)-th. Here `rem` is the budget left (`u64::MAX` without a budget), and
+//! `insns = budget - rem` whenever the run stops. A region of `c` instructions reads
+//! `rem0 = rem` at its entry; instruction `k` of the region may start only if
+//! `k < rem0`. The only instructions with effects before the region's last one are
+//! memory accesses (everything else that can end the run or leave the region is the
+//! last instruction; registers are not observable after a trap), so:
+//!
+//! - each memory access `k < c - 1` tests `rem0 <= k` in the same branch as its bounds
+//!   check (an `or` of the two conditions; the cold path tells them apart, budget
+//!   first): the budget trap is at instruction `j = rem0` of the region (its pc is found
+//!   by `run`, which walks `j` instructions from the region's start), with
+//!   `insns = budget`;
+//! - before the last instruction, one test `rem0 <= c - 1` covers it, then
+//!   `rem = rem0 - c`.
+//!
+//! A stop at instruction `k` (a fault, which is not counted) reports `rem0 - k`. The
+//! cost is one compare and one subtraction per region and an `icmp` and `or` per memory
+//! access; no code is duplicated.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature,
+    StackSlotData, StackSlotKind, Type, Value,
+};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use ebpfvm_isa::{Insn, Reg};
+use ebpfvm_vm::{MAX_FRAMES, STACK_TOP};
+
+use crate::cfg::{ends_region, Cfg};
+use crate::ctx::{off, status};
+use crate::JitError;
+
+/// Translation state of one program.
+pub(crate) struct Translator<'a> {
+    /// The function being built.
+    pub b: FunctionBuilder<'a>,
+    /// The program, one instruction per slot.
+    pub insns: &'a [Insn],
+    /// Regions and call sites.
+    pub cfg: &'a Cfg,
+    /// The host pointer type.
+    pub ptr: Type,
+    /// r0-r10.
+    pub regs: [Variable; 11],
+    /// Budget left (see the module comment).
+    pub rem: Variable,
+    /// Active bpf-to-bpf frames beyond the main one (0..MAX_FRAMES).
+    pub depth: Variable,
+    /// The pc of the helper call that started a `bpf_loop` (for the shared block).
+    pub call_pc: Variable,
+    /// The return-site index of that call.
+    pub call_site: Variable,
+    /// The region table's address and length (reloaded after helper calls).
+    pub table: Variable,
+    /// See `table`.
+    pub table_len: Variable,
+    /// The run context's address (the function's parameter).
+    pub ctx: Value,
+    /// Host address of the stack region's first byte.
+    pub stack_host: Value,
+    /// Saved frames of bpf-to-bpf calls, when the program has calls.
+    pub frames: Option<cranelift_codegen::ir::StackSlot>,
+    /// Signature of `runtime::call_helper`.
+    pub helper_sig: SigRef,
+    /// Signature of `runtime::legacy_load`.
+    pub legacy_sig: SigRef,
+    /// Entry block of each region.
+    entries: Vec<Block>,
+    /// `ret(status)`: returns `status`.
+    ret: Option<Block>,
+    /// `exit(r0, rem)`: the program ended.
+    exit: Option<Block>,
+    /// `trap(code, pc, addr, info, rem)`: a trap (see `ctx::status`).
+    trap: Option<Block>,
+    /// `exit` with frames to pop.
+    pop: Option<Block>,
+    /// A helper call asked for a `bpf_loop`.
+    loop_start: Option<Block>,
+    /// The pc of the instruction being translated.
+    pub pc: usize,
+    /// Its index in its region.
+    k: u32,
+    /// `rem` at the entry of the current region.
+    rem0: Value,
+    /// The current region's first pc and instruction count.
+    region_start: usize,
+    /// See `region_start`.
+    count: u32,
+    /// The target, for `FunctionBuilder::finalize`.
+    config: TargetFrontendConfig,
+}
+
+/// Builds the function for `insns` into `func`.
+pub(crate) fn translate(
+    insns: &[Insn],
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    config: TargetFrontendConfig,
+) -> Result<(), JitError> {
+    let ptr = config.pointer_type();
+    let call_conv = config.default_call_conv;
+    let cfg = Cfg::new(insns);
+    let mut b = FunctionBuilder::new(func, fctx);
+    let i64t = types::I64;
+    let mut helper_sig = Signature::new(call_conv);
+    helper_sig.params.push(AbiParam::new(ptr));
+    helper_sig
+        .params
+        .extend(std::iter::repeat_n(AbiParam::new(i64t), 8));
+    helper_sig.returns.push(AbiParam::new(i64t));
+    let helper_sig = b.import_signature(helper_sig);
+    let mut legacy_sig = Signature::new(call_conv);
+    legacy_sig.params.push(AbiParam::new(ptr));
+    legacy_sig.params.push(AbiParam::new(i64t));
+    legacy_sig.params.push(AbiParam::new(i64t));
+    legacy_sig.returns.push(AbiParam::new(i64t));
+    let legacy_sig = b.import_signature(legacy_sig);
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let ctx = b.block_params(entry)[0];
+    let regs: [Variable; 11] = std::array::from_fn(|_| b.declare_var(i64t));
+    let rem = b.declare_var(i64t);
+    let depth = b.declare_var(i64t);
+    let call_pc = b.declare_var(i64t);
+    let call_site = b.declare_var(i64t);
+    let table = b.declare_var(ptr);
+    let table_len = b.declare_var(i64t);
+    let f = MemFlagsData::trusted();
+    let v = b.ins().load(ptr, f, ctx, off::TABLE);
+    b.def_var(table, v);
+    let v = b.ins().load(i64t, f, ctx, off::TABLE_LEN);
+    b.def_var(table_len, v);
+    let v = b.ins().load(i64t, f, ctx, off::BUDGET);
+    b.def_var(rem, v);
+    let stack_host = b.ins().load(ptr, f, ctx, off::STACK_HOST);
+    let zero = b.ins().iconst(i64t, 0);
+    for (i, &r) in regs.iter().enumerate() {
+        let v = match i {
+            1..=5 => b.ins().load(i64t, f, ctx, off::ARGS + 8 * (i as i32 - 1)),
+            10 => b.ins().iconst(i64t, STACK_TOP as i64),
+            _ => zero,
+        };
+        b.def_var(r, v);
+    }
+    b.def_var(depth, zero);
+    b.def_var(call_pc, zero);
+    b.def_var(call_site, zero);
+    let frames = cfg.has_frames.then(|| {
+        b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (MAX_FRAMES as u32 - 1) * crate::call::frame::BYTES,
+            3,
+        ))
+    });
+    let entries: Vec<Block> = cfg.regions.iter().map(|_| b.create_block()).collect();
+    b.ins().jump(entries[0], &[]);
+
+    let mut t = Translator {
+        b,
+        insns,
+        cfg: &cfg,
+        ptr,
+        regs,
+        rem,
+        depth,
+        call_pc,
+        call_site,
+        table,
+        table_len,
+        ctx,
+        stack_host,
+        frames,
+        helper_sig,
+        legacy_sig,
+        entries,
+        ret: None,
+        exit: None,
+        trap: None,
+        pop: None,
+        loop_start: None,
+        pc: 0,
+        k: 0,
+        rem0: zero,
+        region_start: 0,
+        count: 0,
+        config,
+    };
+    for r in 0..cfg.regions.len() {
+        t.translate_region(r)?;
+    }
+    t.finish();
+    Ok(())
+}
+
+impl<'a> Translator<'a> {
+    /// Emits region `r` (see the module comment for the budget checks).
+    fn translate_region(&mut self, r: usize) -> Result<(), JitError> {
+        let region = self.cfg.regions[r];
+        let count = region.count;
+        self.b.switch_to_block(self.entries[r]);
+        self.rem0 = self.b.use_var(self.rem);
+        self.region_start = region.start;
+        self.count = count;
+        let insns = self.insns;
+        let mut pc = region.start;
+        let mut k = 0;
+        let mut last = &Insn::Exit;
+        while pc < region.end {
+            let insn = &insns[pc];
+            self.pc = pc;
+            self.k = k;
+            if k + 1 == count {
+                // The last instruction runs only if the budget allows all of them.
+                let cut = self.b.ins().icmp_imm_s(
+                    IntCC::UnsignedLessThanOrEqual,
+                    self.rem0,
+                    i64::from(k),
+                );
+                self.branch_to_budget_trap(cut);
+                let rem = self.b.ins().iadd_imm_s(self.rem0, -i64::from(count));
+                self.b.def_var(self.rem, rem);
+            }
+            self.translate_insn(insn)?;
+            last = insn;
+            pc += insn.slots();
+            k += 1;
+        }
+        if !ends_region(last) {
+            // Validation makes the last instruction of a program `exit` or `ja`, so a
+            // region that falls through has a successor.
+            let next = self.region_block(region.end);
+            self.b.ins().jump(next, &[]);
+        }
+        Ok(())
+    }
+
+    /// Whether the current instruction needs its own budget test: a memory access
+    /// before the region's last instruction (which the region-end test covers).
+    pub(crate) fn needs_budget_test(&self) -> bool {
+        self.k + 1 < self.count
+    }
+
+    /// `rem0 <= k`: the budget ends before the current instruction.
+    pub(crate) fn budget_cut(&mut self) -> Value {
+        self.b.ins().icmp_imm_s(
+            IntCC::UnsignedLessThanOrEqual,
+            self.rem0,
+            i64::from(self.k),
+        )
+    }
+
+    /// Traps `BudgetExhausted` when `cut` holds: `rem0` instructions of the region ran.
+    pub(crate) fn branch_to_budget_trap(&mut self, cut: Value) {
+        let cont = self.cold_branch(cut);
+        let start = self
+            .b
+            .ins()
+            .iconst(types::I64, self.region_start as i64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.finish_trap_site(cont, status::BUDGET, start, self.rem0, 0, zero);
+    }
+
+    /// The dispatch over instruction families.
+    fn translate_insn(&mut self, insn: &Insn) -> Result<(), JitError> {
+        let pc = self.pc;
+        match *insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.translate_alu(width, op, dst, src),
+            Insn::Neg { width, dst } => self.translate_neg(width, dst),
+            Insn::Endian { order, width, dst } => self.translate_endian(order, width, dst),
+            Insn::LoadImm64 { dst, imm } => self.translate_lddw(dst, imm)?,
+            Insn::Imm64Tail => {}
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            } => self.translate_load(size, sign_extend, dst, src, off),
+            Insn::Store { size, dst, off, src } => self.translate_store(size, dst, off, src),
+            Insn::Atomic {
+                width,
+                op,
+                dst,
+                src,
+                off,
+            } => self.translate_atomic(width, op, dst, src, off),
+            Insn::LegacyLoad { size, mode, imm } => self.translate_legacy(size, mode, imm),
+            Insn::Ja { off, .. } => self.translate_ja(target(pc, off)),
+            Insn::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                off,
+            } => self.translate_jump(width, cond, dst, src, target(pc, i32::from(off)), pc + 1),
+            Insn::Call(t) => self.translate_call(t)?,
+            Insn::Exit => self.translate_exit(),
+        }
+        Ok(())
+    }
+
+    /// The current value of `r`.
+    pub(crate) fn reg(&mut self, r: Reg) -> Value {
+        self.b.use_var(self.regs[r.index()])
+    }
+
+    /// Sets `r` (never r10 from a guest instruction: validation refuses writes to it).
+    pub(crate) fn set_reg(&mut self, r: Reg, v: Value) {
+        self.b.def_var(self.regs[r.index()], v);
+    }
+
+    /// The entry block of the region starting at `pc`.
+    pub(crate) fn region_block(&self, pc: usize) -> Block {
+        let r = self.cfg.region_at[pc];
+        debug_assert_ne!(r, crate::cfg::NONE, "pc {pc} starts no region");
+        self.entries[r as usize]
+    }
+
+    /// The error for an instruction this engine cannot run.
+    pub(crate) fn unsupported(&self, what: &'static str) -> JitError {
+        JitError::Unsupported { pc: self.pc, what }
+    }
+
+    /// `rem` for a stop at the current instruction, which is not counted.
+    pub(crate) fn rem_here(&mut self) -> Value {
+        self.b.ins().iadd_imm_s(self.rem0, -i64::from(self.k))
+    }
+
+    /// Reloads the region table after a call that may have mapped regions.
+    pub(crate) fn reload_table(&mut self) {
+        let f = MemFlagsData::trusted();
+        let v = self.b.ins().load(self.ptr, f, self.ctx, off::TABLE);
+        self.b.def_var(self.table, v);
+        let v = self.b.ins().load(types::I64, f, self.ctx, off::TABLE_LEN);
+        self.b.def_var(self.table_len, v);
+    }
+
+    /// Ends the run with an out-of-bounds trap at the current instruction when `fails`
+    /// holds, or first with a budget trap when the budget ends before it; continues in
+    /// a fresh block otherwise. Both tests share one branch.
+    pub(crate) fn branch_to_oob_trap(&mut self, fails: Value, addr: Value, info: u64) {
+        if !self.needs_budget_test() {
+            return self.branch_to_trap(fails, status::OUT_OF_BOUNDS, addr, info);
+        }
+        let cut = self.budget_cut();
+        let either = self.b.ins().bor(fails, cut);
+        let cont = self.cold_branch(either);
+        let pick = |t: &mut Self, a: i64, b: Value| {
+            let a = t.b.ins().iconst(types::I64, a);
+            t.b.ins().select(cut, a, b)
+        };
+        let oob_pc = self.b.ins().iconst(types::I64, self.pc as i64);
+        let pc = pick(self, self.region_start as i64, oob_pc);
+        let addr = self.b.ins().select(cut, self.rem0, addr);
+        let rem = self.rem_here();
+        let rem = pick(self, 0, rem);
+        let trap = self.trap_block();
+        let oob = self
+            .b
+            .ins()
+            .iconst(types::I64, status::OUT_OF_BOUNDS as i64);
+        let code = pick(self, status::BUDGET as i64, oob);
+        let info = self.b.ins().iconst(types::I64, info as i64);
+        self.b.ins().jump(
+            trap,
+            &[code.into(), pc.into(), addr.into(), info.into(), rem.into()],
+        );
+        self.b.switch_to_block(cont);
+    }
+
+    /// Ends the run with trap `code` at the current instruction (`addr` and `info` as
+    /// `RunCtx` describes) when `cond` holds; continues in a fresh block otherwise.
+    pub(crate) fn branch_to_trap(&mut self, cond: Value, code: u64, addr: Value, info: u64) {
+        let site = self.cold_branch(cond);
+        let pc = self.b.ins().iconst(types::I64, self.pc as i64);
+        let rem = self.rem_here();
+        self.finish_trap_site(site, code, pc, addr, info, rem);
+    }
+
+    /// Like [`branch_to_trap`](Self::branch_to_trap) with the pc and `rem` as values.
+    pub(crate) fn branch_to_trap_at(
+        &mut self,
+        cond: Value,
+        code: u64,
+        pc: Value,
+        addr: Value,
+        info: u64,
+        rem: Value,
+    ) {
+        let site = self.cold_branch(cond);
+        self.finish_trap_site(site, code, pc, addr, info, rem);
+    }
+
+    /// Branches to a new cold block when `cond` holds and stays there; returns the
+    /// block to continue in otherwise.
+    fn cold_branch(&mut self, cond: Value) -> Block {
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, site, &[], cont, &[]);
+        self.b.seal_block(site);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(site);
+        cont
+    }
+
+    /// Ends a trap site (the current block) and switches to `cont`.
+    fn finish_trap_site(
+        &mut self,
+        cont: Block,
+        code: u64,
+        pc: Value,
+        addr: Value,
+        info: u64,
+        rem: Value,
+    ) {
+        let trap = self.trap_block();
+        let code = self.b.ins().iconst(types::I64, code as i64);
+        let info = self.b.ins().iconst(types::I64, info as i64);
+        self.b.ins().jump(
+            trap,
+            &[code.into(), pc.into(), addr.into(), info.into(), rem.into()],
+        );
+        self.b.switch_to_block(cont);
+    }
+
+    /// The shared `pop` block (filled by `finish`).
+    pub(crate) fn pop_block(&mut self) -> Block {
+        *self.pop.get_or_insert_with(|| self.b.create_block())
+    }
+
+    /// The shared `loop_start` block (filled by `finish`).
+    pub(crate) fn loop_start_block(&mut self) -> Block {
+        *self.loop_start.get_or_insert_with(|| {
+            let block = self.b.create_block();
+            self.b.set_cold_block(block);
+            block
+        })
+    }
+
+    /// The shared `ret(status)` block.
+    pub(crate) fn ret_block(&mut self) -> Block {
+        *self.ret.get_or_insert_with(|| {
+            let block = self.b.create_block();
+            self.b.append_block_param(block, types::I64);
+            block
+        })
+    }
+
+    /// The shared `exit(r0, rem)` block.
+    pub(crate) fn exit_block(&mut self) -> Block {
+        *self.exit.get_or_insert_with(|| {
+            let block = self.b.create_block();
+            self.b.append_block_param(block, types::I64);
+            self.b.append_block_param(block, types::I64);
+            block
+        })
+    }
+
+    /// The shared `trap(code, pc, addr, info, rem)` block.
+    pub(crate) fn trap_block(&mut self) -> Block {
+        *self.trap.get_or_insert_with(|| {
+            let block = self.b.create_block();
+            self.b.set_cold_block(block);
+            for _ in 0..5 {
+                self.b.append_block_param(block, types::I64);
+            }
+            block
+        })
+    }
+
+    /// Emits the shared blocks that were used, and finishes the function.
+    fn finish(mut self) {
+        // These two may use the ones below, so they come first.
+        if let Some(block) = self.pop {
+            self.fill_pop_block(block);
+        }
+        if let Some(block) = self.loop_start {
+            self.fill_loop_start_block(block);
+        }
+        let f = MemFlagsData::trusted();
+        if let Some(block) = self.exit {
+            self.b.switch_to_block(block);
+            let p = self.b.block_params(block).to_vec();
+            self.b.ins().store(f, p[0], self.ctx, off::RESULT);
+            self.b.ins().store(f, p[1], self.ctx, off::REM);
+            let code = self.b.ins().iconst(types::I64, status::EXIT as i64);
+            self.b.ins().return_(&[code]);
+        }
+        if let Some(block) = self.trap {
+            self.b.switch_to_block(block);
+            let p = self.b.block_params(block).to_vec();
+            self.b.ins().store(f, p[1], self.ctx, off::TRAP_PC);
+            self.b.ins().store(f, p[2], self.ctx, off::TRAP_ADDR);
+            self.b.ins().store(f, p[3], self.ctx, off::TRAP_INFO);
+            self.b.ins().store(f, p[4], self.ctx, off::REM);
+            self.b.ins().return_(&[p[0]]);
+        }
+        if let Some(block) = self.ret {
+            self.b.switch_to_block(block);
+            let status = self.b.block_params(block)[0];
+            self.b.ins().return_(&[status]);
+        }
+        self.b.seal_all_blocks();
+        self.b.finalize(self.config);
+    }
+}
+
+/// The slot `pc + 1 + off`.
+fn target(pc: usize, off: i32) -> usize {
+    // Validation guarantees 0 <= pc + 1 + off < len.
+    (pc as i64 + 1 + i64::from(off)) as usize
+}

@@ -1,0 +1,819 @@
+//! Shared by the differential tests and the `jit_diff` fuzz target: a generator of
+//! valid programs and the oracle that runs one on both engines and compares.
+//!
+//! The generator draws from an [`Entropy`] source (a seeded PRNG in tests, the fuzzer's
+//! bytes in the fuzz target) and builds typed instructions: every ALU operation and
+//! width with interesting operands, byte swaps, `lddw`, loads/stores/atomics on the
+//! stack, on caller memory, on a read-only region, on regions a helper maps during the
+//! run, and out of bounds; forward jumps, bounded loops (counter in r9, which nothing
+//! else writes), helper calls (one ends the run, one faults, one maps a region),
+//! bpf-to-bpf calls (with recursion that reaches the frame limit), `bpf_loop` and a
+//! failing tail call, `callx` with code addresses, helper ids and bad targets, legacy
+//! packet loads, and `exit` anywhere.
+//! Programs terminate by construction unless they `callx` a wild address
+//! ([`Case::wild`]); those only run with a budget.
+
+#![allow(dead_code, reason = "each user takes what it needs")]
+
+use ebpfvm_isa::{
+    AluOp, AtomicOp, ByteOrder, CallTarget, Cond, Imm64, Insn, LegacyMode, Operand, Program, Reg,
+    SignExtend, Size, SwapWidth, Width,
+};
+use ebpfvm_jit::JitProgram;
+use ebpfvm_vm::{
+    code_address, HelperError, Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack,
+};
+
+/// Guest address of the caller's memory (the first region mapped).
+pub const MEM: u64 = 3 << 32;
+/// Guest address of the read-only region (the second).
+pub const RO: u64 = 4 << 32;
+/// Guest address of the first region helper 5 maps.
+pub const MAPPED: u64 = 5 << 32;
+/// Bytes of caller memory.
+pub const MEM_LEN: usize = 64;
+/// Bytes of the read-only region.
+pub const RO_LEN: usize = 16;
+/// The budget of runs "without a budget" of programs that may not terminate.
+pub const WILD_BUDGET: u64 = 20_000;
+
+/// A source of random numbers.
+pub trait Entropy {
+    /// The next 64 random bits.
+    fn next(&mut self) -> u64;
+}
+
+/// splitmix64: the tests' deterministic source.
+pub struct SplitMix(pub u64);
+
+impl Entropy for SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d4_9bb1_3311_eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The fuzzer's bytes, 8 at a time, then zeros.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Entropy for Bytes<'_> {
+    fn next(&mut self) -> u64 {
+        let n = self.0.len().min(8);
+        let mut word = [0u8; 8];
+        word[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        u64::from_le_bytes(word)
+    }
+}
+
+/// One generated test case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The program.
+    pub program: Program,
+    /// Initial caller memory.
+    pub mem: Vec<u8>,
+    /// Initial read-only region.
+    pub ro: Vec<u8>,
+    /// r4 and r5 at entry.
+    pub extra_args: [u64; 2],
+    /// Whether the program may run forever (a `callx` to an arbitrary address).
+    pub wild: bool,
+}
+
+/// The state after one run: outcome, caller memory, stack.
+pub type RunResult = (Outcome, Vec<u8>, Vec<u8>);
+
+fn r(n: u8) -> Reg {
+    Reg::new(n).expect("register number in range")
+}
+
+/// Bytes helper 5 maps (read-only).
+static MAPPED_BYTES: [u8; 24] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+];
+
+/// The helpers of every run. Stateless, so both engines see the same ones.
+pub fn helpers() -> Helpers {
+    let mut h = Helpers::new();
+    // 1: sum of r2 % 96 bytes at r1 (may fault), plus the count and pc it sees.
+    h.register(1, |ctx, a| {
+        let sum: u64 = ctx.read(a[0], a[1] % 96)?.iter().map(|&b| u64::from(b)).sum();
+        Ok(sum + ctx.insns() * 1000 + ctx.pc() as u64 * 1_000_000)
+    });
+    // 2: writes r3 % 9 bytes of r2 at r1 (may fault).
+    h.register(2, |ctx, a| {
+        let bytes = a[1].to_le_bytes();
+        ctx.write(a[0], &bytes[..(a[2] % 9) as usize])?;
+        Ok(a[2])
+    });
+    // 3: ends the program when r1 % 4 == 0.
+    h.register(3, |ctx, a| {
+        if a[0] % 4 == 0 {
+            Err(HelperError::Exit(a[1] ^ ctx.insns()))
+        } else {
+            Ok(a[0].wrapping_mul(31) ^ ctx.pc() as u64)
+        }
+    });
+    // 4: faults when r1 % 3 == 0.
+    h.register(4, |_, a| {
+        if a[0] % 3 == 0 {
+            Err(HelperError::Fault(format!("r1 = {}", a[0])))
+        } else {
+            Ok(a[0] >> 1)
+        }
+    });
+    // 6: bpf_loop: calls the function at code address r1 r3 % 4 times with r2.
+    h.register(6, |_, a| {
+        Err(HelperError::Loop {
+            callback: a[0],
+            ctx: a[1],
+            count: a[2] % 4,
+        })
+    });
+    // 7: a tail call (which fails without a program table).
+    h.register(7, |_, a| Err(HelperError::TailCall(a[0] as u32)));
+    // 5: maps a new read-only region (moving the region table) and returns its address.
+    h.register(5, |ctx, _| {
+        Ok(ctx
+            .memory()
+            .map_ro(RegionKind::ReadOnly, &MAPPED_BYTES)
+            .unwrap_or(0))
+    });
+    h
+}
+
+/// Runs `run` on a fresh copy of the case's memory; the state after.
+fn run_on(
+    case: &Case,
+    run: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers) -> Outcome,
+) -> RunResult {
+    let mut mem = case.mem.clone();
+    let ro = case.ro.clone();
+    let mut stack = Stack::new();
+    let mut map = MemoryMap::new(&mut stack);
+    let mem_addr = map.map_mut(RegionKind::Memory, &mut mem).expect("mapped");
+    let ro_addr = map.map_ro(RegionKind::ReadOnly, &ro).expect("mapped");
+    assert_eq!((mem_addr, ro_addr), (MEM, RO));
+    map.set_packet(mem_addr);
+    let args = [
+        MEM,
+        MEM_LEN as u64,
+        RO,
+        case.extra_args[0],
+        case.extra_args[1],
+    ];
+    let outcome = run(args, &mut map, &mut helpers());
+    drop(map);
+    (outcome, mem, stack.bytes().to_vec())
+}
+
+/// Runs the case on the interpreter.
+pub fn run_interp(case: &Case, interp: &Interpreter, budget: Option<u64>) -> RunResult {
+    run_on(case, |args, map, h| interp.run(args, map, h, budget))
+}
+
+/// Runs the case on the JIT.
+pub fn run_jit(case: &Case, jit: &JitProgram, budget: Option<u64>) -> RunResult {
+    run_on(case, |args, map, h| jit.run(args, map, h, budget))
+}
+
+/// Compiles the case for both engines and compares them without a budget (or with
+/// [`WILD_BUDGET`]) and with budgets drawn from `e` around the instruction count
+/// (including cuts in the middle of blocks). The number of runs compared, or a
+/// description of the first difference.
+pub fn check_case(case: &Case, e: &mut dyn Entropy) -> Result<(usize, Outcome), String> {
+    let interp = Interpreter::new(&case.program).map_err(|err| format!("interpreter: {err}"))?;
+    let jit = JitProgram::compile(&case.program).map_err(|err| format!("jit: {err}"))?;
+    let first = if case.wild { Some(WILD_BUDGET) } else { None };
+    let full = run_interp(case, &interp, first);
+    compare(case, &full, &run_jit(case, &jit, first), first)?;
+    let n = full.0.insns;
+    let mut budgets = vec![0, n, n.saturating_sub(1), n + 1];
+    for _ in 0..4 {
+        budgets.push(e.next() % (n + 2));
+    }
+    budgets.sort_unstable();
+    budgets.dedup();
+    for &b in &budgets {
+        let want = run_interp(case, &interp, Some(b));
+        compare(case, &want, &run_jit(case, &jit, Some(b)), Some(b))?;
+    }
+    Ok((1 + budgets.len(), full.0))
+}
+
+fn compare(case: &Case, want: &RunResult, got: &RunResult, budget: Option<u64>) -> Result<(), String> {
+    if want == got {
+        return Ok(());
+    }
+    let what = if want.0 != got.0 {
+        format!("outcome: interp {:?}, jit {:?}", want.0, got.0)
+    } else if want.1 != got.1 {
+        "caller memory differs".to_string()
+    } else {
+        "stack differs".to_string()
+    };
+    Err(format!(
+        "budget {budget:?}: {what}\n{}",
+        ebpfvm_isa::disassemble(&case.program)
+    ))
+}
+
+/// Builds programs from an entropy source.
+pub struct Generator<'e> {
+    e: &'e mut dyn Entropy,
+    insns: Vec<Insn>,
+    /// Forward jumps waiting for their target: (pc, instructions still to skip).
+    pending: Vec<(usize, u32)>,
+    /// Calls and code addresses to patch once every function is placed:
+    /// (pc, callee index).
+    fixups: Vec<(usize, usize)>,
+    functions: usize,
+    wild: bool,
+}
+
+impl<'e> Generator<'e> {
+    /// A generator drawing from `e`.
+    pub fn new(e: &'e mut dyn Entropy) -> Self {
+        Generator {
+            e,
+            insns: Vec::new(),
+            pending: Vec::new(),
+            fixups: Vec::new(),
+            functions: 0,
+            wild: false,
+        }
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.e.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A register the program may write (r9 is the loop counter; r10 is read-only).
+    fn dst(&mut self) -> Reg {
+        r(self.below(9) as u8)
+    }
+
+    /// Any readable register.
+    fn src(&mut self) -> Reg {
+        r(self.below(11) as u8)
+    }
+
+    fn imm(&mut self) -> i32 {
+        match self.below(12) {
+            0 => 0,
+            1 => 1,
+            2 => -1,
+            3 => i32::MIN,
+            4 => i32::MAX,
+            5 => self.pick(&[31, 32, 33, 63, 64, 65, 127]),
+            6 => self.e.next() as i32,
+            7 => (self.e.next() as i32) >> 16,
+            _ => (self.below(41) as i32) - 20,
+        }
+    }
+
+    fn value64(&mut self) -> u64 {
+        match self.below(6) {
+            0 => self.pick(&[0, 1, u64::MAX, i64::MIN as u64, i64::MAX as u64, 1 << 32]),
+            1 => MEM + self.below(80),
+            2 => (self.imm() as i64) as u64,
+            _ => self.e.next(),
+        }
+    }
+
+    /// Emits one instruction (and, for lddw, its tail), resolving forward jumps that
+    /// land here.
+    fn emit(&mut self, insn: Insn) {
+        let pc = self.insns.len();
+        let mut i = 0;
+        while i < self.pending.len() {
+            self.pending[i].1 -= 1;
+            if self.pending[i].1 == 0 {
+                let (from, _) = self.pending.swap_remove(i);
+                self.patch_jump(from, pc);
+            } else {
+                i += 1;
+            }
+        }
+        self.insns.push(insn);
+        if insn.slots() == 2 {
+            self.insns.push(Insn::Imm64Tail);
+        }
+    }
+
+    /// Points every waiting forward jump at `pc` (the next instruction emitted).
+    fn land_pending_here(&mut self) {
+        let pc = self.insns.len();
+        for (from, _) in std::mem::take(&mut self.pending) {
+            self.patch_jump(from, pc);
+        }
+    }
+
+    fn patch_jump(&mut self, from: usize, to: usize) {
+        let delta = to as i64 - from as i64 - 1;
+        match &mut self.insns[from] {
+            Insn::Jump { off, .. } => *off = delta as i16,
+            Insn::Ja { off, .. } => *off = delta as i32,
+            other => unreachable!("not a jump: {other:?}"),
+        }
+    }
+
+    /// A whole case.
+    pub fn case(&mut self) -> Case {
+        self.functions = 1 + self.below(4) as usize;
+        let mut starts = Vec::new();
+        for f in 0..self.functions {
+            starts.push(self.insns.len());
+            self.function(f);
+        }
+        for (pc, callee) in std::mem::take(&mut self.fixups) {
+            let delta = (starts[callee] as i64 - pc as i64 - 1) as i32;
+            match &mut self.insns[pc] {
+                Insn::Call(CallTarget::Local(off)) => *off = delta,
+                Insn::LoadImm64 {
+                    imm: Imm64::CodeAddr(off),
+                    ..
+                } => *off = delta,
+                other => unreachable!("not a call: {other:?}"),
+            }
+        }
+        let insns = std::mem::take(&mut self.insns);
+        let program = Program::new(insns.clone())
+            .unwrap_or_else(|err| panic!("generated an invalid program: {err}\n{insns:#?}"));
+        let mem = (0..MEM_LEN).map(|_| self.e.next() as u8).collect();
+        let ro = (0..RO_LEN).map(|_| self.e.next() as u8).collect();
+        let extra_args = [self.value64(), self.value64()];
+        Case {
+            program,
+            mem,
+            ro,
+            extra_args,
+            wild: self.wild,
+        }
+    }
+
+    /// Function `f` (0 is the main program; only it has loops, so runs stay short).
+    fn function(&mut self, f: usize) {
+        let len = 1 + self.below(if f == 0 { 40 } else { 14 });
+        if f == 0 {
+            for _ in 0..self.below(3) {
+                let dst = self.dst();
+                let v = self.value64();
+                self.emit(Insn::LoadImm64 {
+                    dst,
+                    imm: Imm64::Value(v),
+                });
+            }
+        }
+        // Callee 1 sometimes recurses unconditionally: the frame limit traps.
+        if f == 1 && self.chance(15) {
+            self.emit(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: r(6),
+                src: Operand::Imm(1),
+            });
+            let pc = self.insns.len();
+            self.emit(Insn::Call(CallTarget::Local(0)));
+            self.fixups.push((pc, 1));
+        }
+        let mut i = 0;
+        while i < len {
+            if f == 0 && self.chance(6) {
+                i += self.maybe_loop();
+            } else {
+                self.step(f, false);
+                i += 1;
+            }
+        }
+        self.land_pending_here();
+        self.emit(Insn::Exit);
+    }
+
+    /// A bounded loop: `mov r9, n; body; add r9, -1; jne r9, 0, body`. Returns the
+    /// instructions emitted (roughly).
+    fn maybe_loop(&mut self) -> u64 {
+        self.land_pending_here();
+        let n = 1 + self.below(5) as i32;
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: r(9),
+            src: Operand::Imm(n),
+        });
+        let head = self.insns.len();
+        let body = 1 + self.below(8);
+        for _ in 0..body {
+            self.step(0, true);
+        }
+        // Forward jumps from the body land on the decrement: none may skip it (that
+        // loop would never end) or leave the loop.
+        self.land_pending_here();
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: r(9),
+            src: Operand::Imm(-1),
+        });
+        let pc = self.insns.len();
+        let width = self.pick(&[Width::W64, Width::W32]);
+        self.emit(Insn::Jump {
+            width,
+            cond: Cond::Ne,
+            dst: r(9),
+            src: Operand::Imm(0),
+            off: (head as i64 - pc as i64 - 1) as i16,
+        });
+        body + 3
+    }
+
+    /// One random instruction (or a short sequence) in function `f`.
+    fn step(&mut self, f: usize, in_loop: bool) {
+        match self.below(100) {
+            0..=29 => self.alu(),
+            30..=34 => self.unary(),
+            35..=38 => {
+                let dst = self.dst();
+                let v = self.value64();
+                self.emit(Insn::LoadImm64 {
+                    dst,
+                    imm: Imm64::Value(v),
+                })
+            }
+            39..=63 => self.memory(),
+            64..=73 => self.forward_jump(),
+            74..=79 => self.helper_call(f, in_loop),
+            80..=84 => self.local_call(f, in_loop),
+            85..=88 => self.callx(f, in_loop),
+            89..=92 => self.legacy(),
+            93..=94 => self.emit(Insn::Exit),
+            _ => self.alu(),
+        }
+    }
+
+    fn alu(&mut self) {
+        let width = self.pick(&[Width::W64, Width::W32]);
+        let ops = [
+            AluOp::Add,
+            AluOp::Sub,
+            AluOp::Mul,
+            AluOp::Div,
+            AluOp::SDiv,
+            AluOp::Or,
+            AluOp::And,
+            AluOp::Lsh,
+            AluOp::Rsh,
+            AluOp::Mod,
+            AluOp::SMod,
+            AluOp::Xor,
+            AluOp::Mov,
+            AluOp::Arsh,
+            AluOp::MovSx(SignExtend::S8),
+            AluOp::MovSx(SignExtend::S16),
+            AluOp::MovSx(SignExtend::S32),
+        ];
+        let mut op = self.pick(&ops);
+        let dst = self.dst();
+        let src = if matches!(op, AluOp::MovSx(_)) || self.chance(50) {
+            Operand::Reg(self.src())
+        } else {
+            Operand::Imm(self.imm())
+        };
+        if width == Width::W32 && op == AluOp::MovSx(SignExtend::S32) {
+            op = AluOp::MovSx(SignExtend::S16);
+        }
+        self.emit(Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        });
+    }
+
+    fn unary(&mut self) {
+        let dst = self.dst();
+        if self.chance(30) {
+            let width = self.pick(&[Width::W64, Width::W32]);
+            self.emit(Insn::Neg { width, dst });
+        } else {
+            let order = self.pick(&[ByteOrder::ToLe, ByteOrder::ToBe, ByteOrder::Swap]);
+            let width = self.pick(&[SwapWidth::B16, SwapWidth::B32, SwapWidth::B64]);
+            self.emit(Insn::Endian { order, width, dst });
+        }
+    }
+
+    /// A base register and offset for an access of `size` bytes, emitting whatever
+    /// sets the base up.
+    fn address(&mut self, size: u32) -> (Reg, i16) {
+        let size = size as i64;
+        match self.below(100) {
+            // Inside the current frame: never faults.
+            0..=54 => {
+                let off = -1 - self.below(512 - size as u64 + 1) as i64 - (size - 1);
+                (Reg::FP, off as i16)
+            }
+            55..=57 => (Reg::FP, (self.below(700) as i64 - 600) as i16),
+            // Caller memory, mostly in bounds.
+            58..=77 => {
+                let base = self.dst();
+                let x = self.below(MEM_LEN as u64 + 10);
+                let end = if self.chance(90) {
+                    MEM_LEN as i64 - size
+                } else {
+                    MEM_LEN as i64 + 8
+                };
+                let target = self.below(end as u64 + 1) as i64;
+                self.emit(Insn::LoadImm64 {
+                    dst: base,
+                    imm: Imm64::Value(MEM + x),
+                });
+                (base, (target - x as i64) as i16)
+            }
+            // Read-only, or regions helper 5 maps during the run.
+            78..=81 => {
+                let base = self.dst();
+                let x = self.below(RO_LEN as u64 + 8);
+                let region = self.pick(&[RO, MAPPED, MAPPED + (1 << 32)]);
+                self.emit(Insn::LoadImm64 {
+                    dst: base,
+                    imm: Imm64::Value(region + x),
+                });
+                (base, (self.below(9) as i64 - 4) as i16)
+            }
+            // A pointer into the stack, anywhere.
+            82..=87 => {
+                let base = self.dst();
+                self.emit(Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: base,
+                    src: Operand::Reg(Reg::FP),
+                });
+                let k = self.below(1100) as i32;
+                self.emit(Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: base,
+                    src: Operand::Imm(-k),
+                });
+                (base, (self.below(64) as i64 - 32) as i16)
+            }
+            88..=92 => (r(1), (self.below(72) as i64 - 4) as i16),
+            93..=95 => {
+                let base = self.dst();
+                let v = self.pick(&[0, 8, code_address(0), 1 << 32, u64::MAX - 3, 2 << 32]);
+                self.emit(Insn::LoadImm64 {
+                    dst: base,
+                    imm: Imm64::Value(v),
+                });
+                (base, self.below(16) as i16)
+            }
+            _ => (self.src(), self.e.next() as i16),
+        }
+    }
+
+    fn memory(&mut self) {
+        let size = self.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+        match self.below(10) {
+            0..=3 => {
+                let (src, off) = self.address(size.bytes());
+                let dst = self.dst();
+                let sign_extend = size != Size::DW && self.chance(25);
+                self.emit(Insn::Load {
+                    size,
+                    sign_extend,
+                    dst,
+                    src,
+                    off,
+                });
+            }
+            4..=7 => {
+                let (dst, off) = self.address(size.bytes());
+                let src = if self.chance(70) {
+                    Operand::Reg(self.src())
+                } else {
+                    Operand::Imm(self.imm())
+                };
+                self.emit(Insn::Store { size, dst, off, src });
+            }
+            _ => {
+                let width = self.pick(&[Width::W64, Width::W32]);
+                let bytes = if width == Width::W64 { 8 } else { 4 };
+                let (dst, off) = self.address(bytes);
+                let op = self.pick(&[
+                    AtomicOp::Add,
+                    AtomicOp::Or,
+                    AtomicOp::And,
+                    AtomicOp::Xor,
+                    AtomicOp::FetchAdd,
+                    AtomicOp::FetchOr,
+                    AtomicOp::FetchAnd,
+                    AtomicOp::FetchXor,
+                    AtomicOp::Xchg,
+                    AtomicOp::CmpXchg,
+                ]);
+                // Fetching operations write src: never the loop counter or r10.
+                let src = if op.fetches() && op != AtomicOp::CmpXchg {
+                    self.dst()
+                } else {
+                    self.src()
+                };
+                self.emit(Insn::Atomic {
+                    width,
+                    op,
+                    dst,
+                    src,
+                    off,
+                });
+            }
+        }
+    }
+
+    fn forward_jump(&mut self) {
+        let pc = self.insns.len();
+        let distance = 1 + self.below(8) as u32;
+        if self.chance(15) {
+            let long = self.chance(30);
+            self.emit(Insn::Ja { off: 0, long });
+        } else {
+            let width = self.pick(&[Width::W64, Width::W32]);
+            let cond = self.pick(&Cond::ALL);
+            let dst = self.src();
+            let src = if self.chance(50) {
+                Operand::Reg(self.src())
+            } else {
+                Operand::Imm(self.imm())
+            };
+            self.emit(Insn::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                off: 0,
+            });
+        }
+        self.pending.push((pc, distance));
+    }
+
+    /// Sometimes points r1/r2 at caller memory first, so memory helpers succeed.
+    fn helper_args(&mut self) {
+        if self.chance(50) {
+            let x = self.below(MEM_LEN as u64 + 8);
+            self.emit(Insn::LoadImm64 {
+                dst: r(1),
+                imm: Imm64::Value(MEM + x),
+            });
+            let v = self.imm();
+            self.emit(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst: r(2),
+                src: Operand::Imm(v),
+            });
+        }
+    }
+
+    fn helper_call(&mut self, f: usize, in_loop: bool) {
+        if self.chance(15) {
+            return self.bpf_loop(f, in_loop);
+        }
+        self.helper_args();
+        let id = self.pick(&[1, 1, 2, 2, 3, 3, 4, 5, 7, 77, -1]);
+        self.emit(Insn::Call(CallTarget::Helper(id)));
+    }
+
+    /// `bpf_loop` (helper 6) over a callee, or with a bad callback.
+    fn bpf_loop(&mut self, f: usize, in_loop: bool) {
+        let pc = self.insns.len();
+        match self.callee(f, in_loop) {
+            Some(callee) if self.chance(85) => {
+                self.emit(Insn::LoadImm64 {
+                    dst: r(1),
+                    imm: Imm64::CodeAddr(0),
+                });
+                self.fixups.push((pc, callee));
+            }
+            _ => {
+                // Not an instruction: misaligned, past the end, another region. (A
+                // computed address of a non-function instruction is the one case the
+                // engines treat differently; see jit/src/call.rs.)
+                let v = self.pick(&[code_address(0) + 4, code_address(5000), MEM, 7, 0]);
+                self.emit(Insn::LoadImm64 {
+                    dst: r(1),
+                    imm: Imm64::Value(v),
+                });
+            }
+        }
+        let ctx = self.imm();
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: r(2),
+            src: Operand::Imm(ctx),
+        });
+        let count = self.below(5) as i32;
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: r(3),
+            src: Operand::Imm(count),
+        });
+        self.emit(Insn::Call(CallTarget::Helper(6)));
+    }
+
+    /// Callee index for a call from function `f`: never main, and not at all from a
+    /// loop body (a loop calling a function that calls others multiplies the work).
+    fn callee(&mut self, f: usize, in_loop: bool) -> Option<usize> {
+        if self.functions < 2 || (in_loop && self.chance(70)) {
+            return None;
+        }
+        let callee = 1 + self.below(self.functions as u64 - 1) as usize;
+        // Calls among callees only go "down" mostly, so call trees stay small.
+        if f != 0 && callee <= f && self.chance(80) {
+            return None;
+        }
+        Some(callee)
+    }
+
+    fn local_call(&mut self, f: usize, in_loop: bool) {
+        let Some(callee) = self.callee(f, in_loop) else {
+            return self.alu();
+        };
+        let pc = self.insns.len();
+        self.emit(Insn::Call(CallTarget::Local(0)));
+        self.fixups.push((pc, callee));
+    }
+
+    fn callx(&mut self, f: usize, in_loop: bool) {
+        let reg = self.dst();
+        match self.below(10) {
+            0..=4 => {
+                let Some(callee) = self.callee(f, in_loop) else {
+                    return self.alu();
+                };
+                let pc = self.insns.len();
+                self.emit(Insn::LoadImm64 {
+                    dst: reg,
+                    imm: Imm64::CodeAddr(0),
+                });
+                self.fixups.push((pc, callee));
+            }
+            5..=7 => {
+                self.helper_args();
+                let id = self.pick(&[1, 2, 3, 4, 5, 77]);
+                self.emit(Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: reg,
+                    src: Operand::Imm(id),
+                });
+            }
+            _ => {
+                // A wild target: any slot (maybe an lddw tail or past the end), maybe
+                // misaligned, maybe another region.
+                self.wild = true;
+                let pc = self.below(self.insns.len() as u64 + 8) as usize;
+                let v = code_address(pc) + self.pick(&[0, 0, 0, 4, 1]);
+                let v = if self.chance(10) { v + (1 << 32) } else { v };
+                self.emit(Insn::LoadImm64 {
+                    dst: reg,
+                    imm: Imm64::Value(v),
+                });
+            }
+        }
+        self.emit(Insn::Call(CallTarget::Reg(reg)));
+    }
+
+    fn legacy(&mut self) {
+        let size = self.pick(&[Size::B, Size::H, Size::W]);
+        let imm = self.below(MEM_LEN as u64 + 10) as i32 - 4;
+        let mode = if self.chance(50) {
+            LegacyMode::Abs
+        } else {
+            let base = self.dst();
+            if self.chance(60) {
+                let v = self.below(70) as i32 - 5;
+                self.emit(Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: base,
+                    src: Operand::Imm(v),
+                });
+            }
+            LegacyMode::Ind(base)
+        };
+        self.emit(Insn::LegacyLoad { size, mode, imm });
+    }
+}
