@@ -38,6 +38,8 @@ pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
 pub use object::{ElfProgram, Select};
 
+pub use ebpfvm_jit as jit;
+
 pub use isa::{AsmError, Features, Insn, IsaVersion, LoadError, Program};
 pub use vm::{HelperContext, HelperError, Outcome, Trap, TrapKind};
 
@@ -69,6 +71,20 @@ pub enum Error {
     /// The program asked for is not in the object (or several match).
     #[error("{0}")]
     Select(String),
+    /// The JIT could not compile the program.
+    #[error(transparent)]
+    Jit(#[from] jit::JitError),
+}
+
+/// Which engine runs a [`Vm`]'s program. Both have the same semantics: the same return
+/// value, memory after the run, trap (kind and pc) and instruction count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// The checked interpreter: no compile step, every access checked.
+    #[default]
+    Interpreter,
+    /// The Cranelift JIT: compiled once, every access checked inline, much faster.
+    Jit,
 }
 
 /// A loaded program with its helpers, ready to run many times.
@@ -88,6 +104,8 @@ pub struct Vm {
     programs: Vec<Interpreter>,
     kernel: vm::kernel_helpers::Kernel,
     elf: Option<ElfProgram>,
+    /// The compiled program when the engine is the JIT.
+    jit: Option<jit::JitProgram>,
 }
 
 impl Vm {
@@ -103,7 +121,39 @@ impl Vm {
             programs: Vec::new(),
             kernel: vm::kernel_helpers::Kernel::new(),
             elf: None,
+            jit: None,
         })
+    }
+
+    /// Chooses the engine; choosing the JIT compiles the program now.
+    pub fn set_engine(&mut self, engine: Engine) -> Result<&mut Vm, Error> {
+        self.jit = match engine {
+            Engine::Interpreter => None,
+            Engine::Jit => {
+                if !self.maps.is_empty() || !self.programs.is_empty() {
+                    return Err(Error::Jit(jit::JitError::Unsupported {
+                        pc: 0,
+                        what: "maps and tail calls (ELF objects) on the JIT",
+                    }));
+                }
+                Some(jit::JitProgram::compile(&self.program)?)
+            }
+        };
+        Ok(self)
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        if self.jit.is_some() {
+            Engine::Jit
+        } else {
+            Engine::Interpreter
+        }
+    }
+
+    /// How long the JIT took to compile the program (`None` on the interpreter).
+    pub fn compile_time(&self) -> Option<std::time::Duration> {
+        self.jit.as_ref().map(jit::JitProgram::compile_time)
     }
 
     /// Loads little-endian bytecode (8 bytes per instruction), accepting ISA v4 and callx.
@@ -159,8 +209,12 @@ impl Vm {
         if addr != 0 {
             map.set_packet(addr);
         }
+        let args = [addr, len, 0, 0, 0];
+        if let Some(jit) = &self.jit {
+            return jit.run(args, &mut map, &mut self.helpers, self.budget);
+        }
         self.interpreter.run_linked(
-            [addr, len, 0, 0, 0],
+            args,
             &mut map,
             &mut self.helpers,
             self.budget,

@@ -197,6 +197,7 @@ impl Vm {
                 prog_type: spec.prog_type,
                 id: entry as u32,
             }),
+            jit: None,
         })
     }
 

@@ -54,6 +54,37 @@ fn check(args: &[&str], code: i32, stdout_has: &str, stderr_has: &str) -> Output
 fn runs_assembly_and_prints_r0() {
     let prog = scratch("answer.s", b"mov %r0, 40\nadd %r0, 2\nexit\n");
     check(&["run", prog.to_str().unwrap()], 0, "42 (0x2a)", "");
+    for engine in ["interp", "jit"] {
+        let p = prog.to_str().unwrap();
+        check(&["run", p, "--engine", engine], 0, "42 (0x2a)", "");
+    }
+}
+
+#[test]
+fn jit_is_the_default_and_reports_its_compile_time() {
+    let prog = scratch("jit.s", b"mov %r0, 7\nexit\n");
+    let out = check(&["run", prog.to_str().unwrap(), "--json"], 0, "", "");
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["retval"], 7);
+    assert!(v["compile_ns"].as_u64().unwrap() > 0);
+    let out = check(
+        &["run", prog.to_str().unwrap(), "--json", "--engine", "interp"],
+        0,
+        "",
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(v.get("compile_ns").is_none());
+}
+
+#[test]
+fn traps_agree_between_engines() {
+    let prog = scratch("oob2.s", b"mov %r0, 0\nldxdw %r0, [%r1+4]\nexit\n");
+    let mem = scratch("oob2.mem", &[0; 8]);
+    for engine in ["interp", "jit"] {
+        let args = ["run", prog.to_str().unwrap(), "--mem", mem.to_str().unwrap(), "--engine", engine];
+        check(&args, 1, "", "trap at pc 1: out-of-bounds read of 8 bytes at 0x300000004 (memory region)");
+    }
 }
 
 #[test]
@@ -170,10 +201,10 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
     let prog = scratch("ok.s", b"mov %r0, 1\nexit\n");
     let p = prog.to_str().unwrap();
     check(
-        &["run", p, "--engine", "jit"],
+        &["run", p, "--engine", "kernel"],
         2,
         "",
-        "JIT engine is not implemented yet",
+        "kernel engine is not implemented yet",
     );
     check(
         &["run", p, "--type", "xdp"],
@@ -248,6 +279,12 @@ fn conformance_command_passes_the_whole_suite() {
         &["conformance", dir.join("tests").to_str().unwrap()],
         0,
         "313 passed, 0 failed, 0 skipped",
+        "",
+    );
+    check(
+        &["conformance", dir.join("tests").to_str().unwrap(), "--engine", "all"],
+        0,
+        "626 passed, 0 failed, 0 skipped",
         "",
     );
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ebpfvm::conformance::InterpEngine;
+use ebpfvm::conformance::{InterpEngine, JitEngine};
 use ebpfvm_conformance::{collect_files, run_test, Engine, Expect, TestFile, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -61,7 +61,7 @@ fn main() {
     let root = corpus();
     let mut trials = Vec::new();
     if root.is_dir() {
-        let engines: [fn() -> Box<dyn Engine>; 1] = [|| Box::new(InterpEngine)];
+        let engines: [fn() -> Box<dyn Engine>; 2] = [|| Box::new(InterpEngine), || Box::new(JitEngine)];
         for group in ["tests", "negative"] {
             let files = collect_files(&[root.join(group)]).expect("corpus readable");
             for file in files {

@@ -1,6 +1,6 @@
 //! Differential test against the Linux kernel: random programs (ALU of every kind,
 //! forward conditional jumps, stack loads, stores and atomics) run in the kernel as XDP
-//! programs through BPF_PROG_TEST_RUN, and on our interpreter as `raw` programs. The
+//! programs through BPF_PROG_TEST_RUN, and on our interpreter and JIT as `raw` programs. The
 //! program stores r0-r9 and its stack slots into the packet (kernel) or memory (ours)
 //! at the end; both must be byte-for-byte equal.
 //!
@@ -12,7 +12,7 @@ use ebpfvm::isa::{
     AluOp, AtomicOp, ByteOrder, Cond, Imm64, Insn, Operand, Program, Reg, SignExtend, Size,
     SwapWidth, Width,
 };
-use ebpfvm::Vm;
+use ebpfvm::{Engine, Vm};
 use kernel::{KernelError, XdpProgram};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -319,16 +319,20 @@ fn check_seed(seed: u64, body_len: usize) -> Result<(), TestCaseError> {
     let (retval, kernel_out) = loaded
         .run(&packet)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut mem = packet.clone();
-    let outcome = Vm::new(ours).expect("lowers").run(&mut mem);
-    prop_assert_eq!(outcome.result, Ok(retval as u64), "retval\n{}", listing);
-    for (i, (k, o)) in kernel_out.chunks(8).zip(mem.chunks(8)).enumerate() {
-        let what = if i < 10 {
-            format!("r{i}")
-        } else {
-            format!("stack[r10{}]", SLOTS_LOW as i64 + 8 * (i as i64 - 10))
-        };
-        prop_assert_eq!(k, o, "{} differs\n{}", what, listing);
+    for engine in [Engine::Interpreter, Engine::Jit] {
+        let mut mem = packet.clone();
+        let mut vm = Vm::new(ours.clone()).expect("lowers");
+        vm.set_engine(engine).expect("compiles");
+        let outcome = vm.run(&mut mem);
+        prop_assert_eq!(outcome.result, Ok(retval as u64), "{:?} retval\n{}", engine, listing);
+        for (i, (k, o)) in kernel_out.chunks(8).zip(mem.chunks(8)).enumerate() {
+            let what = if i < 10 {
+                format!("r{i}")
+            } else {
+                format!("stack[r10{}]", SLOTS_LOW as i64 + 8 * (i as i64 - 10))
+            };
+            prop_assert_eq!(k, o, "{:?}: {} differs\n{}", engine, what, listing);
+        }
     }
     Ok(())
 }

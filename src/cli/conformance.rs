@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use ebpfvm::conformance::InterpEngine;
+use ebpfvm::conformance::{InterpEngine, JitEngine};
 use ebpfvm_conformance::{collect_files, run_test, Engine, TestFile, Verdict};
 
 use super::{require_interp, CliError, EngineChoice};
@@ -27,7 +27,8 @@ pub struct ConformanceArgs {
 
 pub fn conformance(args: ConformanceArgs) -> Result<ExitCode, CliError> {
     let mut engines: Vec<Box<dyn Engine>> = match args.engine {
-        EngineChoice::All => vec![Box::new(InterpEngine)],
+        EngineChoice::All => vec![Box::new(InterpEngine), Box::new(JitEngine)],
+        EngineChoice::Jit => vec![Box::new(JitEngine)],
         other => {
             require_interp(other)?;
             vec![Box::new(InterpEngine)]

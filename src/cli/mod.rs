@@ -40,7 +40,7 @@ enum Command {
 pub enum EngineChoice {
     /// The checked interpreter.
     Interp,
-    /// The Cranelift JIT (not built yet).
+    /// The Cranelift JIT.
     Jit,
     /// The running Linux kernel, through BPF_PROG_TEST_RUN (not built yet).
     Kernel,
@@ -86,12 +86,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
+/// The facade's engine for a choice of `interp` or `jit`.
+fn engine_for(engine: EngineChoice) -> Result<ebpfvm::Engine, CliError> {
+    match engine {
+        EngineChoice::Interp => Ok(ebpfvm::Engine::Interpreter),
+        EngineChoice::Jit => Ok(ebpfvm::Engine::Jit),
+        other => require_interp(other).map(|()| ebpfvm::Engine::Interpreter),
+    }
+}
+
 /// Refuses the engines that do not exist yet, with a clear message.
 fn require_interp(engine: EngineChoice) -> Result<(), CliError> {
     match engine {
         EngineChoice::Interp => Ok(()),
         EngineChoice::Jit => Err(CliError::NotSupported(
-            "the JIT engine is not implemented yet; use --engine interp".into(),
+            "the JIT does not run this yet (maps, tail calls); use --engine interp".into(),
         )),
         EngineChoice::Kernel => Err(CliError::NotSupported(
             "the kernel engine is not implemented yet; use --engine interp".into(),

@@ -8,7 +8,7 @@ use clap::Args;
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
-use super::{input, read_file, require_interp, CliError, EngineChoice};
+use super::{engine_for, input, read_file, CliError, EngineChoice};
 
 /// Program types the kernel defines that later engines will model; named here so the
 /// error for them says "not yet" rather than "unknown".
@@ -51,9 +51,10 @@ pub struct RunArgs {
     /// The program: an assembly file (.s/.asm), a bpf_conformance test (.data), or raw
     /// little-endian bytecode (8 bytes per instruction).
     program: PathBuf,
-    /// The engine.
-    #[arg(long, value_enum, default_value_t = EngineChoice::Interp)]
-    engine: EngineChoice,
+    /// The engine. Default: `jit` for bytecode, assembly and classic programs; `interp`
+    /// for ELF objects (the JIT does not run maps and tail calls yet).
+    #[arg(long, value_enum)]
+    engine: Option<EngineChoice>,
     /// Program type, by the kernel's name in lower case (`xdp`, `socket_filter`, ...);
     /// `raw` means no context: r1 = the memory, r2 = its length.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
@@ -109,7 +110,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     if super::elf::is_elf(&args.program)? {
         return super::elf::run(super::elf::ElfRun {
             path: &args.program,
-            engine: args.engine,
+            engine: args.engine.unwrap_or(EngineChoice::Interp),
             prog_type: &args.prog_type,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
@@ -127,7 +128,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::classic::run(
             super::classic::ClassicRun {
                 program: &args.program,
-                engine: args.engine,
+                engine: args.engine.unwrap_or(EngineChoice::Jit),
                 prog_type: &args.prog_type,
                 packet: args.packet.as_deref(),
                 pcap: args.pcap.as_deref(),
@@ -140,7 +141,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             program,
         );
     }
-    require_interp(args.engine)?;
+    let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
     check_type(&args.prog_type)?;
     let loaded = input::load(&args.program, args.classic)?;
     let mut mem = match &args.mem {
@@ -152,6 +153,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         message: e.to_string(),
     })?;
     vm.set_budget(args.budget);
+    vm.set_engine(engine).map_err(|e| CliError::Load {
+        path: args.program.clone(),
+        message: e.to_string(),
+    })?;
+    let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
 
     let mut buffer = mem.take().unwrap_or_default();
     let start = Instant::now();
@@ -178,6 +184,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         &outcome,
         given_mem.then_some(&buffer[..]),
         timing,
+        compile_ns,
         args.json,
     )
 }
@@ -211,6 +218,7 @@ fn report(
     outcome: &Outcome,
     mem: Option<&[u8]>,
     timing: Option<Timing>,
+    compile_ns: Option<u64>,
     as_json: bool,
 ) -> Result<ExitCode, CliError> {
     let code = if outcome.result.is_ok() { 0 } else { 1 };
@@ -224,6 +232,9 @@ fn report(
         };
         if let Some(mem) = mem {
             line["mem"] = json!(hex(mem));
+        }
+        if let Some(ns) = compile_ns {
+            line["compile_ns"] = json!(ns);
         }
         if let Some(t) = &timing {
             line["runs"] = json!(t.runs);
