@@ -48,8 +48,9 @@
 //!    fine on the hosts Cranelift supports, and the loads/stores are emitted without the
 //!    `aligned` flag.
 //! 5. **A failed check never reaches the access.** It branches to a cold block that
-//!    records (pc, address, size, read/write, instructions) in the run context and
-//!    returns from the compiled function; no signal handler, no native trap. The same
+//!    records (pc, address, budget state) in the run context and returns from the
+//!    compiled function (`run` derives size, read/write and the count from the
+//!    instruction at that pc); no signal handler, no native trap. The same
 //!    branch also leaves when the instruction budget ends before the access (see
 //!    `translate.rs`); that never lets an access through, it only stops earlier.
 //!
@@ -72,7 +73,6 @@ use ebpfvm_vm::{
     FRAME_SIZE, REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE,
 };
 
-use crate::ctx::INFO_WRITE;
 use crate::translate::Translator;
 
 /// Whether an access reads or writes (selects the limit that applies).
@@ -142,12 +142,7 @@ impl Translator<'_> {
         let o = self.b.ins().band_imm_s(addr, 0xffff_ffff);
         let end = self.b.ins().iadd_imm_s(o, i64::from(size));
         let fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit);
-        let info = u64::from(size)
-            | match access {
-                Access::Read => 0,
-                Access::Write => INFO_WRITE,
-            };
-        self.branch_to_oob_trap(fails, addr, info);
+        self.branch_to_memory_trap(fails, addr);
         // Invariant 4: o + size <= limit <= the slice's length.
         let host = self
             .b

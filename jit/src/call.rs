@@ -91,44 +91,24 @@ impl Translator<'_> {
             .iconst(self.ptr, runtime::call_helper as *const () as usize as i64);
         let call = self.b.ins().call_indirect(self.helper_sig, f, &args);
         let r0 = self.b.inst_results(call)[0];
-        let st = self
-            .b
-            .ins()
-            .load(types::I64, MemFlagsData::trusted(), self.ctx, off::CALL_STATUS);
+        let st = self.b.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            self.ctx,
+            off::CALL_STATUS,
+        );
         let cont = self.b.create_block();
-        let special = self.b.create_block();
-        self.b.set_cold_block(special);
-        self.b.ins().brif(st, special, &[], cont, &[]);
-        self.b.seal_block(cont);
-        self.b.seal_block(special);
-
-        // Not 0: a bpf_loop to run, or the end of the run.
-        self.b.switch_to_block(special);
-        let is_loop = self.b.ins().icmp_imm_s(IntCC::Equal, st, status::LOOP as i64);
-        let ret = self.ret_block();
-        let start_loop = self.b.create_block();
-        self.b.set_cold_block(start_loop);
-        self.b.ins().brif(is_loop, start_loop, &[], ret, &[st.into()]);
-        self.b.seal_block(start_loop);
-        self.b.switch_to_block(start_loop);
-        let pc = self.b.ins().iconst(types::I64, self.pc as i64);
-        if self.cfg.loops {
-            self.b.def_var(self.call_pc, pc);
-            let site = self.site_index(next);
-            let site = self.b.ins().iconst(types::I64, site);
-            self.b.def_var(self.call_site, site);
-            let shared = self.loop_start_block();
-            self.b.ins().jump(shared, &[]);
+        let special = self.helper_special_block();
+        let site = if self.cfg.loops {
+            self.site_index(next)
         } else {
-            // No code target exists, so no callback can be valid.
-            let f = MemFlagsData::trusted();
-            let callback = self.b.ins().load(types::I64, f, self.ctx, off::TRAP_ADDR);
-            let rem = self.rem_here();
-            let bad = self.b.create_block();
-            self.b.ins().jump(bad, &[]);
-            self.b.seal_block(bad);
-            self.fill_bad_target(bad, pc, callback, rem);
-        }
+            0
+        };
+        let site = self.b.ins().iconst(types::I64, site);
+        self.b
+            .ins()
+            .brif(st, special, &[st.into(), pc.into(), site.into()], cont, &[]);
+        self.b.seal_block(cont);
 
         self.b.switch_to_block(cont);
         self.set_reg(Reg::R0, r0);
@@ -197,7 +177,9 @@ impl Translator<'_> {
             })
             .collect();
         let default = self.b.func.dfg.block_call(bad, &[]);
-        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(default, &table));
         self.b.ins().br_table(index32, jt);
     }
 
@@ -229,7 +211,13 @@ impl Translator<'_> {
         let trap = self.trap_block();
         self.b.ins().jump(
             trap,
-            &[code.into(), pc.into(), target.into(), info.into(), rem.into()],
+            &[
+                code.into(),
+                pc.into(),
+                target.into(),
+                info.into(),
+                rem.into(),
+            ],
         );
     }
 
@@ -247,7 +235,9 @@ impl Translator<'_> {
             })
             .collect();
         let default = self.b.func.dfg.block_call(bad, &[]);
-        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(default, &table));
         self.b.ins().br_table(index32, jt);
     }
 
@@ -316,7 +306,9 @@ impl Translator<'_> {
             .collect();
         // Frames only hold valid indices; the default is never taken.
         let default = self.b.func.dfg.block_call(first, &[]);
-        let jt = self.b.create_jump_table(JumpTableData::new(default, &table));
+        let jt = self
+            .b
+            .create_jump_table(JumpTableData::new(default, &table));
         let site = self.b.ins().ireduce(types::I32, site);
         self.b.ins().br_table(site, jt);
     }
@@ -357,7 +349,10 @@ impl Translator<'_> {
             self.set_reg(Reg::new(r).expect("r1-r5"), v);
         }
         self.restore_callee_saved(frame);
-        let callback = self.b.ins().load(types::I64, f, frame, frame::LOOP_CALLBACK);
+        let callback = self
+            .b
+            .ins()
+            .load(types::I64, f, frame, frame::LOOP_CALLBACK);
         let callback = self.b.ins().ireduce(types::I32, callback);
         // The callback was validated when the loop started; the default is never taken.
         let first = self.region_block(0);
@@ -392,23 +387,39 @@ impl Translator<'_> {
         }
     }
 
-    /// Fills the shared `loop_start` block: a helper asked for a `bpf_loop`; `call_pc`
-    /// and `call_site` name the helper call.
-    pub(crate) fn fill_loop_start_block(&mut self, start: Block) {
+    /// Fills the shared `helper_special(status, pc, site)` block: the helper call at
+    /// `pc` (return site `site`) ended the run, or asked for a `bpf_loop`.
+    pub(crate) fn fill_helper_special_block(&mut self, block: Block) {
+        self.b.switch_to_block(block);
+        let p = self.b.block_params(block).to_vec();
+        let (st, pc, site) = (p[0], p[1], p[2]);
+        let is_loop = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, st, status::LOOP as i64);
+        let ret = self.ret_block();
+        let start = self.b.create_block();
+        self.b.ins().brif(is_loop, start, &[], ret, &[st.into()]);
+        self.b.seal_block(start);
         self.b.switch_to_block(start);
         self.reload_table();
         let f = MemFlagsData::trusted();
         let callback = self.b.ins().load(types::I64, f, self.ctx, off::TRAP_ADDR);
-        let count = self.b.ins().load(types::I64, f, self.ctx, off::TRAP_INFO);
-        let loop_ctx = self.b.ins().load(types::I64, f, self.ctx, off::RESULT);
-        let pc = self.b.use_var(self.call_pc);
-        let site = self.b.use_var(self.call_site);
         // The call is counted; a trap uncounts it.
         let rem = self.b.use_var(self.rem);
         let rem = self.b.ins().iadd_imm_s(rem, 1);
-        let index32 = self.code_index(callback, pc, rem);
         let bad = self.b.create_block();
         self.b.set_cold_block(bad);
+        if !self.cfg.loops {
+            // No code target exists, so no callback can be valid.
+            self.b.ins().jump(bad, &[]);
+            self.b.seal_block(bad);
+            self.fill_bad_target(bad, pc, callback, rem);
+            return;
+        }
+        let count = self.b.ins().load(types::I64, f, self.ctx, off::TRAP_INFO);
+        let loop_ctx = self.b.ins().load(types::I64, f, self.ctx, off::RESULT);
+        let index32 = self.code_index(callback, pc, rem);
         let valid = self.b.create_block();
         self.validate_index(index32, valid, bad);
         self.b.seal_block(valid);
@@ -458,11 +469,10 @@ impl Translator<'_> {
             .ins()
             .call_indirect(self.legacy_sig, f, &[self.ctx, addr, size]);
         let v = self.b.inst_results(call)[0];
-        let out = self.b.ins().icmp_imm_s(
-            IntCC::Equal,
-            v,
-            runtime::LEGACY_OUT_OF_RANGE as i64,
-        );
+        let out = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, v, runtime::LEGACY_OUT_OF_RANGE as i64);
         let rem = self.b.use_var(self.rem);
         let zero = self.b.ins().iconst(types::I64, 0);
         let exit = self.exit_block();

@@ -32,10 +32,9 @@ pub(crate) struct RunCtx<'a> {
     pub rem: u64,
     /// The trap's pc (for a budget trap: the first pc of the region it hit).
     pub trap_pc: u64,
-    /// The faulting address, the bad call target, or for a budget trap the number of
-    /// instructions of the region that still ran.
+    /// The faulting address, or the bad call target.
     pub trap_addr: u64,
-    /// For an out-of-bounds access: size | (1 << 32 when writing).
+    /// For a memory trap and a budget trap: `rem` at the entry of the region.
     pub trap_info: u64,
     /// Set by runtime calls: 0 to go on, else the status the compiled code returns.
     pub call_status: u64,
@@ -71,9 +70,12 @@ pub(crate) mod off {
 pub(crate) mod status {
     /// The program ended: r0 in `result`, `rem` set.
     pub const EXIT: u64 = 1;
-    /// A load or store out of bounds: `trap_pc`, `trap_addr`, `trap_info`, `rem`.
-    pub const OUT_OF_BOUNDS: u64 = 2;
-    /// The budget ran out: `trap_pc` (region start) and `trap_addr` (instructions run).
+    /// A memory access at `trap_pc` (address `trap_addr`) stopped the run: out of
+    /// bounds, or the budget ended before it (`run` tells which from `trap_info`, the
+    /// region's `rem` at entry, and the access's index in its region).
+    pub const MEMORY: u64 = 2;
+    /// The budget ran out in the region starting at `trap_pc` after `trap_info`
+    /// instructions.
     pub const BUDGET: u64 = 3;
     /// A bpf-to-bpf call past the deepest frame: `trap_pc`, `rem`.
     pub const CALL_DEPTH: u64 = 4;
@@ -87,6 +89,3 @@ pub(crate) mod status {
     /// in `trap_addr`, iterations in `trap_info`, the callbacks' r2 in `result`).
     pub const LOOP: u64 = 8;
 }
-
-/// Bit of `trap_info` that marks a write.
-pub(crate) const INFO_WRITE: u64 = 1 << 32;

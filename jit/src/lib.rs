@@ -58,13 +58,13 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use ebpfvm_isa::{Insn, Program};
+use ebpfvm_isa::{Insn, Program, Width};
 use ebpfvm_vm::{
-    Access, Helpers, MemoryMap, Outcome, Trap, TrapKind, MAX_FRAMES, REGION_HOST,
-    REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
+    Access, Helpers, MemoryMap, Outcome, Trap, TrapKind, MAX_FRAMES, REGION_HOST, REGION_READ_LEN,
+    REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
 };
 
-use crate::ctx::{status, RunCtx, INFO_WRITE};
+use crate::ctx::{status, RunCtx};
 
 /// Why a program could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -98,9 +98,10 @@ type EntryFn = for<'a> unsafe extern "C" fn(*mut RunCtx<'a>) -> u64;
 /// from any thread (it holds no run state).
 pub struct JitProgram {
     entry: EntryFn,
-    /// Slots of the instruction at each pc (2 for `lddw`), to turn a budget trap's
-    /// "j instructions into the region" into a pc.
-    slots: Box<[u8]>,
+    /// The program, to describe traps (access size and kind, pcs of budget traps).
+    insns: Box<[Insn]>,
+    /// For each slot, the first slot of its region.
+    region_start: Box<[u32]>,
     compile_time: Duration,
     /// Owns the code `entry` points into; declared last, so dropped (and the code
     /// freed) after everything else.
@@ -125,7 +126,7 @@ impl Drop for Code {
 impl std::fmt::Debug for JitProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitProgram")
-            .field("slots", &self.slots.len())
+            .field("slots", &self.insns.len())
             .field("compile_time", &self.compile_time)
             .finish_non_exhaustive()
     }
@@ -176,14 +177,19 @@ impl JitProgram {
         let isa = host_isa()?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
         match build(&mut module, program) {
-            Ok(code) => {
+            Ok((code, cfg)) => {
                 // SAFETY: the function was compiled with the `EntryFn` signature (one
                 // pointer in, one i64 out) in the host's default calling convention,
                 // which is extern "C".
                 let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
+                let mut region_start = vec![0u32; program.len()];
+                for region in &cfg.regions {
+                    region_start[region.start..region.end].fill(region.start as u32);
+                }
                 Ok(JitProgram {
                     entry,
-                    slots: program.insns().iter().map(|i| i.slots() as u8).collect(),
+                    insns: program.insns().into(),
+                    region_start: region_start.into(),
                     compile_time: started.elapsed(),
                     _code: Code(Mutex::new(Some(module))),
                 })
@@ -196,6 +202,67 @@ impl JitProgram {
         }
     }
 
+    /// The pc `j` instructions after `start` (an `lddw` counts once).
+    fn advance(&self, start: usize, j: u64) -> usize {
+        let mut pc = start;
+        for _ in 0..j {
+            pc += self.insns[pc].slots();
+        }
+        pc
+    }
+
+    /// The budget trap `j` instructions into the region starting at `start`.
+    fn budget_trap(&self, start: usize, j: u64, budget: u64) -> Outcome {
+        Outcome {
+            result: Err(Trap {
+                pc: self.advance(start, j),
+                kind: TrapKind::BudgetExhausted { budget },
+            }),
+            insns: budget,
+        }
+    }
+
+    /// A memory access at `pc` stopped the run (status `MEMORY`): the budget trap when
+    /// the budget (`rem0` at the region's entry) ended before it, else its fault.
+    fn memory_trap(
+        &self,
+        pc: usize,
+        addr: u64,
+        rem0: u64,
+        total: u64,
+        memory: &MemoryMap<'_>,
+    ) -> Outcome {
+        let start = self.region_start[pc] as usize;
+        let (mut k, mut at) = (0, start);
+        while at < pc {
+            at += self.insns[at].slots();
+            k += 1;
+        }
+        if rem0 <= k {
+            return self.budget_trap(start, rem0, total);
+        }
+        let (size, access) = match self.insns[pc] {
+            Insn::Load { size, .. } => (size.bytes(), Access::Read),
+            Insn::Store { size, .. } => (size.bytes(), Access::Write),
+            Insn::Atomic {
+                width: Width::W32, ..
+            } => (4, Access::Write),
+            _ => (8, Access::Write),
+        };
+        Outcome {
+            result: Err(Trap {
+                pc,
+                kind: TrapKind::OutOfBounds {
+                    addr,
+                    size,
+                    access,
+                    region: memory.region_kind(addr),
+                },
+            }),
+            insns: total - (rem0 - k),
+        }
+    }
+
     /// How long [`compile`](JitProgram::compile) took.
     pub fn compile_time(&self) -> Duration {
         self.compile_time
@@ -205,6 +272,7 @@ impl JitProgram {
     /// `budget` limits the instructions executed. The same contract and the same
     /// outcome as `Interpreter::run`. A helper that panics panics here, after the
     /// compiled code has returned.
+    #[inline]
     pub fn run(
         &self,
         args: [u64; 5],
@@ -239,6 +307,25 @@ impl JitProgram {
         // code is alive while `self` is. The compiled code upholds the memory checks of
         // bounds.rs.
         let code = unsafe { (self.entry)(&mut ctx) };
+        if code == status::EXIT {
+            return Outcome {
+                result: Ok(ctx.result),
+                insns: total - ctx.rem,
+            };
+        }
+        self.stopped(code, ctx, total, memory)
+    }
+
+    /// The outcome of a run that did not simply exit.
+    #[cold]
+    #[inline(never)]
+    fn stopped(
+        &self,
+        code: u64,
+        mut ctx: RunCtx<'_>,
+        total: u64,
+        memory: &MemoryMap<'_>,
+    ) -> Outcome {
         if let Some(payload) = ctx.panic.take() {
             resume_unwind(payload);
         }
@@ -254,34 +341,14 @@ impl JitProgram {
                 result: Ok(ctx.result),
                 insns,
             },
-            status::OUT_OF_BOUNDS => {
-                let addr = ctx.trap_addr;
-                let access = if ctx.trap_info & INFO_WRITE != 0 {
-                    Access::Write
-                } else {
-                    Access::Read
-                };
-                let kind = TrapKind::OutOfBounds {
-                    addr,
-                    size: ctx.trap_info as u32,
-                    access,
-                    region: memory.region_kind(addr),
-                };
-                Outcome {
-                    result: trap(ctx.trap_pc, kind),
-                    insns,
-                }
-            }
-            status::BUDGET => {
-                let mut pc = ctx.trap_pc as usize;
-                for _ in 0..ctx.trap_addr {
-                    pc += usize::from(self.slots[pc]);
-                }
-                Outcome {
-                    result: trap(pc as u64, TrapKind::BudgetExhausted { budget: total }),
-                    insns: total,
-                }
-            }
+            status::MEMORY => self.memory_trap(
+                ctx.trap_pc as usize,
+                ctx.trap_addr,
+                ctx.trap_info,
+                total,
+                memory,
+            ),
+            status::BUDGET => self.budget_trap(ctx.trap_pc as usize, ctx.trap_info, total),
             status::CALL_DEPTH => Outcome {
                 result: trap(
                     ctx.trap_pc,
@@ -328,8 +395,7 @@ fn stack_host(table: *const u8, len: usize) -> Option<*mut u8> {
         let host = entry.add(REGION_HOST).cast::<*mut u8>().read();
         let read = entry.add(REGION_READ_LEN).cast::<u64>().read();
         let write = entry.add(REGION_WRITE_LEN).cast::<u64>().read();
-        (read == STACK_SIZE as u64 && write == STACK_SIZE as u64 && !host.is_null())
-            .then_some(host)
+        (read == STACK_SIZE as u64 && write == STACK_SIZE as u64 && !host.is_null()).then_some(host)
     }
 }
 
@@ -363,7 +429,7 @@ fn unreachable_status(code: u64) -> Result<u64, Trap> {
 }
 
 /// Translates and compiles `program` into `module`; the code's address.
-fn build(module: &mut JITModule, program: &Program) -> Result<*const u8, JitError> {
+fn build(module: &mut JITModule, program: &Program) -> Result<(*const u8, cfg::Cfg), JitError> {
     let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(format!("{e:?}"));
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
@@ -375,12 +441,17 @@ fn build(module: &mut JITModule, program: &Program) -> Result<*const u8, JitErro
     let mut ctx = module.make_context();
     ctx.func.signature = sig;
     let mut fctx = FunctionBuilderContext::new();
-    debug_assert!(program.insns().last().is_some_and(|i| *i != Insn::Imm64Tail));
-    translate::translate(program.insns(), &mut ctx.func, &mut fctx, module.isa().frontend_config())?;
+    debug_assert!(program
+        .insns()
+        .last()
+        .is_some_and(|i| *i != Insn::Imm64Tail));
+    let cfg = translate::translate(
+        program.insns(),
+        &mut ctx.func,
+        &mut fctx,
+        module.isa().frontend_config(),
+    )?;
     module.define_function(id, &mut ctx).map_err(codegen)?;
-    if std::env::var_os("JIT_TIMING").is_some() {
-        eprintln!("{}", cranelift_codegen::timing::take_current());
-    }
     module.finalize_definitions().map_err(codegen)?;
-    Ok(module.get_finalized_function(id))
+    Ok((module.get_finalized_function(id), cfg))
 }

@@ -20,7 +20,10 @@ use crate::ctx::{status, RunCtx};
 /// # Safety
 /// `ctx` points to the live `RunCtx` of a run whose `memory` and `helpers` are valid and
 /// not otherwise borrowed while compiled code runs.
-#[allow(clippy::too_many_arguments, reason = "the compiled code's calling convention")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the compiled code's calling convention"
+)]
 pub(crate) unsafe extern "C" fn call_helper(
     ctx: *mut RunCtx<'_>,
     id: u64,

@@ -18,10 +18,10 @@
 //! last instruction; registers are not observable after a trap), so:
 //!
 //! - each memory access `k < c - 1` tests `rem0 <= k` in the same branch as its bounds
-//!   check (an `or` of the two conditions; the cold path tells them apart, budget
-//!   first): the budget trap is at instruction `j = rem0` of the region (its pc is found
-//!   by `run`, which walks `j` instructions from the region's start), with
-//!   `insns = budget`;
+//!   check (an `or` of the two conditions; `run` tells them apart from the access's pc
+//!   and `rem0`, budget first; an unchecked stack access has a branch of its own): the
+//!   budget trap is at instruction `j = rem0` of the region (its pc is found by `run`,
+//!   which walks `j` instructions from the region's start), with `insns = budget`;
 //! - before the last instruction, one test `rem0 <= c - 1` covers it, then
 //!   `rem = rem0 - c`.
 //!
@@ -31,8 +31,8 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature,
-    StackSlotData, StackSlotKind, Type, Value,
+    types, AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData,
+    StackSlotKind, Type, Value,
 };
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -59,10 +59,6 @@ pub(crate) struct Translator<'a> {
     pub rem: Variable,
     /// Active bpf-to-bpf frames beyond the main one (0..MAX_FRAMES).
     pub depth: Variable,
-    /// The pc of the helper call that started a `bpf_loop` (for the shared block).
-    pub call_pc: Variable,
-    /// The return-site index of that call.
-    pub call_site: Variable,
     /// The region table's address and length (reloaded after helper calls).
     pub table: Variable,
     /// See `table`.
@@ -85,10 +81,14 @@ pub(crate) struct Translator<'a> {
     exit: Option<Block>,
     /// `trap(code, pc, addr, info, rem)`: a trap (see `ctx::status`).
     trap: Option<Block>,
+    /// `memory_trap(pc, addr, rem0)`: see `status::MEMORY`.
+    memory_trap: Option<Block>,
+    /// `budget_trap(region start, rem0)`: see `status::BUDGET`.
+    budget_trap: Option<Block>,
     /// `exit` with frames to pop.
     pop: Option<Block>,
-    /// A helper call asked for a `bpf_loop`.
-    loop_start: Option<Block>,
+    /// `helper_special(status, pc, site)`: a helper call did not just return.
+    helper_special: Option<Block>,
     /// The pc of the instruction being translated.
     pub pc: usize,
     /// Its index in its region.
@@ -109,7 +109,7 @@ pub(crate) fn translate(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     config: TargetFrontendConfig,
-) -> Result<(), JitError> {
+) -> Result<Cfg, JitError> {
     let ptr = config.pointer_type();
     let call_conv = config.default_call_conv;
     let cfg = Cfg::new(insns);
@@ -137,8 +137,6 @@ pub(crate) fn translate(
     let regs: [Variable; 11] = std::array::from_fn(|_| b.declare_var(i64t));
     let rem = b.declare_var(i64t);
     let depth = b.declare_var(i64t);
-    let call_pc = b.declare_var(i64t);
-    let call_site = b.declare_var(i64t);
     let table = b.declare_var(ptr);
     let table_len = b.declare_var(i64t);
     let f = MemFlagsData::trusted();
@@ -146,21 +144,24 @@ pub(crate) fn translate(
     b.def_var(table, v);
     let v = b.ins().load(i64t, f, ctx, off::TABLE_LEN);
     b.def_var(table_len, v);
-    let v = b.ins().load(i64t, f, ctx, off::BUDGET);
+    // The arguments, the budget and the stack never change during a run (unlike the
+    // table fields above, which helper calls refresh): unused loads of them vanish.
+    let fixed = f.with_readonly();
+    let v = b.ins().load(i64t, fixed, ctx, off::BUDGET);
     b.def_var(rem, v);
-    let stack_host = b.ins().load(ptr, f, ctx, off::STACK_HOST);
+    let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
     let zero = b.ins().iconst(i64t, 0);
     for (i, &r) in regs.iter().enumerate() {
         let v = match i {
-            1..=5 => b.ins().load(i64t, f, ctx, off::ARGS + 8 * (i as i32 - 1)),
+            1..=5 => b
+                .ins()
+                .load(i64t, fixed, ctx, off::ARGS + 8 * (i as i32 - 1)),
             10 => b.ins().iconst(i64t, STACK_TOP as i64),
             _ => zero,
         };
         b.def_var(r, v);
     }
     b.def_var(depth, zero);
-    b.def_var(call_pc, zero);
-    b.def_var(call_site, zero);
     let frames = cfg.has_frames.then(|| {
         b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
@@ -179,8 +180,6 @@ pub(crate) fn translate(
         regs,
         rem,
         depth,
-        call_pc,
-        call_site,
         table,
         table_len,
         ctx,
@@ -192,8 +191,10 @@ pub(crate) fn translate(
         ret: None,
         exit: None,
         trap: None,
+        memory_trap: None,
+        budget_trap: None,
         pop: None,
-        loop_start: None,
+        helper_special: None,
         pc: 0,
         k: 0,
         rem0: zero,
@@ -205,7 +206,7 @@ pub(crate) fn translate(
         t.translate_region(r)?;
     }
     t.finish();
-    Ok(())
+    Ok(cfg)
 }
 
 impl<'a> Translator<'a> {
@@ -258,22 +259,18 @@ impl<'a> Translator<'a> {
 
     /// `rem0 <= k`: the budget ends before the current instruction.
     pub(crate) fn budget_cut(&mut self) -> Value {
-        self.b.ins().icmp_imm_s(
-            IntCC::UnsignedLessThanOrEqual,
-            self.rem0,
-            i64::from(self.k),
-        )
+        self.b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, self.rem0, i64::from(self.k))
     }
 
     /// Traps `BudgetExhausted` when `cut` holds: `rem0` instructions of the region ran.
     pub(crate) fn branch_to_budget_trap(&mut self, cut: Value) {
         let cont = self.cold_branch(cut);
-        let start = self
-            .b
-            .ins()
-            .iconst(types::I64, self.region_start as i64);
-        let zero = self.b.ins().iconst(types::I64, 0);
-        self.finish_trap_site(cont, status::BUDGET, start, self.rem0, 0, zero);
+        let start = self.b.ins().iconst(types::I64, self.region_start as i64);
+        let trap = self.budget_trap_block();
+        self.b.ins().jump(trap, &[start.into(), self.rem0.into()]);
+        self.b.switch_to_block(cont);
     }
 
     /// The dispatch over instruction families.
@@ -297,7 +294,12 @@ impl<'a> Translator<'a> {
                 src,
                 off,
             } => self.translate_load(size, sign_extend, dst, src, off),
-            Insn::Store { size, dst, off, src } => self.translate_store(size, dst, off, src),
+            Insn::Store {
+                size,
+                dst,
+                off,
+                src,
+            } => self.translate_store(size, dst, off, src),
             Insn::Atomic {
                 width,
                 op,
@@ -356,49 +358,27 @@ impl<'a> Translator<'a> {
         self.b.def_var(self.table_len, v);
     }
 
-    /// Ends the run with an out-of-bounds trap at the current instruction when `fails`
-    /// holds, or first with a budget trap when the budget ends before it; continues in
-    /// a fresh block otherwise. Both tests share one branch.
-    pub(crate) fn branch_to_oob_trap(&mut self, fails: Value, addr: Value, info: u64) {
-        if !self.needs_budget_test() {
-            return self.branch_to_trap(fails, status::OUT_OF_BOUNDS, addr, info);
-        }
-        let cut = self.budget_cut();
-        let either = self.b.ins().bor(fails, cut);
-        let cont = self.cold_branch(either);
-        let pick = |t: &mut Self, a: i64, b: Value| {
-            let a = t.b.ins().iconst(types::I64, a);
-            t.b.ins().select(cut, a, b)
+    /// Leaves for the shared memory-trap block when `fails` holds or, unless the region
+    /// end's test covers this instruction, when the budget ends before it; continues in
+    /// a fresh block otherwise. `run` tells the two apart.
+    pub(crate) fn branch_to_memory_trap(&mut self, fails: Value, addr: Value) {
+        let cond = if self.needs_budget_test() {
+            let cut = self.budget_cut();
+            self.b.ins().bor(fails, cut)
+        } else {
+            fails
         };
-        let oob_pc = self.b.ins().iconst(types::I64, self.pc as i64);
-        let pc = pick(self, self.region_start as i64, oob_pc);
-        let addr = self.b.ins().select(cut, self.rem0, addr);
-        let rem = self.rem_here();
-        let rem = pick(self, 0, rem);
-        let trap = self.trap_block();
-        let oob = self
-            .b
+        let cont = self.cold_branch(cond);
+        let pc = self.b.ins().iconst(types::I64, self.pc as i64);
+        let trap = self.memory_trap_block();
+        self.b
             .ins()
-            .iconst(types::I64, status::OUT_OF_BOUNDS as i64);
-        let code = pick(self, status::BUDGET as i64, oob);
-        let info = self.b.ins().iconst(types::I64, info as i64);
-        self.b.ins().jump(
-            trap,
-            &[code.into(), pc.into(), addr.into(), info.into(), rem.into()],
-        );
+            .jump(trap, &[pc.into(), addr.into(), self.rem0.into()]);
         self.b.switch_to_block(cont);
     }
 
-    /// Ends the run with trap `code` at the current instruction (`addr` and `info` as
-    /// `RunCtx` describes) when `cond` holds; continues in a fresh block otherwise.
-    pub(crate) fn branch_to_trap(&mut self, cond: Value, code: u64, addr: Value, info: u64) {
-        let site = self.cold_branch(cond);
-        let pc = self.b.ins().iconst(types::I64, self.pc as i64);
-        let rem = self.rem_here();
-        self.finish_trap_site(site, code, pc, addr, info, rem);
-    }
-
-    /// Like [`branch_to_trap`](Self::branch_to_trap) with the pc and `rem` as values.
+    /// Ends the run with trap `code` at `pc` (`addr`, `info` and `rem` as `RunCtx`
+    /// describes) when `cond` holds; continues in a fresh block otherwise.
     pub(crate) fn branch_to_trap_at(
         &mut self,
         cond: Value,
@@ -450,25 +430,12 @@ impl<'a> Translator<'a> {
         *self.pop.get_or_insert_with(|| self.b.create_block())
     }
 
-    /// The shared `loop_start` block (filled by `finish`).
-    pub(crate) fn loop_start_block(&mut self) -> Block {
-        *self.loop_start.get_or_insert_with(|| {
-            let block = self.b.create_block();
-            self.b.set_cold_block(block);
-            block
-        })
-    }
-
     /// The shared `ret(status)` block.
     pub(crate) fn ret_block(&mut self) -> Block {
-        *self.ret.get_or_insert_with(|| {
-            let block = self.b.create_block();
-            self.b.append_block_param(block, types::I64);
-            block
-        })
+        Self::shared_block(&mut self.b, &mut self.ret, 1)
     }
 
-    /// The shared `exit(r0, rem)` block.
+    /// The shared `exit(r0, rem)` block: the program ended normally.
     pub(crate) fn exit_block(&mut self) -> Block {
         *self.exit.get_or_insert_with(|| {
             let block = self.b.create_block();
@@ -480,14 +447,34 @@ impl<'a> Translator<'a> {
 
     /// The shared `trap(code, pc, addr, info, rem)` block.
     pub(crate) fn trap_block(&mut self) -> Block {
-        *self.trap.get_or_insert_with(|| {
-            let block = self.b.create_block();
-            self.b.set_cold_block(block);
-            for _ in 0..5 {
-                self.b.append_block_param(block, types::I64);
+        Self::shared_block(&mut self.b, &mut self.trap, 5)
+    }
+
+    /// The shared `helper_special(status, pc, site)` block (filled by `finish`).
+    pub(crate) fn helper_special_block(&mut self) -> Block {
+        Self::shared_block(&mut self.b, &mut self.helper_special, 3)
+    }
+
+    /// A shared cold block with `n` i64 parameters, created once in `slot`.
+    fn shared_block(b: &mut FunctionBuilder<'_>, slot: &mut Option<Block>, n: usize) -> Block {
+        *slot.get_or_insert_with(|| {
+            let block = b.create_block();
+            b.set_cold_block(block);
+            for _ in 0..n {
+                b.append_block_param(block, types::I64);
             }
             block
         })
+    }
+
+    /// The shared `memory_trap(pc, addr, rem0)` block.
+    fn memory_trap_block(&mut self) -> Block {
+        Self::shared_block(&mut self.b, &mut self.memory_trap, 3)
+    }
+
+    /// The shared `budget_trap(start, rem0)` block.
+    fn budget_trap_block(&mut self) -> Block {
+        Self::shared_block(&mut self.b, &mut self.budget_trap, 2)
     }
 
     /// Emits the shared blocks that were used, and finishes the function.
@@ -496,8 +483,8 @@ impl<'a> Translator<'a> {
         if let Some(block) = self.pop {
             self.fill_pop_block(block);
         }
-        if let Some(block) = self.loop_start {
-            self.fill_loop_start_block(block);
+        if let Some(block) = self.helper_special {
+            self.fill_helper_special_block(block);
         }
         let f = MemFlagsData::trusted();
         if let Some(block) = self.exit {
@@ -516,6 +503,27 @@ impl<'a> Translator<'a> {
             self.b.ins().store(f, p[3], self.ctx, off::TRAP_INFO);
             self.b.ins().store(f, p[4], self.ctx, off::REM);
             self.b.ins().return_(&[p[0]]);
+        }
+        for (block, code, fields) in [
+            (
+                self.memory_trap,
+                status::MEMORY,
+                &[off::TRAP_PC, off::TRAP_ADDR, off::TRAP_INFO][..],
+            ),
+            (
+                self.budget_trap,
+                status::BUDGET,
+                &[off::TRAP_PC, off::TRAP_INFO][..],
+            ),
+        ] {
+            let Some(block) = block else { continue };
+            self.b.switch_to_block(block);
+            let p = self.b.block_params(block).to_vec();
+            for (&v, &field) in p.iter().zip(fields) {
+                self.b.ins().store(f, v, self.ctx, field);
+            }
+            let code = self.b.ins().iconst(types::I64, code as i64);
+            self.b.ins().return_(&[code]);
         }
         if let Some(block) = self.ret {
             self.b.switch_to_block(block);

@@ -74,7 +74,10 @@ fn interpret(program: &Program, mem: &[u8]) -> Option<(Outcome, Vec<u8>, Vec<u8>
 fn conformance_suite_passes_on_the_jit() {
     let dir = corpus();
     if !dir.is_dir() {
-        eprintln!("bpf_conformance corpus not found at {}: skipped", dir.display());
+        eprintln!(
+            "bpf_conformance corpus not found at {}: skipped",
+            dir.display()
+        );
         return;
     }
     let files = collect_files(&[dir]).expect("corpus readable");
@@ -111,7 +114,16 @@ fn conformance_suite_passes_on_the_jit() {
             ));
         }
     }
-    println!("{} of {} conformance tests pass on the JIT", files.len() - failures.len(), files.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "{} of {} conformance tests pass on the JIT",
+        files.len() - failures.len(),
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(files.len(), 313);
 }

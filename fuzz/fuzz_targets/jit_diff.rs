@@ -1,0 +1,23 @@
+//! Fuzz target `jit_diff`: the fuzzer's bytes drive the JIT's program generator
+//! (`jit/tests/common/mod.rs`: valid programs mixing ALU, jumps, memory in and out of
+//! bounds, helpers, bpf-to-bpf calls, `callx`, `bpf_loop`, atomics, `lddw`); each program
+//! runs on the interpreter and the JIT, without a budget (or with one when it may not
+//! terminate) and with budgets around its instruction count, and the outcomes (result,
+//! trap kind and pc, instruction count) and the memory after the run must be equal.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../jit/tests/common/mod.rs"]
+mod common;
+
+use common::{check_case, Bytes, Generator};
+
+fuzz_target!(|data: &[u8]| {
+    let mut e = Bytes(data);
+    let case = Generator::new(&mut e).case();
+    if let Err(msg) = check_case(&case, &mut e) {
+        panic!("the JIT differs from the interpreter: {msg}");
+    }
+});
