@@ -68,7 +68,13 @@ fn jit_is_the_default_and_reports_its_compile_time() {
     assert_eq!(v["retval"], 7);
     assert!(v["compile_ns"].as_u64().unwrap() > 0);
     let out = check(
-        &["run", prog.to_str().unwrap(), "--json", "--engine", "interp"],
+        &[
+            "run",
+            prog.to_str().unwrap(),
+            "--json",
+            "--engine",
+            "interp",
+        ],
         0,
         "",
         "",
@@ -82,8 +88,20 @@ fn traps_agree_between_engines() {
     let prog = scratch("oob2.s", b"mov %r0, 0\nldxdw %r0, [%r1+4]\nexit\n");
     let mem = scratch("oob2.mem", &[0; 8]);
     for engine in ["interp", "jit"] {
-        let args = ["run", prog.to_str().unwrap(), "--mem", mem.to_str().unwrap(), "--engine", engine];
-        check(&args, 1, "", "trap at pc 1: out-of-bounds read of 8 bytes at 0x300000004 (memory region)");
+        let args = [
+            "run",
+            prog.to_str().unwrap(),
+            "--mem",
+            mem.to_str().unwrap(),
+            "--engine",
+            engine,
+        ];
+        check(
+            &args,
+            1,
+            "",
+            "trap at pc 1: out-of-bounds read of 8 bytes at 0x300000004 (memory region)",
+        );
     }
 }
 
@@ -282,7 +300,12 @@ fn conformance_command_passes_the_whole_suite() {
         "",
     );
     check(
-        &["conformance", dir.join("tests").to_str().unwrap(), "--engine", "all"],
+        &[
+            "conformance",
+            dir.join("tests").to_str().unwrap(),
+            "--engine",
+            "all",
+        ],
         0,
         "626 passed, 0 failed, 0 skipped",
         "",

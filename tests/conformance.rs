@@ -61,7 +61,8 @@ fn main() {
     let root = corpus();
     let mut trials = Vec::new();
     if root.is_dir() {
-        let engines: [fn() -> Box<dyn Engine>; 2] = [|| Box::new(InterpEngine), || Box::new(JitEngine)];
+        let engines: [fn() -> Box<dyn Engine>; 2] =
+            [|| Box::new(InterpEngine), || Box::new(JitEngine)];
         for group in ["tests", "negative"] {
             let files = collect_files(&[root.join(group)]).expect("corpus readable");
             for file in files {

@@ -324,7 +324,13 @@ fn check_seed(seed: u64, body_len: usize) -> Result<(), TestCaseError> {
         let mut vm = Vm::new(ours.clone()).expect("lowers");
         vm.set_engine(engine).expect("compiles");
         let outcome = vm.run(&mut mem);
-        prop_assert_eq!(outcome.result, Ok(retval as u64), "{:?} retval\n{}", engine, listing);
+        prop_assert_eq!(
+            outcome.result,
+            Ok(retval as u64),
+            "{:?} retval\n{}",
+            engine,
+            listing
+        );
         for (i, (k, o)) in kernel_out.chunks(8).zip(mem.chunks(8)).enumerate() {
             let what = if i < 10 {
                 format!("r{i}")

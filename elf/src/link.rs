@@ -309,7 +309,10 @@ impl<'e, 'a> Code<'e, 'a> {
     }
 
     /// The output pc of slot `target` of `section`, placing its function if needed.
-    #[expect(clippy::too_many_arguments, reason = "the linking state is threaded through explicitly")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the linking state is threaded through explicitly"
+    )]
     fn resolve(
         &self,
         section: usize,

@@ -241,7 +241,10 @@ fn unsupported_features_are_refused_by_name() {
     assert!(e.to_string().contains("kfunc"));
     assert_eq!(parse_err("btf_maps_be.o"), ElfError::BigEndian);
     let e = parse_err("btf_maps_nog.o").to_string();
-    assert!(e.contains("BTF-defined maps need") && e.contains("-g"), "{e}");
+    assert!(
+        e.contains("BTF-defined maps need") && e.contains("-g"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -38,8 +38,8 @@ pub use helpers::{HelperContext, HelperError, HelperFn, Helpers};
 pub use interp::{Interpreter, Unsupported, MAX_TAIL_CALLS};
 pub use maps::{MapError, MapId, MapKind, MapSpec, Maps};
 pub use memory::{
-    code_address, MemoryMap, RegionKind, Stack, CODE_REGION, FRAME_SIZE, MAX_FRAMES,
-    REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION,
-    STACK_SIZE, STACK_TOP,
+    code_address, MemoryMap, RegionKind, Stack, CODE_REGION, FRAME_SIZE, MAX_FRAMES, REGION_HOST,
+    REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
+    STACK_TOP,
 };
 pub use trap::{Access, Outcome, Trap, TrapKind};
