@@ -716,8 +716,10 @@ impl<'e> Generator<'e> {
         self.emit(Insn::Call(CallTarget::Helper(id)));
     }
 
-    /// `bpf_loop` (helper 6) over a callee, or with a bad callback.
+    /// `bpf_loop` (helper 6) over a callee, or with a bad callback. No jump lands inside
+    /// the set-up, so helper 6 only ever sees the callback chosen here.
     fn bpf_loop(&mut self, f: usize, in_loop: bool) {
+        self.land_pending_here();
         let pc = self.insns.len();
         match self.callee(f, in_loop) {
             Some(callee) if self.chance(85) => {
