@@ -10,7 +10,7 @@
 
 mod lower;
 
-use ebpfvm_isa::{AtomicOp, Program};
+use ebpfvm_isa::{AtomicOp, Cond, Program};
 
 use crate::helpers::{HelperContext, HelperError, Helpers};
 use crate::maps::{MapError, Maps};
@@ -434,50 +434,50 @@ impl Interpreter {
                     }
                 }
                 Op::Ja(t) => pc = t as usize,
-                Op::JEq64I(d, v, t) => jump!(compare64(Cmp::Eq, reg!(d), v), t),
-                Op::JEq64R(d, s, t) => jump!(compare64(Cmp::Eq, reg!(d), reg!(s)), t),
-                Op::JEq32I(d, v, t) => jump!(compare32(Cmp::Eq, reg!(d) as u32, v), t),
-                Op::JEq32R(d, s, t) => jump!(compare32r(Cmp::Eq, reg!(d), reg!(s)), t),
-                Op::JGt64I(d, v, t) => jump!(compare64(Cmp::Gt, reg!(d), v), t),
-                Op::JGt64R(d, s, t) => jump!(compare64(Cmp::Gt, reg!(d), reg!(s)), t),
-                Op::JGt32I(d, v, t) => jump!(compare32(Cmp::Gt, reg!(d) as u32, v), t),
-                Op::JGt32R(d, s, t) => jump!(compare32r(Cmp::Gt, reg!(d), reg!(s)), t),
-                Op::JGe64I(d, v, t) => jump!(compare64(Cmp::Ge, reg!(d), v), t),
-                Op::JGe64R(d, s, t) => jump!(compare64(Cmp::Ge, reg!(d), reg!(s)), t),
-                Op::JGe32I(d, v, t) => jump!(compare32(Cmp::Ge, reg!(d) as u32, v), t),
-                Op::JGe32R(d, s, t) => jump!(compare32r(Cmp::Ge, reg!(d), reg!(s)), t),
-                Op::JSet64I(d, v, t) => jump!(compare64(Cmp::Set, reg!(d), v), t),
-                Op::JSet64R(d, s, t) => jump!(compare64(Cmp::Set, reg!(d), reg!(s)), t),
-                Op::JSet32I(d, v, t) => jump!(compare32(Cmp::Set, reg!(d) as u32, v), t),
-                Op::JSet32R(d, s, t) => jump!(compare32r(Cmp::Set, reg!(d), reg!(s)), t),
-                Op::JNe64I(d, v, t) => jump!(compare64(Cmp::Ne, reg!(d), v), t),
-                Op::JNe64R(d, s, t) => jump!(compare64(Cmp::Ne, reg!(d), reg!(s)), t),
-                Op::JNe32I(d, v, t) => jump!(compare32(Cmp::Ne, reg!(d) as u32, v), t),
-                Op::JNe32R(d, s, t) => jump!(compare32r(Cmp::Ne, reg!(d), reg!(s)), t),
-                Op::JSgt64I(d, v, t) => jump!(compare64(Cmp::Sgt, reg!(d), v), t),
-                Op::JSgt64R(d, s, t) => jump!(compare64(Cmp::Sgt, reg!(d), reg!(s)), t),
-                Op::JSgt32I(d, v, t) => jump!(compare32(Cmp::Sgt, reg!(d) as u32, v), t),
-                Op::JSgt32R(d, s, t) => jump!(compare32r(Cmp::Sgt, reg!(d), reg!(s)), t),
-                Op::JSge64I(d, v, t) => jump!(compare64(Cmp::Sge, reg!(d), v), t),
-                Op::JSge64R(d, s, t) => jump!(compare64(Cmp::Sge, reg!(d), reg!(s)), t),
-                Op::JSge32I(d, v, t) => jump!(compare32(Cmp::Sge, reg!(d) as u32, v), t),
-                Op::JSge32R(d, s, t) => jump!(compare32r(Cmp::Sge, reg!(d), reg!(s)), t),
-                Op::JLt64I(d, v, t) => jump!(compare64(Cmp::Lt, reg!(d), v), t),
-                Op::JLt64R(d, s, t) => jump!(compare64(Cmp::Lt, reg!(d), reg!(s)), t),
-                Op::JLt32I(d, v, t) => jump!(compare32(Cmp::Lt, reg!(d) as u32, v), t),
-                Op::JLt32R(d, s, t) => jump!(compare32r(Cmp::Lt, reg!(d), reg!(s)), t),
-                Op::JLe64I(d, v, t) => jump!(compare64(Cmp::Le, reg!(d), v), t),
-                Op::JLe64R(d, s, t) => jump!(compare64(Cmp::Le, reg!(d), reg!(s)), t),
-                Op::JLe32I(d, v, t) => jump!(compare32(Cmp::Le, reg!(d) as u32, v), t),
-                Op::JLe32R(d, s, t) => jump!(compare32r(Cmp::Le, reg!(d), reg!(s)), t),
-                Op::JSlt64I(d, v, t) => jump!(compare64(Cmp::Slt, reg!(d), v), t),
-                Op::JSlt64R(d, s, t) => jump!(compare64(Cmp::Slt, reg!(d), reg!(s)), t),
-                Op::JSlt32I(d, v, t) => jump!(compare32(Cmp::Slt, reg!(d) as u32, v), t),
-                Op::JSlt32R(d, s, t) => jump!(compare32r(Cmp::Slt, reg!(d), reg!(s)), t),
-                Op::JSle64I(d, v, t) => jump!(compare64(Cmp::Sle, reg!(d), v), t),
-                Op::JSle64R(d, s, t) => jump!(compare64(Cmp::Sle, reg!(d), reg!(s)), t),
-                Op::JSle32I(d, v, t) => jump!(compare32(Cmp::Sle, reg!(d) as u32, v), t),
-                Op::JSle32R(d, s, t) => jump!(compare32r(Cmp::Sle, reg!(d), reg!(s)), t),
+                Op::JEq64I(d, v, t) => jump!(Cond::Eq.holds64(reg!(d), v), t),
+                Op::JEq64R(d, s, t) => jump!(Cond::Eq.holds64(reg!(d), reg!(s)), t),
+                Op::JEq32I(d, v, t) => jump!(Cond::Eq.holds32(reg!(d) as u32, v), t),
+                Op::JEq32R(d, s, t) => jump!(compare32r(Cond::Eq, reg!(d), reg!(s)), t),
+                Op::JGt64I(d, v, t) => jump!(Cond::Gt.holds64(reg!(d), v), t),
+                Op::JGt64R(d, s, t) => jump!(Cond::Gt.holds64(reg!(d), reg!(s)), t),
+                Op::JGt32I(d, v, t) => jump!(Cond::Gt.holds32(reg!(d) as u32, v), t),
+                Op::JGt32R(d, s, t) => jump!(compare32r(Cond::Gt, reg!(d), reg!(s)), t),
+                Op::JGe64I(d, v, t) => jump!(Cond::Ge.holds64(reg!(d), v), t),
+                Op::JGe64R(d, s, t) => jump!(Cond::Ge.holds64(reg!(d), reg!(s)), t),
+                Op::JGe32I(d, v, t) => jump!(Cond::Ge.holds32(reg!(d) as u32, v), t),
+                Op::JGe32R(d, s, t) => jump!(compare32r(Cond::Ge, reg!(d), reg!(s)), t),
+                Op::JSet64I(d, v, t) => jump!(Cond::Set.holds64(reg!(d), v), t),
+                Op::JSet64R(d, s, t) => jump!(Cond::Set.holds64(reg!(d), reg!(s)), t),
+                Op::JSet32I(d, v, t) => jump!(Cond::Set.holds32(reg!(d) as u32, v), t),
+                Op::JSet32R(d, s, t) => jump!(compare32r(Cond::Set, reg!(d), reg!(s)), t),
+                Op::JNe64I(d, v, t) => jump!(Cond::Ne.holds64(reg!(d), v), t),
+                Op::JNe64R(d, s, t) => jump!(Cond::Ne.holds64(reg!(d), reg!(s)), t),
+                Op::JNe32I(d, v, t) => jump!(Cond::Ne.holds32(reg!(d) as u32, v), t),
+                Op::JNe32R(d, s, t) => jump!(compare32r(Cond::Ne, reg!(d), reg!(s)), t),
+                Op::JSgt64I(d, v, t) => jump!(Cond::Sgt.holds64(reg!(d), v), t),
+                Op::JSgt64R(d, s, t) => jump!(Cond::Sgt.holds64(reg!(d), reg!(s)), t),
+                Op::JSgt32I(d, v, t) => jump!(Cond::Sgt.holds32(reg!(d) as u32, v), t),
+                Op::JSgt32R(d, s, t) => jump!(compare32r(Cond::Sgt, reg!(d), reg!(s)), t),
+                Op::JSge64I(d, v, t) => jump!(Cond::Sge.holds64(reg!(d), v), t),
+                Op::JSge64R(d, s, t) => jump!(Cond::Sge.holds64(reg!(d), reg!(s)), t),
+                Op::JSge32I(d, v, t) => jump!(Cond::Sge.holds32(reg!(d) as u32, v), t),
+                Op::JSge32R(d, s, t) => jump!(compare32r(Cond::Sge, reg!(d), reg!(s)), t),
+                Op::JLt64I(d, v, t) => jump!(Cond::Lt.holds64(reg!(d), v), t),
+                Op::JLt64R(d, s, t) => jump!(Cond::Lt.holds64(reg!(d), reg!(s)), t),
+                Op::JLt32I(d, v, t) => jump!(Cond::Lt.holds32(reg!(d) as u32, v), t),
+                Op::JLt32R(d, s, t) => jump!(compare32r(Cond::Lt, reg!(d), reg!(s)), t),
+                Op::JLe64I(d, v, t) => jump!(Cond::Le.holds64(reg!(d), v), t),
+                Op::JLe64R(d, s, t) => jump!(Cond::Le.holds64(reg!(d), reg!(s)), t),
+                Op::JLe32I(d, v, t) => jump!(Cond::Le.holds32(reg!(d) as u32, v), t),
+                Op::JLe32R(d, s, t) => jump!(compare32r(Cond::Le, reg!(d), reg!(s)), t),
+                Op::JSlt64I(d, v, t) => jump!(Cond::Slt.holds64(reg!(d), v), t),
+                Op::JSlt64R(d, s, t) => jump!(Cond::Slt.holds64(reg!(d), reg!(s)), t),
+                Op::JSlt32I(d, v, t) => jump!(Cond::Slt.holds32(reg!(d) as u32, v), t),
+                Op::JSlt32R(d, s, t) => jump!(compare32r(Cond::Slt, reg!(d), reg!(s)), t),
+                Op::JSle64I(d, v, t) => jump!(Cond::Sle.holds64(reg!(d), v), t),
+                Op::JSle64R(d, s, t) => jump!(Cond::Sle.holds64(reg!(d), reg!(s)), t),
+                Op::JSle32I(d, v, t) => jump!(Cond::Sle.holds32(reg!(d) as u32, v), t),
+                Op::JSle32R(d, s, t) => jump!(compare32r(Cond::Sle, reg!(d), reg!(s)), t),
                 Op::CallHelper(id) => helper!(id as u64),
                 Op::CallLocal(t) => {
                     if depth + 1 >= MAX_FRAMES {
@@ -568,61 +568,11 @@ impl Interpreter {
     }
 }
 
-/// Comparisons of conditional jumps. Each jump variant passes a constant, so the
-/// `match` in `compare64`/`compare32` folds away.
-#[derive(Clone, Copy)]
-enum Cmp {
-    Eq,
-    Gt,
-    Ge,
-    Set,
-    Ne,
-    Sgt,
-    Sge,
-    Lt,
-    Le,
-    Slt,
-    Sle,
-}
-
+/// `Cond::holds32` on the low halves of two registers. Each jump variant passes a
+/// constant condition, so the `match` inside folds away.
 #[inline(always)]
-fn compare64(c: Cmp, a: u64, b: u64) -> bool {
-    match c {
-        Cmp::Eq => a == b,
-        Cmp::Gt => a > b,
-        Cmp::Ge => a >= b,
-        Cmp::Set => a & b != 0,
-        Cmp::Ne => a != b,
-        Cmp::Sgt => (a as i64) > (b as i64),
-        Cmp::Sge => (a as i64) >= (b as i64),
-        Cmp::Lt => a < b,
-        Cmp::Le => a <= b,
-        Cmp::Slt => (a as i64) < (b as i64),
-        Cmp::Sle => (a as i64) <= (b as i64),
-    }
-}
-
-/// `compare32` on the low halves of two registers.
-#[inline(always)]
-fn compare32r(c: Cmp, a: u64, b: u64) -> bool {
-    compare32(c, a as u32, b as u32)
-}
-
-#[inline(always)]
-fn compare32(c: Cmp, a: u32, b: u32) -> bool {
-    match c {
-        Cmp::Eq => a == b,
-        Cmp::Gt => a > b,
-        Cmp::Ge => a >= b,
-        Cmp::Set => a & b != 0,
-        Cmp::Ne => a != b,
-        Cmp::Sgt => (a as i32) > (b as i32),
-        Cmp::Sge => (a as i32) >= (b as i32),
-        Cmp::Lt => a < b,
-        Cmp::Le => a <= b,
-        Cmp::Slt => (a as i32) < (b as i32),
-        Cmp::Sle => (a as i32) <= (b as i32),
-    }
+fn compare32r(c: Cond, a: u64, b: u64) -> bool {
+    c.holds32(a as u32, b as u32)
 }
 
 /// The value an atomic operation leaves in memory (operands already truncated for
