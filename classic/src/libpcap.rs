@@ -27,6 +27,19 @@ pub const DEFAULT_SNAPLEN: i32 = 262_144;
 /// `PCAP_NETMASK_UNKNOWN`: `ip broadcast` then does not compile.
 pub const NETMASK_UNKNOWN: u32 = 0xffff_ffff;
 
+/// The `DLT_` value `pcap_open_dead` takes for a capture file's `LINKTYPE_` value.
+/// They are equal except for four types whose DLT numbers were never portable
+/// (tcpdump.org's link-layer header types registry); the DLT numbers here are Linux's.
+pub fn dlt_for_linktype(linktype: u32) -> i32 {
+    match linktype {
+        100 => 11, // ATM_RFC1483
+        101 => 12, // RAW: raw IPv4 or IPv6
+        102 => 15, // SLIP_BSDOS
+        103 => 16, // PPP_BSDOS
+        other => i32::try_from(other).unwrap_or(-1),
+    }
+}
+
 /// Why libpcap could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum PcapError {

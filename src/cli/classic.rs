@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::{read_file, CliError, EngineChoice};
 
+pub mod filter;
 mod pcap;
 
 /// What `run` passes on for a classic program.

@@ -1,6 +1,6 @@
 //! `ebpfvm run`: load, run once or `--repeat N` times, print r0 or the trap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -49,8 +49,9 @@ const KNOWN_TYPES: &[&str] = &[
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The program: an assembly file (.s/.asm), a bpf_conformance test (.data), or raw
-    /// little-endian bytecode (8 bytes per instruction).
-    program: PathBuf,
+    /// little-endian bytecode (8 bytes per instruction). Not given with --filter.
+    #[arg(required_unless_present = "filter")]
+    program: Option<PathBuf>,
     /// The engine. Default: `jit` for bytecode, assembly and classic programs; `interp`
     /// for ELF objects (the JIT does not run maps and tail calls yet).
     #[arg(long, value_enum)]
@@ -104,12 +105,20 @@ pub struct RunArgs {
     /// Print one JSON object per run: {"retval": ..., "insns": ..., "mem": "<hex>"}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    filter: super::classic::filter::FilterArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
-    if super::elf::is_elf(&args.program)? {
+    let Some(path) = &args.program else {
+        // clap asks for PROGRAM unless --filter is given.
+        let classic = super::classic::filter::compile(&args.filter, args.pcap.as_deref())?;
+        let source = Path::new(super::classic::filter::SOURCE);
+        return super::classic::run(classic_run(&args, source), classic);
+    };
+    if super::elf::is_elf(path)? {
         return super::elf::run(super::elf::ElfRun {
-            path: &args.program,
+            path,
             engine: args.engine.unwrap_or(EngineChoice::Interp),
             prog_type: &args.prog_type,
             program: args.program_name.as_deref(),
@@ -124,37 +133,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             cpus: args.cpus,
         });
     }
-    if let Some(program) = super::classic::load(&args.program, args.classic)? {
-        return super::classic::run(
-            super::classic::ClassicRun {
-                program: &args.program,
-                engine: args.engine.unwrap_or(EngineChoice::Jit),
-                prog_type: &args.prog_type,
-                packet: args.packet.as_deref(),
-                pcap: args.pcap.as_deref(),
-                ctx: args.ctx.as_deref(),
-                mem: args.mem.as_deref(),
-                budget: args.budget,
-                repeat: args.repeat,
-                json: args.json,
-            },
-            program,
-        );
+    if let Some(program) = super::classic::load(path, args.classic)? {
+        return super::classic::run(classic_run(&args, path), program);
     }
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
     check_type(&args.prog_type)?;
-    let loaded = input::load(&args.program, args.classic)?;
+    let loaded = input::load(path, args.classic)?;
     let mut mem = match &args.mem {
         Some(path) => Some(read_file(path)?),
         None => loaded.mem,
     };
     let mut vm = Vm::new(loaded.program).map_err(|e| CliError::Load {
-        path: args.program.clone(),
+        path: path.clone(),
         message: e.to_string(),
     })?;
     vm.set_budget(args.budget);
     vm.set_engine(engine).map_err(|e| CliError::Load {
-        path: args.program.clone(),
+        path: path.clone(),
         message: e.to_string(),
     })?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
@@ -170,7 +165,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         total_insns += outcome.insns;
     }
     let elapsed = start.elapsed().as_nanos() as f64;
-    let given_mem = args.mem.is_some() || args.program.extension().is_some_and(|e| e == "data");
+    let given_mem = args.mem.is_some() || path.extension().is_some_and(|e| e == "data");
     let timing = (args.repeat > 1).then(|| Timing {
         runs,
         ns_per_run: elapsed / runs as f64,
@@ -187,6 +182,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         compile_ns,
         args.json,
     )
+}
+
+/// What a classic program (`program` names it in errors) runs with.
+fn classic_run<'a>(args: &'a RunArgs, program: &'a Path) -> super::classic::ClassicRun<'a> {
+    super::classic::ClassicRun {
+        program,
+        engine: args.engine.unwrap_or(EngineChoice::Jit),
+        prog_type: &args.prog_type,
+        packet: args.packet.as_deref(),
+        pcap: args.pcap.as_deref(),
+        ctx: args.ctx.as_deref(),
+        mem: args.mem.as_deref(),
+        budget: args.budget,
+        repeat: args.repeat,
+        json: args.json,
+    }
 }
 
 struct Timing {
