@@ -190,6 +190,7 @@ impl Vm {
             budget: None,
             maps,
             programs,
+            sources: object.programs.iter().map(|p| p.program.clone()).collect(),
             kernel,
             elf: Some(ElfProgram {
                 name: spec.name.clone(),
@@ -197,7 +198,7 @@ impl Vm {
                 prog_type: spec.prog_type,
                 id: entry as u32,
             }),
-            jit: None,
+            jit: Vec::new(),
         })
     }
 

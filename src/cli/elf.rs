@@ -17,7 +17,7 @@ use ebpfvm::elf::ProgramType;
 use ebpfvm::{Outcome, Program, Select, Vm};
 use serde_json::{json, Map, Value};
 
-use super::{read_file, require_interp, CliError, EngineChoice};
+use super::{engine_for, read_file, CliError, EngineChoice};
 
 /// What `run` passes on for an ELF object.
 pub struct ElfRun<'a> {
@@ -83,7 +83,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
-    require_interp(args.engine)?;
+    let engine = engine_for(args.engine)?;
     let bytes = read_file(&args.path.to_path_buf())?;
     let select = match (args.program, args.section) {
         (Some(p), _) => Select::Program(p),
@@ -117,6 +117,9 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         ));
     }
     vm.set_budget(args.budget);
+    vm.set_engine(engine)
+        .map_err(|e| load_error(args.path, e))?;
+    let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
     let given = args.ctx.or(args.mem);
     let mut buffer = match given {
         Some(p) => read_file(&p.to_path_buf())?,
@@ -136,6 +139,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         given.is_some().then_some(&buffer[..]),
         &trace,
         (args.repeat > 1).then_some((runs, ns_per_run)),
+        compile_ns,
         args.json,
     );
     if args.maps_json {
@@ -157,6 +161,7 @@ fn report(
     mem: Option<&[u8]>,
     trace: &[String],
     timing: Option<(u64, f64)>,
+    compile_ns: Option<u64>,
     as_json: bool,
 ) {
     if as_json {
@@ -172,6 +177,9 @@ fn report(
         }
         if !trace.is_empty() {
             line["trace"] = json!(trace);
+        }
+        if let Some(ns) = compile_ns {
+            line["compile_ns"] = json!(ns);
         }
         if let Some((runs, ns)) = timing {
             line["runs"] = json!(runs);

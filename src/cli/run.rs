@@ -52,8 +52,8 @@ pub struct RunArgs {
     /// little-endian bytecode (8 bytes per instruction). Not given with --filter.
     #[arg(required_unless_present = "filter")]
     program: Option<PathBuf>,
-    /// The engine. Default: `jit` for bytecode, assembly and classic programs; `interp`
-    /// for ELF objects (the JIT does not run maps and tail calls yet).
+    /// The engine. Default: `jit` (bytecode, assembly, classic programs and ELF objects
+    /// with their maps, tail calls and `bpf_loop`).
     #[arg(long, value_enum)]
     engine: Option<EngineChoice>,
     /// Program type, by the kernel's name in lower case (`xdp`, `socket_filter`, ...);
@@ -119,7 +119,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     if super::elf::is_elf(path)? {
         return super::elf::run(super::elf::ElfRun {
             path,
-            engine: args.engine.unwrap_or(EngineChoice::Interp),
+            engine: args.engine.unwrap_or(EngineChoice::Jit),
             prog_type: &args.prog_type,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
