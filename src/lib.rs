@@ -31,8 +31,10 @@
 //! and [`vm`] (memory, helpers, the interpreter).
 
 pub mod conformance;
+mod context;
 mod object;
 
+pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
@@ -74,6 +76,9 @@ pub enum Error {
     /// The JIT could not compile the program.
     #[error(transparent)]
     Jit(#[from] jit::JitError),
+    /// A context access the program type does not allow (or this model cannot run).
+    #[error(transparent)]
+    Context(#[from] ctx::RewriteError),
 }
 
 /// Which engine runs a [`Vm`]'s program. Both have the same semantics: the same return
@@ -106,6 +111,8 @@ pub struct Vm {
     elf: Option<ElfProgram>,
     /// The compiled program when the engine is the JIT.
     jit: Option<jit::JitProgram>,
+    /// The program type given to [`Vm::with_type`] (`None`: raw).
+    prog_type: Option<ctx::ProgramType>,
 }
 
 impl Vm {
@@ -122,6 +129,7 @@ impl Vm {
             kernel: vm::kernel_helpers::Kernel::new(),
             elf: None,
             jit: None,
+            prog_type: None,
         })
     }
 
