@@ -75,6 +75,13 @@ pub enum Conversion {
     Store16,
     /// A store the kernel drops (`queue_mapping` = an immediate >= 0xffff).
     Nop,
+    /// A narrow load at least as wide as the kernel's own field (`pkt_type` is one
+    /// byte, `protocol` two): the kernel loads the whole field whatever byte was asked
+    /// for, so the load moves to the field's first byte.
+    AtField {
+        /// Offset of the field in the context.
+        off: usize,
+    },
 }
 
 /// Why an access is refused.
@@ -122,11 +129,38 @@ pub fn check(
             },
             _ => Conversion::Plain,
         },
-        _ => skb_conversion(off as usize, kind)?,
+        _ => skb_conversion(off as usize, size, kind)?,
     })
 }
 
-fn skb_conversion(off: usize, kind: AccessKind) -> Result<Conversion, AccessError> {
+/// Bytes the kernel's `struct sk_buff` (or socket) keeps a 32-bit `__sk_buff` field in,
+/// from `bpf_convert_ctx_access`.
+fn skb_target_size(field: usize) -> u32 {
+    match field {
+        skb::PKT_TYPE => 1,
+        skb::QUEUE_MAPPING
+        | skb::PROTOCOL
+        | VLAN_TCI
+        | VLAN_PROTO
+        | skb::TC_INDEX
+        | skb::TC_CLASSID
+        | skb::FAMILY
+        | REMOTE_PORT
+        | LOCAL_PORT
+        | GSO_SEGS
+        | GSO_SIZE => 2,
+        _ => 4,
+    }
+}
+
+const VLAN_TCI: usize = 24;
+const VLAN_PROTO: usize = 28;
+const REMOTE_PORT: usize = 132;
+const LOCAL_PORT: usize = 136;
+const GSO_SEGS: usize = 164;
+const GSO_SIZE: usize = 176;
+
+fn skb_conversion(off: usize, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
     let write = !matches!(kind, AccessKind::Read { .. });
     Ok(match off {
         skb::DATA => Conversion::Pointer {
@@ -139,6 +173,9 @@ fn skb_conversion(off: usize, kind: AccessKind) -> Result<Conversion, AccessErro
             slot: skb::SLOT_DATA_META,
         },
         skb::SK => return Err(AccessError::Unsupported("reading __sk_buff->sk")),
+        _ if !write && off % 4 != 0 && size >= skb_target_size(off & !3) => {
+            Conversion::AtField { off: off & !3 }
+        }
         skb::TC_INDEX | skb::TC_CLASSID if write => Conversion::Store16,
         // The kernel skips a store of 0xffff (NO_QUEUE_MAPPING) or more; for a register
         // that is a branch the one-slot rewrite cannot express.
@@ -235,10 +272,15 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
     }
 }
 
-/// `xdp_is_valid_access` for programs not attached to a devmap: aligned 32-bit reads.
+/// `xdp_is_valid_access` for programs not attached to a devmap: aligned 32-bit reads,
+/// not sign-extending for the pointer fields.
 fn xdp_allowed(off: i64, size: u32, kind: AccessKind) -> bool {
-    matches!(kind, AccessKind::Read { .. })
-        && (0..xdp::SIZE as i64).contains(&off)
+    let pointer = (0..12).contains(&off);
+    let read = match kind {
+        AccessKind::Read { sign_extend } => !(sign_extend && pointer),
+        _ => false,
+    };
+    read && (0..xdp::SIZE as i64).contains(&off)
         && off as usize != xdp::EGRESS_IFINDEX
         && off % size as i64 == 0
         && size == 4

@@ -232,6 +232,22 @@ fn convert(insn: Insn, conversion: Conversion) -> Insn {
             off,
             src,
         },
+        (
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                ..
+            },
+            Conversion::AtField { off },
+        ) => Insn::Load {
+            size,
+            sign_extend,
+            dst,
+            src,
+            off: off as i16,
+        },
         (_, Conversion::Nop) => Insn::Ja {
             off: 0,
             long: false,
