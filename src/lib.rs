@@ -30,9 +30,37 @@
 //! The crates underneath are re-exported: [`isa`] (instructions, decoding, assembler)
 //! and [`vm`] (memory, helpers, the interpreter).
 
+/// Runs a [`Vm`]'s program on its chosen engine with `args` in r1-r5 over `map` (a
+/// `MemoryMap` that borrows the VM's stack and maps). A macro rather than a method so the
+/// map's borrows of some fields and the engine's borrows of others stay disjoint.
+macro_rules! execute {
+    ($vm:ident, $args:expr, $map:ident) => {
+        match (&$vm.elf, $vm.jit.first()) {
+            (_, None) => $vm.interpreter.run_linked(
+                $args,
+                &mut $map,
+                &mut $vm.helpers,
+                $vm.budget,
+                &$vm.programs,
+            ),
+            (None, Some(jit)) => jit.run($args, &mut $map, &mut $vm.helpers, $vm.budget),
+            (Some(elf), Some(_)) => $vm.jit[elf.id as usize].run_linked(
+                $args,
+                &mut $map,
+                &mut $vm.helpers,
+                $vm.budget,
+                &$vm.jit,
+            ),
+        }
+    };
+}
+pub(crate) use execute;
+
 pub mod conformance;
+mod context;
 mod object;
 
+pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
@@ -74,6 +102,9 @@ pub enum Error {
     /// The JIT could not compile the program.
     #[error(transparent)]
     Jit(#[from] jit::JitError),
+    /// A context access the program type does not allow (or this model cannot run).
+    #[error(transparent)]
+    Context(#[from] ctx::RewriteError),
 }
 
 /// Which engine runs a [`Vm`]'s program. Both have the same semantics: the same return
@@ -109,6 +140,8 @@ pub struct Vm {
     /// When the engine is the JIT: the compiled program, or for an ELF object every
     /// program of `sources` (each compiled once; the one run is `elf.id`).
     jit: Vec<jit::JitProgram>,
+    /// The program type given to [`Vm::with_type`] (`None`: raw).
+    prog_type: Option<ctx::ProgramType>,
 }
 
 impl Vm {
@@ -126,6 +159,7 @@ impl Vm {
             kernel: vm::kernel_helpers::Kernel::new(),
             elf: None,
             jit: Vec::new(),
+            prog_type: None,
         })
     }
 
@@ -213,26 +247,7 @@ impl Vm {
             map.set_packet(addr);
         }
         let args = [addr, len, 0, 0, 0];
-        match (&self.elf, self.jit.first()) {
-            (_, None) => {}
-            (None, Some(jit)) => return jit.run(args, &mut map, &mut self.helpers, self.budget),
-            (Some(elf), Some(_)) => {
-                return self.jit[elf.id as usize].run_linked(
-                    args,
-                    &mut map,
-                    &mut self.helpers,
-                    self.budget,
-                    &self.jit,
-                )
-            }
-        }
-        self.interpreter.run_linked(
-            args,
-            &mut map,
-            &mut self.helpers,
-            self.budget,
-            &self.programs,
-        )
+        execute!(self, args, map)
     }
 }
 

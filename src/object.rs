@@ -49,7 +49,7 @@ pub struct ElfProgram {
     pub id: u32,
 }
 
-fn choose(object: &Object, select: Select<'_>) -> Result<usize, Error> {
+pub(crate) fn choose(object: &Object, select: Select<'_>) -> Result<usize, Error> {
     let list = |it: &mut dyn Iterator<Item = &elf::ProgramSpec>| {
         it.map(|p| format!("{} (section {})", p.name, p.section))
             .collect::<Vec<_>>()
@@ -199,6 +199,7 @@ impl Vm {
                 id: entry as u32,
             }),
             jit: Vec::new(),
+            prog_type: None,
         })
     }
 

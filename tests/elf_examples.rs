@@ -201,7 +201,7 @@ fn cli_runs_an_object_and_prints_its_maps() {
         serde_json::json!(["01000000", "0400000000000000"])
     );
 
-    // Program types that need a kernel context are refused by name, exit 2.
+    // Packet types need a packet, exit 2.
     let out = ebpfvm(&[
         "run",
         "elf/tests/programs/obj/btf_maps.o",
@@ -210,10 +210,7 @@ fn cli_runs_an_object_and_prints_its_maps() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("`xdp` program") && err.contains("not modelled yet"),
-        "{err}"
-    );
+    assert!(err.contains("`xdp` program runs on a packet"), "{err}");
     // Several programs: the error lists them.
     let out = ebpfvm(&["run", "examples/tail_calls.o"]);
     assert_eq!(out.status.code(), Some(2));

@@ -5,6 +5,7 @@ mod conformance;
 mod disasm;
 mod elf;
 mod input;
+mod packet;
 mod run;
 mod seccomp;
 

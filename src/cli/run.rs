@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use ebpfvm::ctx::{ContextKind, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -56,8 +57,12 @@ pub struct RunArgs {
     /// with their maps, tail calls and `bpf_loop`).
     #[arg(long, value_enum)]
     engine: Option<EngineChoice>,
-    /// Program type, by the kernel's name in lower case (`xdp`, `socket_filter`, ...);
-    /// `raw` means no context: r1 = the memory, r2 = its length.
+    /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
+    /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
+    /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
+    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
+    /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
+    /// packet after the run, hex). ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
@@ -69,7 +74,7 @@ pub struct RunArgs {
     /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
-    /// One packet for packet program types (classic socket filters).
+    /// One packet (an Ethernet frame) for packet program types.
     #[arg(long, value_name = "FILE")]
     packet: Option<PathBuf>,
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
@@ -126,6 +131,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             mem: args.mem.as_deref(),
             ctx: args.ctx.as_deref(),
             packet: args.packet.is_some() || args.pcap.is_some(),
+            packet_file: args.packet.as_deref(),
+            pcap: args.pcap.as_deref(),
             budget: args.budget,
             repeat: args.repeat,
             json: args.json,
@@ -137,8 +144,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::classic::run(classic_run(&args, path), program);
     }
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
-    check_type(&args.prog_type)?;
+    let prog_type = check_type(&args.prog_type)?;
     let loaded = input::load(path, args.classic)?;
+    if let Some(ty) = prog_type {
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::packet::run(
+            &mut vm,
+            super::packet::PacketRun {
+                ty,
+                packet: args.packet.as_deref(),
+                pcap: args.pcap.as_deref(),
+                repeat: args.repeat,
+                json: args.json,
+            },
+        );
+    }
     let mut mem = match &args.mem {
         Some(path) => Some(read_file(path)?),
         None => loaded.mem,
@@ -206,12 +232,25 @@ struct Timing {
     ns_per_insn: f64,
 }
 
-fn check_type(name: &str) -> Result<(), CliError> {
+/// The program type named, `None` for `raw`; types without a modelled context are
+/// refused as not supported yet.
+fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
     if name == "raw" {
-        Ok(())
-    } else if KNOWN_TYPES.contains(&name) {
+        return Ok(None);
+    }
+    match name.parse::<ProgramType>() {
+        Ok(ty) if ContextKind::of(ty).is_some() => return Ok(Some(ty)),
+        _ => {}
+    }
+    if KNOWN_TYPES.contains(&name) {
+        let modelled: Vec<&str> = ProgramType::ALL
+            .iter()
+            .filter(|&&t| ContextKind::of(t).is_some())
+            .map(|t| t.name())
+            .collect();
         Err(CliError::NotSupported(format!(
-            "program type `{name}` is not supported yet; only `raw` runs today"
+            "program type `{name}` is not supported yet for eBPF programs; modelled: raw, {}",
+            modelled.join(", ")
         )))
     } else {
         Err(CliError::Usage(format!(
