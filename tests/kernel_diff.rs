@@ -4,16 +4,15 @@
 //! program stores r0-r9 and its stack slots into the packet (kernel) or memory (ours)
 //! at the end; both must be byte-for-byte equal.
 //!
-//! Skips, saying why, where `bpf()` is not permitted.
-
-mod kernel;
+//! The kernel side goes through `ebpfvm-kernel`. Skips, saying why, where `bpf()` is not
+//! permitted.
 
 use ebpfvm::isa::{
     AluOp, AtomicOp, ByteOrder, Cond, Imm64, Insn, Operand, Program, Reg, SignExtend, Size,
     SwapWidth, Width,
 };
 use ebpfvm::{Engine, Vm};
-use kernel::{KernelError, XdpProgram};
+use ebpfvm_kernel::{KernelError, KernelProgram, ProgramType, TestRun};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -307,18 +306,19 @@ fn check_seed(seed: u64, body_len: usize) -> Result<(), TestCaseError> {
     let ours = raw_program(&common);
     let listing = ebpfvm::isa::disassemble(&ours);
     let packet = vec![0u8; OUT_LEN];
-    let loaded = match XdpProgram::load(&kernel.to_bytes()) {
+    let loaded = match load_xdp(&kernel) {
         Ok(p) => p,
-        Err(KernelError::Refused(log)) => {
+        Err(KernelError::Refused { log, .. }) => {
             return Err(TestCaseError::fail(format!(
                 "the kernel refused a generated program:\n{listing}\n{log}"
             )))
         }
         Err(e) => return Err(TestCaseError::fail(e.to_string())),
     };
-    let (retval, kernel_out) = loaded
-        .run(&packet)
+    let run = loaded
+        .test_run(&TestRun::packet(&packet))
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let (retval, kernel_out) = (run.retval, run.data_out);
     for engine in [Engine::Interpreter, Engine::Jit] {
         let mut mem = packet.clone();
         let mut vm = Vm::new(ours.clone()).expect("lowers");
@@ -343,14 +343,19 @@ fn check_seed(seed: u64, body_len: usize) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn load_xdp(program: &Program) -> Result<KernelProgram, KernelError> {
+    KernelProgram::load_raw(program, ProgramType::Xdp.id(), None, "GPL")
+}
+
 fn kernel_available() -> bool {
     let exit_only = Program::new(vec![mov64(reg(0), 2), Insn::Exit]).expect("valid");
-    match XdpProgram::load(&exit_only.to_bytes()) {
+    match load_xdp(&exit_only) {
         Ok(_) => true,
-        Err(e) => {
+        Err(e) if e.is_unavailable() => {
             eprintln!("skipping kernel differential tests: {e}");
             false
         }
+        Err(e) => panic!("the kernel refused `mov r0, 2; exit`: {e}"),
     }
 }
 

@@ -1,0 +1,47 @@
+//! Runs ebpfvm programs in the running Linux kernel: the oracle our engines are compared
+//! with, and the `kernel` engine of the command line.
+//!
+//! ```no_run
+//! use ebpfvm_kernel::{KernelObject, KernelProgram, ProgramType, TestRun};
+//!
+//! // A raw program as XDP: r0 = 2 (XDP_PASS).
+//! let program = ebpfvm_isa::assemble("mov %r0, 2\nexit")?;
+//! let xdp = KernelProgram::load_raw(&program, ProgramType::Xdp.id(), None, "GPL")?;
+//! let result = xdp.test_run(&TestRun::packet(&[0u8; 64]))?;
+//! assert_eq!(result.retval, 2);
+//!
+//! // An ELF object with its maps; a syscall program's context comes back as ctx_out.
+//! let object = KernelObject::load(&std::fs::read("examples/counter.o")?, Some("count"), None, None)?;
+//! let after = object.program().test_run(&TestRun::context(&[0u8; 68]))?;
+//! for (name, entries) in object.map_entries()? {
+//!     println!("{name}: {} entries", entries.len());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Everything goes through the `bpf()` system call (`sys.rs`, the crate's only `unsafe`
+//! code). Off Linux the crate compiles, and every entry point returns
+//! [`KernelError::NotLinux`]. Without permission (not root, no CAP_BPF) loading returns
+//! [`KernelError::Unavailable`]; [`KernelError::is_unavailable`] tells tests to skip.
+
+mod btf;
+mod error;
+pub mod map;
+mod object;
+mod program;
+mod sys;
+
+pub use ebpfvm_elf::ProgramType;
+pub use error::KernelError;
+pub use map::{Entry, KernelMap};
+pub use object::KernelObject;
+pub use program::{KernelProgram, TestRun, TestRunResult};
+
+/// The number of possible CPUs: how many copies of a value a per-CPU map holds.
+pub fn possible_cpus() -> Result<u32, KernelError> {
+    sys::possible_cpus().map_err(|error| KernelError::Map {
+        map: "(none)".to_string(),
+        what: "reading /sys/devices/system/cpu/possible".to_string(),
+        error,
+    })
+}

@@ -1,0 +1,205 @@
+//! An ELF object in the kernel: its maps created as declared (global data written,
+//! `.rodata` frozen), the chosen program loaded with them, and every program its prog
+//! arrays name (`.values`) loaded too and put in their slots, so tail calls work.
+//!
+//! The object is parsed and linked by our own ELF loader (`ebpfvm-elf`), not by aya or
+//! libbpf, so the kernel runs the very instructions our engines run; map references
+//! reach the kernel as map indexes with an `fd_array`.
+
+use std::collections::HashMap;
+
+use ebpfvm_elf::{InitialValue, Object};
+
+use crate::error::KernelError;
+use crate::map::{Entry, KernelMap};
+use crate::program::KernelProgram;
+use crate::sys;
+
+/// An object's maps and programs in the kernel.
+#[derive(Debug)]
+pub struct KernelObject {
+    /// By index in the object (what `lddw` kinds 5 and 6 name).
+    maps: Vec<KernelMap>,
+    /// The loaded programs by index in the object.
+    programs: HashMap<usize, KernelProgram>,
+    /// The chosen program's index.
+    entry: usize,
+    /// Kernel ids to object indexes, to read prog arrays and maps of maps back.
+    program_ids: HashMap<u32, u32>,
+    map_ids: HashMap<u32, u32>,
+}
+
+impl KernelObject {
+    /// Parses the ELF object `bytes` and loads program `program` (its function name;
+    /// `None` when the object has only one) as [`KernelObject::from_object`] does.
+    pub fn load(
+        bytes: &[u8],
+        program: Option<&str>,
+        prog_type: Option<u32>,
+        expected_attach_type: Option<u32>,
+    ) -> Result<KernelObject, KernelError> {
+        let object = Object::parse(bytes)?;
+        KernelObject::from_object(&object, program, prog_type, expected_attach_type)
+    }
+
+    /// Creates the object's maps and loads program `program` with the programs its prog
+    /// arrays name, all as kernel type `prog_type` (default: the type the program's
+    /// section gives).
+    pub fn from_object(
+        object: &Object,
+        program: Option<&str>,
+        prog_type: Option<u32>,
+        expected_attach_type: Option<u32>,
+    ) -> Result<KernelObject, KernelError> {
+        if !cfg!(target_os = "linux") {
+            return Err(KernelError::NotLinux);
+        }
+        let entry = choose(object, program)?;
+        let maps = object
+            .maps
+            .iter()
+            .map(KernelMap::create)
+            .collect::<Result<Vec<_>, _>>()?;
+        let fd_array: Vec<u32> = maps.iter().map(|m| m.fd().raw()).collect();
+        let license = object.license.as_deref().unwrap_or("");
+        let mut wanted = vec![entry];
+        for decl in &object.maps {
+            for (_, value) in &decl.initial_values {
+                if let InitialValue::Program(name) = value {
+                    let index = object
+                        .programs
+                        .iter()
+                        .position(|p| &p.name == name)
+                        .ok_or_else(|| {
+                            KernelError::Select(format!(
+                                "map `{}`: `.values` names `{name}`, which is not a program",
+                                decl.name
+                            ))
+                        })?;
+                    wanted.push(index);
+                }
+            }
+        }
+        let mut programs = HashMap::new();
+        for index in wanted {
+            if programs.contains_key(&index) {
+                continue;
+            }
+            let spec = &object.programs[index];
+            let prog_type = match prog_type.or(spec.prog_type.map(|t| t.id())) {
+                Some(t) => t,
+                None => {
+                    return Err(KernelError::Select(format!(
+                        "section `{}` of program `{}` names no program type; give one",
+                        spec.section, spec.name
+                    )))
+                }
+            };
+            let loaded = KernelProgram::load(
+                &spec.program,
+                prog_type,
+                expected_attach_type,
+                license,
+                &spec.name,
+                &fd_array,
+            )?;
+            programs.insert(index, loaded);
+        }
+        let ids = |what: &str, fd: &sys::Fd| {
+            sys::object_id(fd).map_err(|error| KernelError::Map {
+                map: what.to_string(),
+                what: "reading its kernel id".to_string(),
+                error,
+            })
+        };
+        let mut program_ids = HashMap::new();
+        for (&index, p) in &programs {
+            program_ids.insert(ids(p.name(), p.fd())?, index as u32);
+        }
+        let mut map_ids = HashMap::new();
+        for (index, m) in maps.iter().enumerate() {
+            map_ids.insert(ids(m.name(), m.fd())?, index as u32);
+        }
+        for (decl, map) in object.maps.iter().zip(&maps) {
+            for (slot, value) in &decl.initial_values {
+                let fd = match value {
+                    InitialValue::Program(name) => object
+                        .programs
+                        .iter()
+                        .position(|p| &p.name == name)
+                        .and_then(|i| programs.get(&i))
+                        .map(|p| p.fd().raw()),
+                    InitialValue::Map(i) => maps.get(*i).map(|m| m.fd().raw()),
+                };
+                let fd = fd.ok_or_else(|| {
+                    KernelError::Select(format!(
+                        "map `{}`: a `.values` slot names nothing",
+                        decl.name
+                    ))
+                })?;
+                map.update(&slot.to_ne_bytes(), &fd.to_ne_bytes(), 0)?;
+            }
+        }
+        Ok(KernelObject {
+            maps,
+            programs,
+            entry,
+            program_ids,
+            map_ids,
+        })
+    }
+
+    /// The chosen program.
+    pub fn program(&self) -> &KernelProgram {
+        // `from_object` inserted the entry first and never removes programs.
+        &self.programs[&self.entry]
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&KernelMap> {
+        self.maps.iter().find(|m| m.name() == name)
+    }
+
+    /// Every map by name, in the object's order, with its entries sorted by key (the
+    /// form of `ebpfvm::Vm::map_entries`; see [`crate::map`]).
+    pub fn map_entries(&self) -> Result<Vec<(String, Vec<Entry>)>, KernelError> {
+        self.maps
+            .iter()
+            .map(|m| {
+                Ok((
+                    m.name().to_string(),
+                    m.entries(&self.program_ids, &self.map_ids)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// The index of the program named `name`, or of the only program.
+fn choose(object: &Object, name: Option<&str>) -> Result<usize, KernelError> {
+    let names = || {
+        object
+            .programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(name) => object
+            .programs
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                KernelError::Select(format!("no program `{name}`; the object has: {}", names()))
+            }),
+        None if object.programs.len() == 1 => Ok(0),
+        None if object.programs.is_empty() => Err(KernelError::Select(
+            "the object has no programs".to_string(),
+        )),
+        None => Err(KernelError::Select(format!(
+            "the object has several programs, choose one: {}",
+            names()
+        ))),
+    }
+}
