@@ -5,7 +5,8 @@
 
 use crate::ctx::{self, PacketContext, ProgramType};
 use crate::elf::Object;
-use crate::vm::{MemoryMap, RegionKind};
+use crate::isa::{CallTarget, Insn};
+use crate::vm::{self, MemoryMap, RegionKind};
 use crate::{too_large, Error, Outcome, Program, Select, Vm};
 
 impl Vm {
@@ -16,7 +17,28 @@ impl Vm {
         let rewritten = ctx::rewrite(&program, ty)?;
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
+        vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
+        crate::packet_helpers::register(&mut vm.helpers, ty);
+        vm.check_helpers()?;
         Ok(vm)
+    }
+
+    /// Refuses a program that calls a helper its type may call but this model does not
+    /// implement yet (rather than trapping when the call runs).
+    fn check_helpers(&self) -> Result<(), Error> {
+        for (pc, insn) in self.program.insns().iter().enumerate() {
+            if let Insn::Call(CallTarget::Helper(id)) = *insn {
+                if !self.helpers.contains(id as u64) {
+                    let name = ctx::helpers::name(id as u32).unwrap_or("unknown");
+                    return Err(Error::Context(ctx::RewriteError {
+                        pc,
+                        message: format!("helper bpf_{name}#{id} is not supported yet"),
+                        unsupported: true,
+                    }));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// [`Vm::from_object`] for a program of type `ty` (its section's type when `None`):
@@ -41,6 +63,10 @@ impl Vm {
         let name = object.programs[entry].name.clone();
         let mut vm = Vm::from_object(&object, Select::Program(&name), cpus)?;
         vm.prog_type = ty.filter(|&t| ctx::ContextKind::of(t).is_some());
+        if let Some(t) = vm.prog_type {
+            crate::packet_helpers::register(&mut vm.helpers, t);
+            vm.check_helpers()?;
+        }
         Ok(vm)
     }
 

@@ -33,6 +33,7 @@
 pub mod conformance;
 mod context;
 mod object;
+mod packet_helpers;
 
 pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;

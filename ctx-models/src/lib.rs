@@ -8,12 +8,14 @@
 //! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
 //! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
 //! - [`action()`]: the named action of a return value.
+//! - [`helpers`]: helper names and which types may call them.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
 
 pub mod access;
 mod action;
+pub mod helpers;
 pub mod layout;
 mod packet;
 mod prog_type;
