@@ -81,14 +81,17 @@ impl Vm {
         self.stack.clear();
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
-        let packet_len = regions.packet.len() as u64;
-        let packet = if regions.packet_writable {
-            map.map_mut(RegionKind::Packet, regions.packet)
-        } else {
-            map.map_ro(RegionKind::Packet, regions.packet)
-        };
+        let frame_len = regions.frame.len() as u64;
+        let (start, end) = regions.window;
+        let packet = map.map_window(
+            RegionKind::Packet,
+            regions.frame,
+            start,
+            end,
+            regions.packet_writable,
+        );
         let Some(packet) = packet else {
-            return too_large(packet_len);
+            return too_large(frame_len);
         };
         for (slot, offset) in regions.pointers {
             let addr = packet + offset as u64;

@@ -459,9 +459,18 @@ fn random_program(g: &mut Gen, ty: ProgramType, helpers: bool) -> Program {
                 });
             }
             6 | 7 => {
-                let Some((data, end)) = packet_pointers(ty) else {
+                let Some((mut data, mut end)) = packet_pointers(ty) else {
                     continue;
                 };
+                // Sometimes the metadata area, [data_meta, data).
+                let meta = match ty {
+                    ProgramType::Xdp => Some(8),
+                    ProgramType::SchedCls | ProgramType::SchedAct => Some(140),
+                    _ => None,
+                };
+                if let Some(meta) = meta.filter(|_| g.below(3) == 0) {
+                    (data, end) = (meta, data);
+                }
                 let size = g.pick(&[1u32, 2, 4, 8]);
                 let at = g.below(80) as i16;
                 let write = packet_writable && g.below(2) == 0;
@@ -529,7 +538,7 @@ fn random_program(g: &mut Gen, ty: ProgramType, helpers: bool) -> Program {
 fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     let xdp = ty == ProgramType::Xdp;
     let (load_id, store_id) = if xdp { (189, 190) } else { (26, 9) };
-    let candidates = [load_id, store_id, 10, 11, 23, 28];
+    let candidates = [load_id, store_id, 10, 11, 23, 28, 44, 54, 65];
     let allowed: Vec<i32> = candidates
         .into_iter()
         .filter(|&id| ebpfvm::ctx::helpers::allowed(ty, id as u32) == Some(true))
@@ -579,6 +588,18 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
         23 => {
             insns.push(mov(1, g.below(5) as i32));
             insns.push(mov(2, g.pick(&[0, 0, 1, 2])));
+        }
+        44 | 54 | 65 => {
+            let delta = match (id, g.below(3)) {
+                (44, 0) => g.pick(&[-216, -217, -256, 14, 40, 1000]),
+                (44, _) => g.below(80) as i32 - 60,
+                (54, 0) => g.pick(&[-3, 4, -216, -220, -36]),
+                (54, _) => -4 * g.below(10) as i32,
+                (_, 0) => g.pick(&[-46, -47, 3460, 3461, 4000]),
+                _ => g.below(120) as i32 - 60,
+            };
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, delta));
         }
         _ => {
             // csum_diff(from, from_size, to, to_size, seed)

@@ -23,6 +23,8 @@ mod rewrite;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;
-pub use packet::{PacketContext, PacketError, Regions, ETH_HLEN, XDP_HEADROOM};
+pub use packet::{
+    PacketContext, PacketError, Regions, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED, XDP_HEADROOM,
+};
 pub use prog_type::{ProgramType, UnknownProgramType};
 pub use rewrite::{rewrite, RewriteError};
