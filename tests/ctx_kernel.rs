@@ -697,3 +697,29 @@ fn helper_allow_lists_match_the_kernel() {
         }
     }
 }
+
+#[test]
+fn examples_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/");
+    for name in [
+        "xdp_port_filter",
+        "tc_marker",
+        "socket_filter",
+        "cgroup_skb",
+    ] {
+        let bytes = std::fs::read(format!("{dir}{name}.o")).unwrap();
+        let object = ebpfvm::elf::Object::parse(&bytes).unwrap();
+        let spec = &object.programs[0];
+        let ty = spec.prog_type.unwrap();
+        let loaded = KernelProgram::load_type(ty.id(), &spec.program.to_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (packet_name, packet) in packets() {
+            let kernel = theirs(&loaded, &packet);
+            let ours = ours(ty, &spec.program, &packet).map(|r| r.unwrap());
+            assert_eq!(ours, kernel, "{name}, packet {packet_name}");
+        }
+    }
+}
