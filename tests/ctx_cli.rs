@@ -97,9 +97,7 @@ fn xdp_packet_runs_on_both_engines_with_action_and_packet() {
 /// A pcap file (microsecond, Ethernet) holding `packets`.
 fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
     let mut f = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        f.extend(v.to_le_bytes());
-    }
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
     f.extend(2u16.to_le_bytes());
     f.extend(4u16.to_le_bytes());
     f.extend([0u8; 8]);

@@ -122,7 +122,7 @@ impl XdpProgram {
         packet: &[u8],
         ctx_in: Option<&[u8]>,
     ) -> Result<(u32, Vec<u8>, Vec<u8>), KernelError> {
-        let mut out = vec![0u8; packet.len() + 256];
+        let mut out = vec![0u8; packet.len() + 4096];
         let mut ctx_out = vec![0u8; ctx_in.map_or(0, <[u8]>::len)];
         let mut attr = [0u64; 20];
         put_u32(&mut attr, 0, self.fd as u32);
