@@ -383,3 +383,79 @@ fn prog_arrays_are_filled_and_per_cpu_maps_read_back() {
     assert_eq!(sum(&entries[1].1), 100 * cpus as u64 + 3);
     assert_eq!(sum(&ours[1].1[1].1), 3);
 }
+
+/// Loads a raw program as a syscall program: the refusal's log, or `None` (skip).
+fn syscall_refusal(text: &str) -> Option<String> {
+    match KernelProgram::load_raw(&asm(text), ProgramType::Syscall.id(), None, "GPL") {
+        Err(e) if e.is_unavailable() => {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(KernelError::Refused { log, .. }) => Some(log),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn raw_programs_as_syscall_programs_have_no_length_and_no_context_arithmetic() {
+    // What a raw program may not do in the kernel: read r2 (our engines put the
+    // memory's length there; the kernel passes only the context) ...
+    if let Some(log) = syscall_refusal("mov %r0, %r2\nexit") {
+        assert!(log.contains("R2 !read_ok"), "log: {log}");
+    }
+    // ... or move the context pointer before dereferencing it.
+    if let Some(log) = syscall_refusal("add %r1, 8\nldxdw %r0, [%r1+0]\nexit") {
+        assert!(log.contains("modified ctx ptr"), "log: {log}");
+    }
+}
+
+#[test]
+fn syscall_contexts_are_limited_to_64k() {
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &asm("mov %r0, 0\nexit"),
+        ProgramType::Syscall.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let fits = k
+        .test_run(&TestRun::context(&vec![7u8; 65535]))
+        .expect("runs");
+    assert_eq!(fits.ctx_out.len(), 65535);
+    match k.test_run(&TestRun::context(&vec![0u8; 65536])) {
+        Err(KernelError::TestRun(why)) => assert!(why.contains("Invalid argument"), "{why}"),
+        other => panic!("expected a refusal of the size, got {other:?}"),
+    }
+}
+
+#[test]
+fn xdp_context_comes_back_with_the_packet() {
+    // Returns the packet's length through data_end - data; the kernel reports the
+    // `xdp_md` after the run (data_end is the packet's length).
+    let program = asm("
+        ldxw %r2, [%r1+0]
+        ldxw %r0, [%r1+4]
+        sub %r0, %r2
+        exit");
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::Xdp.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let p = packet();
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+    // egress_ifindex; the kernel wants data_end to be the packet's length.
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(p.len() as u32).to_ne_bytes());
+    let mut run = TestRun::packet(&p);
+    run.ctx_in = &ctx;
+    run.ctx_out_capacity = ctx.len();
+    let out = k.test_run(&run).expect("runs");
+    assert_eq!(out.retval as usize, p.len());
+    assert_eq!(out.ctx_out.len(), 24);
+    assert_eq!(out.ctx_out[4..8], (p.len() as u32).to_ne_bytes());
+}
