@@ -30,9 +30,37 @@
 //! The crates underneath are re-exported: [`isa`] (instructions, decoding, assembler)
 //! and [`vm`] (memory, helpers, the interpreter).
 
+/// Runs a [`Vm`]'s program on its chosen engine with `args` in r1-r5 over `map` (a
+/// `MemoryMap` that borrows the VM's stack and maps). A macro rather than a method so the
+/// map's borrows of some fields and the engine's borrows of others stay disjoint.
+macro_rules! execute {
+    ($vm:ident, $args:expr, $map:ident) => {
+        match (&$vm.elf, $vm.jit.first()) {
+            (_, None) => $vm.interpreter.run_linked(
+                $args,
+                &mut $map,
+                &mut $vm.helpers,
+                $vm.budget,
+                &$vm.programs,
+            ),
+            (None, Some(jit)) => jit.run($args, &mut $map, &mut $vm.helpers, $vm.budget),
+            (Some(elf), Some(_)) => $vm.jit[elf.id as usize].run_linked(
+                $args,
+                &mut $map,
+                &mut $vm.helpers,
+                $vm.budget,
+                &$vm.jit,
+            ),
+        }
+    };
+}
+pub(crate) use execute;
+
 pub mod conformance;
+mod context;
 mod object;
 
+pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
@@ -74,6 +102,9 @@ pub enum Error {
     /// The JIT could not compile the program.
     #[error(transparent)]
     Jit(#[from] jit::JitError),
+    /// A context access the program type does not allow (or this model cannot run).
+    #[error(transparent)]
+    Context(#[from] ctx::RewriteError),
 }
 
 /// Which engine runs a [`Vm`]'s program. Both have the same semantics: the same return
@@ -99,13 +130,18 @@ pub struct Vm {
     stack: Stack,
     budget: Option<u64>,
     /// Maps (an ELF object's; empty otherwise), every program of the object by id (the
-    /// tail-call table), the kernel helpers' state, and which object program this is.
+    /// tail-call table, prepared for the interpreter and as loaded, for the JIT), the
+    /// kernel helpers' state, and which object program this is.
     maps: vm::Maps,
     programs: Vec<Interpreter>,
+    sources: Vec<Program>,
     kernel: vm::kernel_helpers::Kernel,
     elf: Option<ElfProgram>,
-    /// The compiled program when the engine is the JIT.
-    jit: Option<jit::JitProgram>,
+    /// When the engine is the JIT: the compiled program, or for an ELF object every
+    /// program of `sources` (each compiled once; the one run is `elf.id`).
+    jit: Vec<jit::JitProgram>,
+    /// The program type given to [`Vm::with_type`] (`None`: raw).
+    prog_type: Option<ctx::ProgramType>,
 }
 
 impl Vm {
@@ -119,41 +155,42 @@ impl Vm {
             budget: None,
             maps: vm::Maps::new(),
             programs: Vec::new(),
+            sources: Vec::new(),
             kernel: vm::kernel_helpers::Kernel::new(),
             elf: None,
-            jit: None,
+            jit: Vec::new(),
+            prog_type: None,
         })
     }
 
-    /// Chooses the engine; choosing the JIT compiles the program now.
+    /// Chooses the engine; choosing the JIT compiles the program now (for an ELF
+    /// object, every program of the object: tail calls may reach any of them).
     pub fn set_engine(&mut self, engine: Engine) -> Result<&mut Vm, Error> {
         self.jit = match engine {
-            Engine::Interpreter => None,
-            Engine::Jit => {
-                if !self.maps.is_empty() || !self.programs.is_empty() {
-                    return Err(Error::Jit(jit::JitError::Unsupported {
-                        pc: 0,
-                        what: "maps and tail calls (ELF objects) on the JIT",
-                    }));
-                }
-                Some(jit::JitProgram::compile(&self.program)?)
-            }
+            Engine::Interpreter => Vec::new(),
+            Engine::Jit if self.elf.is_some() => self
+                .sources
+                .iter()
+                .map(|p| jit::JitProgram::with_maps(p, &self.maps))
+                .collect::<Result<_, _>>()?,
+            Engine::Jit => vec![jit::JitProgram::compile(&self.program)?],
         };
         Ok(self)
     }
 
     /// The engine in use.
     pub fn engine(&self) -> Engine {
-        if self.jit.is_some() {
-            Engine::Jit
-        } else {
+        if self.jit.is_empty() {
             Engine::Interpreter
+        } else {
+            Engine::Jit
         }
     }
 
-    /// How long the JIT took to compile the program (`None` on the interpreter).
+    /// How long the JIT took to compile the program, or all the programs of an ELF
+    /// object (`None` on the interpreter).
     pub fn compile_time(&self) -> Option<std::time::Duration> {
-        self.jit.as_ref().map(jit::JitProgram::compile_time)
+        (!self.jit.is_empty()).then(|| self.jit.iter().map(jit::JitProgram::compile_time).sum())
     }
 
     /// Loads little-endian bytecode (8 bytes per instruction), accepting ISA v4 and callx.
@@ -210,16 +247,7 @@ impl Vm {
             map.set_packet(addr);
         }
         let args = [addr, len, 0, 0, 0];
-        if let Some(jit) = &self.jit {
-            return jit.run(args, &mut map, &mut self.helpers, self.budget);
-        }
-        self.interpreter.run_linked(
-            args,
-            &mut map,
-            &mut self.helpers,
-            self.budget,
-            &self.programs,
-        )
+        execute!(self, args, map)
     }
 }
 

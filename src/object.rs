@@ -49,7 +49,7 @@ pub struct ElfProgram {
     pub id: u32,
 }
 
-fn choose(object: &Object, select: Select<'_>) -> Result<usize, Error> {
+pub(crate) fn choose(object: &Object, select: Select<'_>) -> Result<usize, Error> {
     let list = |it: &mut dyn Iterator<Item = &elf::ProgramSpec>| {
         it.map(|p| format!("{} (section {})", p.name, p.section))
             .collect::<Vec<_>>()
@@ -190,6 +190,7 @@ impl Vm {
             budget: None,
             maps,
             programs,
+            sources: object.programs.iter().map(|p| p.program.clone()).collect(),
             kernel,
             elf: Some(ElfProgram {
                 name: spec.name.clone(),
@@ -197,7 +198,8 @@ impl Vm {
                 prog_type: spec.prog_type,
                 id: entry as u32,
             }),
-            jit: None,
+            jit: Vec::new(),
+            prog_type: None,
         })
     }
 

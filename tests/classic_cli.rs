@@ -348,3 +348,15 @@ fn run_type_seccomp_takes_a_context() {
         "",
     );
 }
+
+/// Built without the `pcap-filter` feature, `--filter` is refused by name.
+#[cfg(not(feature = "pcap-filter"))]
+#[test]
+fn filter_needs_the_pcap_filter_feature() {
+    check(
+        &["run", "--filter", "ip"],
+        2,
+        "",
+        "`pcap-filter` cargo feature",
+    );
+}

@@ -225,10 +225,16 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
         "kernel engine is not implemented yet",
     );
     check(
+        &["run", p, "--type", "kprobe"],
+        2,
+        "",
+        "`kprobe` is not supported yet",
+    );
+    check(
         &["run", p, "--type", "xdp"],
         2,
         "",
-        "`xdp` is not supported yet",
+        "give --packet FILE or --pcap FILE",
     );
     check(
         &["run", p, "--type", "bogus"],

@@ -17,6 +17,8 @@
 //! - [`translate`]: eBPF with the kernel's semantics: 32-bit A and X, division by
 //!   X = 0 returns 0, out-of-range packet loads return 0, Linux extensions
 //!   ([`ext`]) from a `struct __sk_buff` context ([`skb`]).
+//! - [`libpcap`] (feature `libpcap`, on by default): libpcap opened at run time, to
+//!   compile tcpdump expressions and to compare with its interpreter; [`dl`] opens it.
 //! - [`SocketFilter`] and [`seccomp::SeccompFilter`] bundle the three and run on the
 //!   interpreter or on any [`Engine`]; [`run_socket`] and [`seccomp::run_seccomp`] are
 //!   the memory set-up all engines share.
@@ -44,8 +46,12 @@
 
 pub mod check;
 pub mod disasm;
+#[cfg(feature = "libpcap")]
+pub mod dl;
 pub mod ext;
 mod insn;
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
 mod nlattr;
 pub mod parse;
 pub mod seccomp;

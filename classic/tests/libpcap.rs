@@ -11,8 +11,8 @@ mod common;
 
 use common::engines::engines;
 use common::gen::random_program;
-use common::libpcap::LibPcap;
 use common::{ethernet_packet, Rng};
+use ebpfvm_classic::libpcap::{CompileOptions, LibPcap, PcapProgram, DLT_EN10MB};
 use ebpfvm_classic::{disassemble_one, Instr, PacketMeta, SockFilter, SocketFilter};
 use ebpfvm_vm::Stack;
 
@@ -36,10 +36,11 @@ fn compare(pcap: &LibPcap, what: &str, program: &[SockFilter], packets: &[Vec<u8
         )
     });
     let engines = engines(filter.program());
+    let checked = PcapProgram::new(program).expect("SocketFilter::new checked it");
     let mut stack = Stack::new();
     let mut accepted = 0;
     for p in packets {
-        let expected = pcap.run(program, p) as u64;
+        let expected = pcap.filter(&checked, p, p.len() as u32) as u64;
         for (name, engine) in &engines {
             let got = filter.run_with(
                 engine.as_ref(),
@@ -59,6 +60,18 @@ fn compare(pcap: &LibPcap, what: &str, program: &[SockFilter], packets: &[Vec<u8
         accepted += (expected != 0) as usize;
     }
     accepted
+}
+
+/// Compiles for Ethernet with a /24 netmask (so `ip broadcast` compiles).
+fn compile(pcap: &LibPcap, expr: &str, optimize: bool) -> Vec<SockFilter> {
+    let options = CompileOptions {
+        linktype: DLT_EN10MB,
+        optimize,
+        netmask: 0xffff_ff00,
+        ..CompileOptions::default()
+    };
+    pcap.compile(expr, &options)
+        .unwrap_or_else(|e| panic!("pcap_compile {expr:?}: {e}"))
 }
 
 fn packets(seed: u64, n: usize) -> Vec<Vec<u8>> {
@@ -155,9 +168,7 @@ fn compiled_expressions_match_bpf_filter() {
     let mut matching = 0;
     for expr in EXPRESSIONS {
         for optimize in [true, false] {
-            let program = pcap
-                .compile(expr, 1, optimize)
-                .unwrap_or_else(|e| panic!("pcap_compile {expr:?}: {e}"));
+            let program = compile(&pcap, expr, optimize);
             let what = format!("{expr:?} (optimize {optimize})");
             let accepted = compare(&pcap, &what, &program, &packets);
             matching += (accepted > 0) as usize;
@@ -176,7 +187,7 @@ fn compiled_expressions_match_bpf_filter() {
 fn backward_jumps_are_refused() {
     // `ip6 protochain` compiles to a loop, which the kernel's checker refuses.
     let Some(pcap) = libpcap() else { return };
-    let program = pcap.compile("ip6 protochain 6", 1, true).unwrap();
+    let program = compile(&pcap, "ip6 protochain 6", true);
     let err = SocketFilter::new(program).unwrap_err();
     assert!(err.to_string().contains("jump"), "{err}");
 }
@@ -231,7 +242,7 @@ fn tcpdump_text_matches_pcap_compile() {
         "ip[0] & 0xf != 5",
         "len > 64 or arp",
     ] {
-        let compiled = pcap.compile(expr, 1, true).unwrap();
+        let compiled = compile(&pcap, expr, true);
         let ddd = tcpdump("-ddd", expr).unwrap();
         let dd = tcpdump("-dd", expr).unwrap();
         let d = tcpdump("-d", expr).unwrap();
@@ -239,4 +250,41 @@ fn tcpdump_text_matches_pcap_compile() {
         assert_eq!(ebpfvm_classic::parse_dd(&dd).unwrap(), compiled, "{expr}");
         assert_eq!(ebpfvm_classic::disassemble(&compiled), d, "{expr}");
     }
+}
+
+/// Refusals carry libpcap's own message; link types resolve by name or number.
+#[test]
+fn compile_errors_and_link_types() {
+    let Some(pcap) = libpcap() else { return };
+    let err = pcap
+        .compile("tcp port", &CompileOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("syntax error"), "{err}");
+    // Without a netmask libpcap cannot compile `ip broadcast`.
+    let err = pcap
+        .compile("ip broadcast", &CompileOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("netmask"), "{err}");
+    let err = pcap
+        .compile("ip\0", &CompileOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("NUL"), "{err}");
+    assert_eq!(pcap.linktype("EN10MB").unwrap(), DLT_EN10MB);
+    assert_eq!(pcap.linktype("dlt_linux_sll").unwrap(), 113);
+    assert_eq!(pcap.linktype("DLT_RAW").unwrap(), 12);
+    assert_eq!(pcap.linktype("228").unwrap(), 228);
+    assert!(pcap.linktype("NOPE").is_err());
+    // The snapshot length is what accepting returns; the link type changes the code.
+    let options = CompileOptions {
+        snaplen: 96,
+        ..CompileOptions::default()
+    };
+    let program = pcap.compile("ip", &options).unwrap();
+    assert_eq!(program.last().map(|f| f.k), Some(0));
+    assert!(program.iter().any(|f| f.code == 0x06 && f.k == 96));
+    let raw = CompileOptions {
+        linktype: 12,
+        ..CompileOptions::default()
+    };
+    assert_ne!(pcap.compile("ip", &raw).unwrap(), program);
 }

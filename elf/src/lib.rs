@@ -26,12 +26,11 @@ mod btf;
 mod error;
 mod link;
 mod maps;
-mod prog_type;
 mod reader;
 
+pub use ebpfvm_ctx_models::{ProgramType, UnknownProgramType};
 pub use error::ElfError;
 pub use maps::{InitialValue, MapDecl, MapOrigin, MapType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG};
-pub use prog_type::{ProgramType, UnknownProgramType};
 
 use btf::Btf;
 use ebpfvm_isa::Program;

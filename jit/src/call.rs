@@ -2,7 +2,8 @@
 //! packet loads (a runtime call too).
 //!
 //! The whole program is one Cranelift function. A bpf-to-bpf call pushes a frame (the
-//! index of its return site and r6-r9) on a frame array in the function's stack frame,
+//! index of its return site and r6-r9) on a frame array in the run context (shared by
+//! the programs of a run, see `tail.rs`),
 //! moves r10 down 512 bytes and jumps to the callee's region; `exit` in a callee pops the
 //! frame and dispatches on the return-site index (`br_table`). The depth limit is the
 //! interpreter's: at most `MAX_FRAMES` frames, the call that would make the ninth traps.
@@ -42,8 +43,10 @@ pub(crate) mod frame {
     pub const LOOP_CALLBACK: i32 = 56;
     /// r2 of every callback call.
     pub const LOOP_CTX: i32 = 64;
+    /// The program that pushed the frame (`RunCtx::current`; see `tail.rs`).
+    pub const PROG: i32 = 72;
     /// Bytes per frame.
-    pub const BYTES: u32 = 72;
+    pub const BYTES: u32 = 80;
 }
 
 impl Translator<'_> {
@@ -137,6 +140,7 @@ impl Translator<'_> {
             self.b.ins().store(f, v, frame, frame::SAVED + 8 * i as i32);
         }
         self.b.ins().store(f, zero, frame, frame::LOOP_COUNT);
+        self.b.ins().store(f, self.current, frame, frame::PROG);
         let depth = self.b.ins().iadd_imm_s(depth, 1);
         self.b.def_var(self.depth, depth);
         let fp = self.reg(Reg::FP);
@@ -155,12 +159,12 @@ impl Translator<'_> {
         self.push_frame_at(site, pc, rem);
     }
 
-    /// The host address of frame slot `depth` in the frame array.
+    /// The host address of frame slot `depth` in the run context's frame array
+    /// (`depth < MAX_FRAMES - 1`: the depth check before every push keeps it there).
     fn frame_addr(&mut self, depth: Value) -> Value {
-        let frames = self.frames.expect("programs with calls have a frame array");
-        let base = self.b.ins().stack_addr(self.ptr, frames, 0);
         let offset = self.b.ins().imul_imm_s(depth, i64::from(frame::BYTES));
-        self.b.ins().iadd(base, offset)
+        let offset = self.b.ins().iadd_imm_s(offset, i64::from(off::FRAMES));
+        self.b.ins().iadd(self.ctx, offset)
     }
 
     /// A `br_table` on the slot index `index32` to the code target there; any other
@@ -278,11 +282,17 @@ impl Translator<'_> {
         let r0 = self.reg(Reg::R0);
         let rem = self.b.use_var(self.rem);
         let exit = self.exit_block();
+        let depth = self.b.use_var(self.depth);
         if !self.cfg.has_frames {
-            self.b.ins().jump(exit, &[r0.into(), rem.into()]);
+            // Frames below are another program's (this one was tail-called from a
+            // callee): resume there (see tail.rs).
+            let leave = self.leave_block();
+            let st = self.b.ins().iconst(types::I64, status::RESUME as i64);
+            self.b
+                .ins()
+                .brif(depth, leave, &[st.into()], exit, &[r0.into(), rem.into()]);
             return;
         }
-        let depth = self.b.use_var(self.depth);
         let pop = self.pop_block();
         self.b
             .ins()
@@ -320,6 +330,7 @@ impl Translator<'_> {
         let depth = self.b.use_var(self.depth);
         let depth = self.b.ins().iadd_imm_s(depth, -1);
         let frame = self.frame_addr(depth);
+        self.resume_elsewhere(frame);
         let f = MemFlagsData::trusted();
         let count = self.b.ins().load(types::I64, f, frame, frame::LOOP_COUNT);
         let looping = self.b.create_block();
@@ -397,10 +408,24 @@ impl Translator<'_> {
             .b
             .ins()
             .icmp_imm_s(IntCC::Equal, st, status::LOOP as i64);
-        let ret = self.ret_block();
         let start = self.b.create_block();
-        self.b.ins().brif(is_loop, start, &[], ret, &[st.into()]);
+        let other = self.b.create_block();
+        self.b.ins().brif(is_loop, start, &[], other, &[]);
         self.b.seal_block(start);
+        self.b.seal_block(other);
+
+        // A tail call leaves with the state (see tail.rs); anything else ends the run.
+        self.b.switch_to_block(other);
+        let is_tail = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, st, status::TAIL_CALL as i64);
+        let ret = self.ret_block();
+        let leave = self.leave_block();
+        self.b
+            .ins()
+            .brif(is_tail, leave, &[st.into()], ret, &[st.into()]);
+
         self.b.switch_to_block(start);
         self.reload_table();
         let f = MemFlagsData::trusted();

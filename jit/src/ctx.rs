@@ -1,16 +1,26 @@
 //! The run context: the one structure that compiled code and Rust share during a run.
 //!
 //! `run` fills a [`RunCtx`] and passes its address to the compiled function, which reads
-//! its inputs (the region table, the arguments, the budget) at entry and writes its
-//! outputs (r0, the remaining budget, the trap details) before it returns a status
-//! code. The runtime functions it calls (helpers, legacy packet loads) get the same
-//! pointer. Compiled code addresses the fields by the offsets in [`off`], so the struct
-//! is `#[repr(C)]`; the fields only Rust touches come last.
+//! its inputs (the region table, the registers, the budget left, the call depth) at
+//! entry and writes its outputs (r0, the remaining budget, the trap details) before it
+//! returns a status code. The runtime functions it calls (helpers, legacy packet loads)
+//! get the same pointer. Compiled code addresses the fields by the offsets in [`off`],
+//! so the struct is `#[repr(C)]`; the fields only Rust touches come last.
+//!
+//! A run may go through several compiled programs (`tail.rs`): a tail call, or a return
+//! into a frame another program pushed, leaves one function with its whole state (r0-r10,
+//! depth, budget left) in the context, and the driver enters the next function, which
+//! reads it back. The frames of bpf-to-bpf calls live here for the same reason.
 
 use std::any::Any;
-use std::mem::offset_of;
+use std::mem::{offset_of, MaybeUninit};
 
-use ebpfvm_vm::{Helpers, MemoryMap, Trap};
+use ebpfvm_vm::{Helpers, MemoryMap, Trap, MAX_FRAMES};
+
+use crate::call::frame;
+
+/// `u64` words of the frame array: frames of all but the main function.
+pub(crate) const FRAME_WORDS: usize = (MAX_FRAMES - 1) * frame::BYTES as usize / 8;
 
 /// Shared state of one run. Compiled code reads and writes the `u64`/pointer fields at
 /// the offsets in [`off`]; the rest is Rust's.
@@ -20,15 +30,22 @@ pub(crate) struct RunCtx<'a> {
     pub table: *const u8,
     /// Entries in the region table.
     pub table_len: u64,
-    /// r1-r5 at entry.
-    pub args: [u64; 5],
+    /// r0-r10 at entry; at a [`status::TAIL_CALL`] or [`status::RESUME`], as they were.
+    pub regs: [u64; 11],
+    /// Active bpf-to-bpf frames at entry (and at a tail call or resume).
+    pub depth: u64,
+    /// 0: start at the first instruction; 1: resume by returning from the top frame.
+    pub mode: u64,
+    /// The program running: an index of the tail-call table, or `u64::MAX` for the
+    /// program `run` was called on. Frames record it.
+    pub current: u64,
     /// The budget: instructions the run may execute (`u64::MAX` without a budget).
     pub budget: u64,
     /// Host address of the first stack byte (region 2, offset 0).
     pub stack_host: *mut u8,
     /// r0 when the program ended normally.
     pub result: u64,
-    /// Budget left at the end: `insns = budget - rem`.
+    /// Budget left: at entry, and at the end (`insns = budget - rem`).
     pub rem: u64,
     /// The trap's pc (for a budget trap: the first pc of the region it hit).
     pub trap_pc: u64,
@@ -38,6 +55,14 @@ pub(crate) struct RunCtx<'a> {
     pub trap_info: u64,
     /// Set by runtime calls: 0 to go on, else the status the compiled code returns.
     pub call_status: u64,
+    /// Saved frames (layout in `call::frame`), indexed by depth - 1.
+    pub frames: MaybeUninit<[u64; FRAME_WORDS]>,
+    /// Programs in the tail-call table (0: every tail call fails).
+    pub programs: u64,
+    /// Tail calls taken so far in this run.
+    pub tail_calls: u32,
+    /// The program a [`status::TAIL_CALL`] goes to.
+    pub next: u64,
     /// The memory map of this run.
     pub memory: *mut MemoryMap<'a>,
     /// The helper registry of this run.
@@ -55,8 +80,11 @@ pub(crate) mod off {
     type Ctx = RunCtx<'static>;
     pub const TABLE: i32 = offset_of!(Ctx, table) as i32;
     pub const TABLE_LEN: i32 = offset_of!(Ctx, table_len) as i32;
-    pub const ARGS: i32 = offset_of!(Ctx, args) as i32;
-    pub const BUDGET: i32 = offset_of!(Ctx, budget) as i32;
+    pub const REGS: i32 = offset_of!(Ctx, regs) as i32;
+    pub const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
+    pub const MODE: i32 = offset_of!(Ctx, mode) as i32;
+    pub const CURRENT: i32 = offset_of!(Ctx, current) as i32;
+    pub const FRAMES: i32 = offset_of!(Ctx, frames) as i32;
     pub const STACK_HOST: i32 = offset_of!(Ctx, stack_host) as i32;
     pub const RESULT: i32 = offset_of!(Ctx, result) as i32;
     pub const REM: i32 = offset_of!(Ctx, rem) as i32;
@@ -88,4 +116,9 @@ pub(crate) mod status {
     /// Only in `call_status`: the helper asked for a `bpf_loop` (callback code address
     /// in `trap_addr`, iterations in `trap_info`, the callbacks' r2 in `result`).
     pub const LOOP: u64 = 8;
+    /// A tail call to program `next`: the state is saved in the context.
+    pub const TAIL_CALL: u64 = 9;
+    /// `exit` popped a frame another program pushed: the state (before the pop) is
+    /// saved in the context; that program resumes.
+    pub const RESUME: u64 = 10;
 }

@@ -46,8 +46,10 @@ mod ctx;
 mod jump;
 mod mem;
 mod runtime;
+mod tail;
 mod translate;
 
+use std::mem::MaybeUninit;
 use std::panic::resume_unwind;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -58,10 +60,12 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use ebpfvm_isa::{Insn, Program, Width};
+use ebpfvm_isa::{Imm64, Insn, Program, Width};
+use ebpfvm_vm::maps::lddw_value;
 use ebpfvm_vm::{
-    Access, Helpers, MemoryMap, Outcome, Trap, TrapKind, MAX_FRAMES, REGION_HOST, REGION_READ_LEN,
-    REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
+    Access, Helpers, Maps, MemoryMap, Outcome, Trap, TrapKind, FRAME_SIZE, MAX_FRAMES, REGION_HOST,
+    REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
+    STACK_TOP,
 };
 
 use crate::ctx::{status, RunCtx};
@@ -173,22 +177,35 @@ impl JitProgram {
     /// references, kfuncs, kernel variable addresses), as the interpreter does, or when
     /// Cranelift fails.
     pub fn compile(program: &Program) -> Result<JitProgram, JitError> {
+        JitProgram::compile_insns(program.insns())
+    }
+
+    /// Compiles `program` with the map table its `lddw` map references name, as
+    /// `Interpreter::with_maps`: `MapIdx(i)` and `MapFd(i)` load map `i`'s handle,
+    /// `MapIdxValue` and `MapValue` the guest address of a byte of a single-element
+    /// array's value (run it with `MemoryMap::with_maps` of the same table). Refuses
+    /// the references the interpreter refuses, with the same message.
+    pub fn with_maps(program: &Program, maps: &Maps) -> Result<JitProgram, JitError> {
+        JitProgram::compile_insns(&resolve_maps(program.insns(), maps)?)
+    }
+
+    fn compile_insns(insns: &[Insn]) -> Result<JitProgram, JitError> {
         let started = Instant::now();
         let isa = host_isa()?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        match build(&mut module, program) {
+        match build(&mut module, insns) {
             Ok((code, cfg)) => {
                 // SAFETY: the function was compiled with the `EntryFn` signature (one
                 // pointer in, one i64 out) in the host's default calling convention,
                 // which is extern "C".
                 let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
-                let mut region_start = vec![0u32; program.len()];
+                let mut region_start = vec![0u32; insns.len()];
                 for region in &cfg.regions {
                     region_start[region.start..region.end].fill(region.start as u32);
                 }
                 Ok(JitProgram {
                     entry,
-                    insns: program.insns().into(),
+                    insns: insns.into(),
                     region_start: region_start.into(),
                     compile_time: started.elapsed(),
                     _code: Code(Mutex::new(Some(module))),
@@ -280,40 +297,75 @@ impl JitProgram {
         helpers: &mut Helpers,
         budget: Option<u64>,
     ) -> Outcome {
+        self.run_linked(args, memory, helpers, budget, &[])
+    }
+
+    /// [`JitProgram::run`] with a program table for tail calls, as
+    /// `Interpreter::run_linked`: `bpf_tail_call` to program id `i` continues in
+    /// `programs[i]` (registers, stack, frames and budget kept; at most
+    /// `MAX_TAIL_CALLS` per run, then it fails with r0 = -ENOENT). A trap's pc is then a
+    /// pc of the program running when it happened. See `tail.rs`.
+    pub fn run_linked(
+        &self,
+        args: [u64; 5],
+        memory: &mut MemoryMap<'_>,
+        helpers: &mut Helpers,
+        budget: Option<u64>,
+        programs: &[JitProgram],
+    ) -> Outcome {
         let total = budget.unwrap_or(u64::MAX);
         let (table, table_len) = memory.region_table();
         let Some(stack_host) = stack_host(table, table_len) else {
             return broken_stack(memory);
         };
+        let mut regs = [0; 11];
+        regs[1..6].copy_from_slice(&args);
+        regs[10] = STACK_TOP;
         let mut ctx = RunCtx {
             table,
             table_len: table_len as u64,
-            args,
+            regs,
+            depth: 0,
+            mode: 0,
+            current: SELF,
             budget: total,
             stack_host,
             result: 0,
-            rem: 0,
+            rem: total,
             trap_pc: 0,
             trap_addr: 0,
             trap_info: 0,
             call_status: 0,
+            // Compiled code writes a frame before it reads it, and the driver only
+            // reads frames below the depth: no need to clear them.
+            frames: MaybeUninit::uninit(),
+            programs: programs.len() as u64,
+            tail_calls: 0,
+            next: 0,
             memory: &mut *memory,
             helpers,
             pending: None,
             panic: None,
         };
-        // SAFETY: `ctx` is a complete run context: the table and stack come from
-        // `memory`, which (with `helpers`) stays borrowed until the call returns; the
-        // code is alive while `self` is. The compiled code upholds the memory checks of
-        // bounds.rs.
-        let code = unsafe { (self.entry)(&mut ctx) };
-        if code == status::EXIT {
-            return Outcome {
-                result: Ok(ctx.result),
-                insns: total - ctx.rem,
-            };
+        let mut program = self;
+        loop {
+            // SAFETY: `ctx` is a complete run context: the table and stack come from
+            // `memory`, which (with `helpers`) stays borrowed until the call returns;
+            // the code is alive while `program` is. The registers, depth and mode are
+            // the initial ones or those compiled code left (checked by `switch`). The
+            // compiled code upholds the memory checks of bounds.rs.
+            let code = unsafe { (program.entry)(&mut ctx) };
+            if code == status::EXIT {
+                return Outcome {
+                    result: Ok(ctx.result),
+                    insns: total - ctx.rem,
+                };
+            }
+            match switch(&mut ctx, code, self, programs) {
+                Some(next) => program = next,
+                None => return program.stopped(code, ctx, total, memory),
+            }
         }
-        self.stopped(code, ctx, total, memory)
     }
 
     /// The outcome of a run that did not simply exit.
@@ -416,20 +468,97 @@ fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
     }
 }
 
-/// A status the compiled code never returns without its trap: report it as a helper
-/// fault rather than panic.
-fn unreachable_status(code: u64) -> Result<u64, Trap> {
-    Err(Trap {
+/// `RunCtx::current` of the program `run_linked` was called on.
+const SELF: u64 = u64::MAX;
+
+/// After a [`status::TAIL_CALL`] or [`status::RESUME`]: prepares `ctx` for the program
+/// to enter next and returns it. `None` for any other status, and (never expected) for
+/// a state compiled code cannot have left, which the caller then reports as an
+/// internal error rather than enter code with it.
+fn switch<'p>(
+    ctx: &mut RunCtx<'_>,
+    code: u64,
+    first: &'p JitProgram,
+    programs: &'p [JitProgram],
+) -> Option<&'p JitProgram> {
+    let depth = ctx.depth;
+    // bounds.rs relies on r10 = STACK_TOP - 512 * depth with depth < MAX_FRAMES, and
+    // the frame array on depth <= MAX_FRAMES - 1; compiled code keeps both, and they
+    // are checked here before another function trusts them.
+    if depth >= MAX_FRAMES as u64 || ctx.regs[10] != STACK_TOP - depth * FRAME_SIZE as u64 {
+        ctx.pending = Some(internal_error("bad state at a tail call"));
+        return None;
+    }
+    let (current, mode) = match code {
+        status::TAIL_CALL => (ctx.next, 0),
+        status::RESUME if depth > 0 => {
+            let word = (depth as usize - 1) * call::frame::BYTES as usize / 8
+                + call::frame::PROG as usize / 8;
+            // SAFETY: frame `depth - 1` was written by the compiled code that pushed it
+            // (every push writes the whole frame), and `word` is inside the array.
+            let owner = unsafe { ctx.frames.as_ptr().cast::<u64>().add(word).read() };
+            (owner, 1)
+        }
+        _ => return None,
+    };
+    let next = if current == SELF {
+        first
+    } else {
+        let Some(p) = usize::try_from(current).ok().and_then(|i| programs.get(i)) else {
+            ctx.pending = Some(internal_error("tail call to a missing program"));
+            return None;
+        };
+        p
+    };
+    ctx.current = current;
+    ctx.mode = mode;
+    Some(next)
+}
+
+/// A trap for a state the JIT never produces (reported, never a panic).
+fn internal_error(what: &str) -> Trap {
+    Trap {
         pc: 0,
         kind: TrapKind::HelperFault {
             id: 0,
-            message: format!("internal error: JIT status {code} without a trap"),
+            message: format!("internal error: {what}"),
         },
-    })
+    }
+}
+
+/// A status the compiled code never returns without its trap: report it as a helper
+/// fault rather than panic.
+fn unreachable_status(code: u64) -> Result<u64, Trap> {
+    Err(internal_error(&format!("JIT status {code} without a trap")))
+}
+
+/// `insns` with every `lddw` map reference replaced by the value it loads with `maps`
+/// (the interpreter's lowering does the same, with the same refusals).
+fn resolve_maps(insns: &[Insn], maps: &Maps) -> Result<Vec<Insn>, JitError> {
+    let mut out = insns.to_vec();
+    for (pc, insn) in out.iter_mut().enumerate() {
+        let Insn::LoadImm64 { dst, imm } = *insn else {
+            continue;
+        };
+        let (index, offset) = match imm {
+            Imm64::MapFd(fd) => (i64::from(fd), None),
+            Imm64::MapIdx(i) => (i64::from(i), None),
+            Imm64::MapValue { fd, offset } => (i64::from(fd), Some(offset)),
+            Imm64::MapIdxValue { index, offset } => (i64::from(index), Some(offset)),
+            _ => continue,
+        };
+        let value =
+            lddw_value(maps, index, offset).map_err(|what| JitError::Unsupported { pc, what })?;
+        *insn = Insn::LoadImm64 {
+            dst,
+            imm: Imm64::Value(value),
+        };
+    }
+    Ok(out)
 }
 
 /// Translates and compiles `program` into `module`; the code's address.
-fn build(module: &mut JITModule, program: &Program) -> Result<(*const u8, cfg::Cfg), JitError> {
+fn build(module: &mut JITModule, insns: &[Insn]) -> Result<(*const u8, cfg::Cfg), JitError> {
     let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(format!("{e:?}"));
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
@@ -441,12 +570,9 @@ fn build(module: &mut JITModule, program: &Program) -> Result<(*const u8, cfg::C
     let mut ctx = module.make_context();
     ctx.func.signature = sig;
     let mut fctx = FunctionBuilderContext::new();
-    debug_assert!(program
-        .insns()
-        .last()
-        .is_some_and(|i| *i != Insn::Imm64Tail));
+    debug_assert!(insns.last().is_some_and(|i| *i != Insn::Imm64Tail));
     let cfg = translate::translate(
-        program.insns(),
+        insns,
         &mut ctx.func,
         &mut fctx,
         module.isa().frontend_config(),

@@ -7,14 +7,14 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ebpfvm_vm::{HelperContext, HelperError, MapError, Trap, TrapKind};
+use ebpfvm_vm::{HelperContext, HelperError, MapError, Trap, TrapKind, MAX_TAIL_CALLS};
 
 use crate::ctx::{status, RunCtx};
 
 /// Calls helper `id` with r1-r5 for the call at `pc`; `rem` is the budget left with the
 /// call counted. Returns r0 and sets `call_status` to 0 to go on, to
-/// [`status::LOOP`] for a `bpf_loop` the compiled code runs, or to the status that ends
-/// the run ([`status::EXIT`] with `result`, [`status::HELPER_TRAP`], [`status::PANIC`]).
+/// [`status::LOOP`] for a `bpf_loop` the compiled code runs, to [`status::TAIL_CALL`]
+/// for a tail call to program `next`, or to the status that ends the run ([`status::EXIT`] with `result`, [`status::HELPER_TRAP`], [`status::PANIC`]).
 /// The region table is refreshed: the helper may have mapped regions.
 ///
 /// # Safety
@@ -62,9 +62,15 @@ pub(crate) unsafe extern "C" fn call_helper(
             ctx.call_status = status::EXIT;
             return 0;
         }
-        // Without a program table (as `Interpreter::run`) every tail call fails and
-        // execution goes on after the call.
-        Ok(Some(Err(HelperError::TailCall(_)))) => {
+        // A tail call to a program of the table, within the limit, leaves for it (see
+        // tail.rs); any other fails, and execution goes on after the call.
+        Ok(Some(Err(HelperError::TailCall(target)))) => {
+            if u64::from(target) < ctx.programs && ctx.tail_calls < MAX_TAIL_CALLS {
+                ctx.tail_calls += 1;
+                ctx.next = u64::from(target);
+                ctx.call_status = status::TAIL_CALL;
+                return 0;
+            }
             ctx.call_status = 0;
             return MapError::NotFound.to_retval();
         }

@@ -31,13 +31,11 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature, StackSlotData,
-    StackSlotKind, Type, Value,
+    types, AbiParam, Block, Function, InstBuilder, MemFlagsData, SigRef, Signature, Type, Value,
 };
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use ebpfvm_isa::{Insn, Reg};
-use ebpfvm_vm::{MAX_FRAMES, STACK_TOP};
 
 use crate::cfg::{ends_region, Cfg};
 use crate::ctx::{off, status};
@@ -67,8 +65,8 @@ pub(crate) struct Translator<'a> {
     pub ctx: Value,
     /// Host address of the stack region's first byte.
     pub stack_host: Value,
-    /// Saved frames of bpf-to-bpf calls, when the program has calls.
-    pub frames: Option<cranelift_codegen::ir::StackSlot>,
+    /// `RunCtx::current`: the program running, as frames record it.
+    pub current: Value,
     /// Signature of `runtime::call_helper`.
     pub helper_sig: SigRef,
     /// Signature of `runtime::legacy_load`.
@@ -87,6 +85,8 @@ pub(crate) struct Translator<'a> {
     budget_trap: Option<Block>,
     /// `exit` with frames to pop.
     pop: Option<Block>,
+    /// `leave(status)`: saves the state for the next program (`tail.rs`).
+    pub leave: Option<Block>,
     /// `helper_special(status, pc, site)`: a helper call did not just return.
     helper_special: Option<Block>,
     /// The pc of the instruction being translated.
@@ -144,33 +144,22 @@ pub(crate) fn translate(
     b.def_var(table, v);
     let v = b.ins().load(i64t, f, ctx, off::TABLE_LEN);
     b.def_var(table_len, v);
-    // The arguments, the budget and the stack never change during a run (unlike the
-    // table fields above, which helper calls refresh): unused loads of them vanish.
+    // The registers, the budget left and the depth come from the context: a run that
+    // goes through several programs passes them on (`tail.rs`), so they are not
+    // read-only. The stack and the program running never change during a call.
     let fixed = f.with_readonly();
-    let v = b.ins().load(i64t, fixed, ctx, off::BUDGET);
+    let v = b.ins().load(i64t, f, ctx, off::REM);
     b.def_var(rem, v);
     let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
-    let zero = b.ins().iconst(i64t, 0);
+    let current = b.ins().load(i64t, fixed, ctx, off::CURRENT);
     for (i, &r) in regs.iter().enumerate() {
-        let v = match i {
-            1..=5 => b
-                .ins()
-                .load(i64t, fixed, ctx, off::ARGS + 8 * (i as i32 - 1)),
-            10 => b.ins().iconst(i64t, STACK_TOP as i64),
-            _ => zero,
-        };
+        let v = b.ins().load(i64t, f, ctx, off::REGS + 8 * i as i32);
         b.def_var(r, v);
     }
-    b.def_var(depth, zero);
-    let frames = cfg.has_frames.then(|| {
-        b.create_sized_stack_slot(StackSlotData::new(
-            StackSlotKind::ExplicitSlot,
-            (MAX_FRAMES as u32 - 1) * crate::call::frame::BYTES,
-            3,
-        ))
-    });
+    let v = b.ins().load(i64t, f, ctx, off::DEPTH);
+    b.def_var(depth, v);
+    let zero = b.ins().iconst(i64t, 0);
     let entries: Vec<Block> = cfg.regions.iter().map(|_| b.create_block()).collect();
-    b.ins().jump(entries[0], &[]);
 
     let mut t = Translator {
         b,
@@ -184,7 +173,7 @@ pub(crate) fn translate(
         table_len,
         ctx,
         stack_host,
-        frames,
+        current,
         helper_sig,
         legacy_sig,
         entries,
@@ -194,6 +183,7 @@ pub(crate) fn translate(
         memory_trap: None,
         budget_trap: None,
         pop: None,
+        leave: None,
         helper_special: None,
         pc: 0,
         k: 0,
@@ -202,6 +192,7 @@ pub(crate) fn translate(
         count: 0,
         config,
     };
+    t.enter();
     for r in 0..cfg.regions.len() {
         t.translate_region(r)?;
     }
@@ -485,6 +476,9 @@ impl<'a> Translator<'a> {
         }
         if let Some(block) = self.helper_special {
             self.fill_helper_special_block(block);
+        }
+        if let Some(block) = self.leave {
+            self.fill_leave_block(block);
         }
         let f = MemFlagsData::trusted();
         if let Some(block) = self.exit {

@@ -13,7 +13,8 @@ use serde_json::json;
 
 use super::{read_file, CliError, EngineChoice};
 
-mod pcap;
+pub mod filter;
+pub(super) mod pcap;
 
 /// What `run` passes on for a classic program.
 pub struct ClassicRun<'a> {
@@ -118,8 +119,8 @@ pub fn run(args: ClassicRun<'_>, classic: Vec<SockFilter>) -> Result<ExitCode, C
 }
 
 /// One packet to filter and what the filter knows about it.
-struct Packet {
-    bytes: Vec<u8>,
+pub(super) struct Packet {
+    pub(super) bytes: Vec<u8>,
     meta: PacketMeta,
 }
 

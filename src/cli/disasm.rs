@@ -9,14 +9,18 @@ use super::{input, read_file, CliError};
 
 #[derive(Args, Debug)]
 pub struct DisasmArgs {
-    /// The program (assembly, .data or raw bytecode).
-    program: PathBuf,
+    /// The program (assembly, .data or raw bytecode). Not given with --filter.
+    #[arg(required_unless_present = "filter")]
+    program: Option<PathBuf>,
     /// Print the LLVM/kernel syntax (`r0 = 1`) instead of the bpf_conformance dialect.
     #[arg(long)]
     llvm: bool,
     /// Treat the program as classic BPF.
     #[arg(long)]
     classic: bool,
+    /// --filter prints the compiled classic program as `tcpdump -d` does.
+    #[command(flatten)]
+    filter: super::classic::filter::FilterArgs,
 }
 
 #[derive(Args, Debug)]
@@ -29,7 +33,12 @@ pub struct AsmArgs {
 }
 
 pub fn disasm(args: DisasmArgs) -> Result<ExitCode, CliError> {
-    let loaded = input::load(&args.program, args.classic)?;
+    let Some(path) = &args.program else {
+        let classic = super::classic::filter::compile(&args.filter, None)?;
+        print!("{}", ebpfvm_classic::disassemble(&classic));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let loaded = input::load(path, args.classic)?;
     let text = if args.llvm {
         ebpfvm::isa::disassemble_llvm(&loaded.program)
     } else {

@@ -5,19 +5,21 @@
 //! Program types whose context is plain memory run today (`kprobe`, `tracepoint`,
 //! `raw_tracepoint`, `perf_event`, `syscall`, and sections libbpf does not name, which
 //! run as `raw`): r1 points to the `--ctx` (or `--mem`) bytes, r2 holds their length.
-//! Packet and socket types need their kernel context, which is not modelled yet; they
-//! are refused with a message naming the type. For ELF objects `--type raw` (the
+//! Packet types (`xdp`, `sched_cls`, ...) run on `--packet`/`--pcap` through
+//! [`super::packet`]; the other socket types need their kernel context, which is not
+//! modelled yet, and are refused with a message naming the type. For ELF objects `--type raw` (the
 //! default) means the section's type.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ebpfvm::elf::ProgramType;
+use ebpfvm::ctx::ContextKind;
+use ebpfvm::elf::{Object, ProgramType};
 use ebpfvm::{Outcome, Program, Select, Vm};
 use serde_json::{json, Map, Value};
 
-use super::{read_file, require_interp, CliError, EngineChoice};
+use super::{engine_for, read_file, CliError, EngineChoice};
 
 /// What `run` passes on for an ELF object.
 pub struct ElfRun<'a> {
@@ -29,6 +31,8 @@ pub struct ElfRun<'a> {
     pub mem: Option<&'a Path>,
     pub ctx: Option<&'a Path>,
     pub packet: bool,
+    pub packet_file: Option<&'a Path>,
+    pub pcap: Option<&'a Path>,
     pub budget: Option<u64>,
     pub repeat: u64,
     pub json: bool,
@@ -83,7 +87,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
-    require_interp(args.engine)?;
+    let engine = engine_for(args.engine)?;
     let bytes = read_file(&args.path.to_path_buf())?;
     let select = match (args.program, args.section) {
         (Some(p), _) => Select::Program(p),
@@ -101,6 +105,9 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?,
         ),
     };
+    if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
+        return run_packet(&args, &bytes, select, cpus, ty);
+    }
     if let Some(t) = prog_type.filter(|&t| !memory_context(t)) {
         let (name, section) = chosen.map(|p| (p.name, p.section)).unwrap_or_default();
         return Err(CliError::NotSupported(format!(
@@ -117,6 +124,9 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         ));
     }
     vm.set_budget(args.budget);
+    vm.set_engine(engine)
+        .map_err(|e| load_error(args.path, e))?;
+    let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
     let given = args.ctx.or(args.mem);
     let mut buffer = match given {
         Some(p) => read_file(&p.to_path_buf())?,
@@ -136,6 +146,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         given.is_some().then_some(&buffer[..]),
         &trace,
         (args.repeat > 1).then_some((runs, ns_per_run)),
+        compile_ns,
         args.json,
     );
     if args.maps_json {
@@ -152,11 +163,38 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(if outcome.result.is_ok() { 0 } else { 1 }))
 }
 
+/// A program of a packet type: its context accesses rewritten, run on each packet.
+fn run_packet(
+    args: &ElfRun<'_>,
+    bytes: &[u8],
+    select: Select<'_>,
+    cpus: u32,
+    ty: ProgramType,
+) -> Result<ExitCode, CliError> {
+    let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
+    let mut vm = Vm::from_object_typed(&object, select, cpus, Some(ty))
+        .map_err(|e| load_error(args.path, e))?;
+    vm.set_budget(args.budget);
+    vm.set_engine(engine_for(args.engine)?)
+        .map_err(|e| load_error(args.path, e))?;
+    super::packet::run(
+        &mut vm,
+        super::packet::PacketRun {
+            ty,
+            packet: args.packet_file,
+            pcap: args.pcap,
+            repeat: args.repeat,
+            json: args.json,
+        },
+    )
+}
+
 fn report(
     outcome: &Outcome,
     mem: Option<&[u8]>,
     trace: &[String],
     timing: Option<(u64, f64)>,
+    compile_ns: Option<u64>,
     as_json: bool,
 ) {
     if as_json {
@@ -172,6 +210,9 @@ fn report(
         }
         if !trace.is_empty() {
             line["trace"] = json!(trace);
+        }
+        if let Some(ns) = compile_ns {
+            line["compile_ns"] = json!(ns);
         }
         if let Some((runs, ns)) = timing {
             line["runs"] = json!(runs);

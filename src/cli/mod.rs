@@ -5,6 +5,7 @@ mod conformance;
 mod disasm;
 mod elf;
 mod input;
+mod packet;
 mod run;
 mod seccomp;
 
@@ -100,7 +101,7 @@ fn require_interp(engine: EngineChoice) -> Result<(), CliError> {
     match engine {
         EngineChoice::Interp => Ok(()),
         EngineChoice::Jit => Err(CliError::NotSupported(
-            "the JIT does not run this yet (maps, tail calls); use --engine interp".into(),
+            "the JIT does not run this; use --engine interp".into(),
         )),
         EngineChoice::Kernel => Err(CliError::NotSupported(
             "the kernel engine is not implemented yet; use --engine interp".into(),

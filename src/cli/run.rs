@@ -1,10 +1,11 @@
 //! `ebpfvm run`: load, run once or `--repeat N` times, print r0 or the trap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use ebpfvm::ctx::{ContextKind, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -49,14 +50,19 @@ const KNOWN_TYPES: &[&str] = &[
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The program: an assembly file (.s/.asm), a bpf_conformance test (.data), or raw
-    /// little-endian bytecode (8 bytes per instruction).
-    program: PathBuf,
-    /// The engine. Default: `jit` for bytecode, assembly and classic programs; `interp`
-    /// for ELF objects (the JIT does not run maps and tail calls yet).
+    /// little-endian bytecode (8 bytes per instruction). Not given with --filter.
+    #[arg(required_unless_present = "filter")]
+    program: Option<PathBuf>,
+    /// The engine. Default: `jit` (bytecode, assembly, classic programs and ELF objects
+    /// with their maps, tail calls and `bpf_loop`).
     #[arg(long, value_enum)]
     engine: Option<EngineChoice>,
-    /// Program type, by the kernel's name in lower case (`xdp`, `socket_filter`, ...);
-    /// `raw` means no context: r1 = the memory, r2 = its length.
+    /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
+    /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
+    /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
+    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
+    /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
+    /// packet after the run, hex). ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
@@ -68,7 +74,7 @@ pub struct RunArgs {
     /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
-    /// One packet for packet program types (classic socket filters).
+    /// One packet (an Ethernet frame) for packet program types.
     #[arg(long, value_name = "FILE")]
     packet: Option<PathBuf>,
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
@@ -104,19 +110,29 @@ pub struct RunArgs {
     /// Print one JSON object per run: {"retval": ..., "insns": ..., "mem": "<hex>"}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    filter: super::classic::filter::FilterArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
-    if super::elf::is_elf(&args.program)? {
+    let Some(path) = &args.program else {
+        // clap asks for PROGRAM unless --filter is given.
+        let classic = super::classic::filter::compile(&args.filter, args.pcap.as_deref())?;
+        let source = Path::new(super::classic::filter::SOURCE);
+        return super::classic::run(classic_run(&args, source), classic);
+    };
+    if super::elf::is_elf(path)? {
         return super::elf::run(super::elf::ElfRun {
-            path: &args.program,
-            engine: args.engine.unwrap_or(EngineChoice::Interp),
+            path,
+            engine: args.engine.unwrap_or(EngineChoice::Jit),
             prog_type: &args.prog_type,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
             ctx: args.ctx.as_deref(),
             packet: args.packet.is_some() || args.pcap.is_some(),
+            packet_file: args.packet.as_deref(),
+            pcap: args.pcap.as_deref(),
             budget: args.budget,
             repeat: args.repeat,
             json: args.json,
@@ -124,37 +140,42 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             cpus: args.cpus,
         });
     }
-    if let Some(program) = super::classic::load(&args.program, args.classic)? {
-        return super::classic::run(
-            super::classic::ClassicRun {
-                program: &args.program,
-                engine: args.engine.unwrap_or(EngineChoice::Jit),
-                prog_type: &args.prog_type,
+    if let Some(program) = super::classic::load(path, args.classic)? {
+        return super::classic::run(classic_run(&args, path), program);
+    }
+    let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
+    let prog_type = check_type(&args.prog_type)?;
+    let loaded = input::load(path, args.classic)?;
+    if let Some(ty) = prog_type {
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::packet::run(
+            &mut vm,
+            super::packet::PacketRun {
+                ty,
                 packet: args.packet.as_deref(),
                 pcap: args.pcap.as_deref(),
-                ctx: args.ctx.as_deref(),
-                mem: args.mem.as_deref(),
-                budget: args.budget,
                 repeat: args.repeat,
                 json: args.json,
             },
-            program,
         );
     }
-    let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
-    check_type(&args.prog_type)?;
-    let loaded = input::load(&args.program, args.classic)?;
     let mut mem = match &args.mem {
         Some(path) => Some(read_file(path)?),
         None => loaded.mem,
     };
     let mut vm = Vm::new(loaded.program).map_err(|e| CliError::Load {
-        path: args.program.clone(),
+        path: path.clone(),
         message: e.to_string(),
     })?;
     vm.set_budget(args.budget);
     vm.set_engine(engine).map_err(|e| CliError::Load {
-        path: args.program.clone(),
+        path: path.clone(),
         message: e.to_string(),
     })?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
@@ -170,7 +191,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         total_insns += outcome.insns;
     }
     let elapsed = start.elapsed().as_nanos() as f64;
-    let given_mem = args.mem.is_some() || args.program.extension().is_some_and(|e| e == "data");
+    let given_mem = args.mem.is_some() || path.extension().is_some_and(|e| e == "data");
     let timing = (args.repeat > 1).then(|| Timing {
         runs,
         ns_per_run: elapsed / runs as f64,
@@ -189,18 +210,47 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     )
 }
 
+/// What a classic program (`program` names it in errors) runs with.
+fn classic_run<'a>(args: &'a RunArgs, program: &'a Path) -> super::classic::ClassicRun<'a> {
+    super::classic::ClassicRun {
+        program,
+        engine: args.engine.unwrap_or(EngineChoice::Jit),
+        prog_type: &args.prog_type,
+        packet: args.packet.as_deref(),
+        pcap: args.pcap.as_deref(),
+        ctx: args.ctx.as_deref(),
+        mem: args.mem.as_deref(),
+        budget: args.budget,
+        repeat: args.repeat,
+        json: args.json,
+    }
+}
+
 struct Timing {
     runs: u64,
     ns_per_run: f64,
     ns_per_insn: f64,
 }
 
-fn check_type(name: &str) -> Result<(), CliError> {
+/// The program type named, `None` for `raw`; types without a modelled context are
+/// refused as not supported yet.
+fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
     if name == "raw" {
-        Ok(())
-    } else if KNOWN_TYPES.contains(&name) {
+        return Ok(None);
+    }
+    match name.parse::<ProgramType>() {
+        Ok(ty) if ContextKind::of(ty).is_some() => return Ok(Some(ty)),
+        _ => {}
+    }
+    if KNOWN_TYPES.contains(&name) {
+        let modelled: Vec<&str> = ProgramType::ALL
+            .iter()
+            .filter(|&&t| ContextKind::of(t).is_some())
+            .map(|t| t.name())
+            .collect();
         Err(CliError::NotSupported(format!(
-            "program type `{name}` is not supported yet; only `raw` runs today"
+            "program type `{name}` is not supported yet for eBPF programs; modelled: raw, {}",
+            modelled.join(", ")
         )))
     } else {
         Err(CliError::Usage(format!(

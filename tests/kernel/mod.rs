@@ -1,6 +1,10 @@
-//! A minimal `bpf()` oracle for tests: load an XDP program into the running kernel and
-//! run it once with BPF_PROG_TEST_RUN. (The user-facing kernel backend will be the aya
-//! layer of the `kernel` crate; this keeps the tests independent of it.)
+//! A minimal `bpf()` oracle for tests: load a program of any type into the running
+//! kernel and run it once with BPF_PROG_TEST_RUN (packet in and out, optionally a
+//! context in and out). (The user-facing kernel backend will be the aya layer of the
+//! `kernel` crate; this keeps the tests independent of it.)
+//!
+//! Several test crates include this module and each uses part of it.
+#![allow(dead_code)]
 
 use std::ffi::CString;
 
@@ -52,10 +56,13 @@ fn get_u32(attr: &[u64; 20], byte_offset: usize) -> u32 {
     (attr[byte_offset / 8] >> ((byte_offset % 8) * 8)) as u32
 }
 
-/// A loaded XDP program; closed on drop.
+/// A loaded program; closed on drop.
 pub struct XdpProgram {
     fd: i32,
 }
+
+/// A loaded program of any type (the name is historical: it started with XDP only).
+pub type KernelProgram = XdpProgram;
 
 impl Drop for XdpProgram {
     fn drop(&mut self) {
@@ -67,10 +74,16 @@ impl Drop for XdpProgram {
 impl XdpProgram {
     /// Loads bytecode as an XDP program (license GPL, verifier log on refusal).
     pub fn load(bytecode: &[u8]) -> Result<XdpProgram, KernelError> {
+        XdpProgram::load_type(BPF_PROG_TYPE_XDP, bytecode)
+    }
+
+    /// Loads bytecode as a program of type `prog_type` (`enum bpf_prog_type`), with
+    /// expected attach type 0.
+    pub fn load_type(prog_type: u32, bytecode: &[u8]) -> Result<XdpProgram, KernelError> {
         let license = CString::new("GPL").expect("no NUL");
         let mut log = vec![0u8; 1 << 20];
         let mut attr = [0u64; 20];
-        put_u32(&mut attr, 0, BPF_PROG_TYPE_XDP);
+        put_u32(&mut attr, 0, prog_type);
         put_u32(&mut attr, 4, (bytecode.len() / 8) as u32);
         attr[1] = bytecode.as_ptr() as u64;
         attr[2] = license.as_ptr() as u64;
@@ -98,7 +111,19 @@ impl XdpProgram {
 
     /// Runs once over `packet`; returns (retval, packet after the run).
     pub fn run(&self, packet: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
+        self.run_ctx(packet, None)
+            .map(|(retval, out, _)| (retval, out))
+    }
+
+    /// Runs once over `packet` with context `ctx_in` (also read back into the third
+    /// result, of the same size); returns (retval, packet after the run, context after).
+    pub fn run_ctx(
+        &self,
+        packet: &[u8],
+        ctx_in: Option<&[u8]>,
+    ) -> Result<(u32, Vec<u8>, Vec<u8>), KernelError> {
         let mut out = vec![0u8; packet.len() + 256];
+        let mut ctx_out = vec![0u8; ctx_in.map_or(0, <[u8]>::len)];
         let mut attr = [0u64; 20];
         put_u32(&mut attr, 0, self.fd as u32);
         put_u32(&mut attr, 8, packet.len() as u32); // data_size_in
@@ -106,6 +131,12 @@ impl XdpProgram {
         attr[2] = packet.as_ptr() as u64; // data_in
         attr[3] = out.as_mut_ptr() as u64; // data_out
         put_u32(&mut attr, 32, 1); // repeat
+        if let Some(ctx) = ctx_in {
+            put_u32(&mut attr, 40, ctx.len() as u32); // ctx_size_in
+            put_u32(&mut attr, 44, ctx_out.len() as u32); // ctx_size_out
+            attr[6] = ctx.as_ptr() as u64; // ctx_in
+            attr[7] = ctx_out.as_mut_ptr() as u64; // ctx_out
+        }
         if bpf(BPF_PROG_TEST_RUN, &mut attr) != 0 {
             let err = std::io::Error::last_os_error();
             return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
@@ -113,6 +144,6 @@ impl XdpProgram {
         let retval = get_u32(&attr, 4);
         let size_out = (get_u32(&attr, 12) as usize).min(out.len());
         out.truncate(size_out);
-        Ok((retval, out))
+        Ok((retval, out, ctx_out))
     }
 }

@@ -1,8 +1,14 @@
-//! The kernel helpers through the interpreter: programs in assembly use maps through
+//! The kernel helpers through both engines: programs in assembly use maps through
 //! `lddw` map references, tail calls, `bpf_loop`, ring buffers, and the environment
 //! helpers, and the host checks maps and captured output afterwards.
+//!
+//! Every test runs once on the interpreter and once on the JIT (`both`), each with
+//! fresh maps; besides the test's own checks, the two runs must record the same
+//! outcomes (result, trap, instruction count) for every program run and leave the same
+//! map contents.
 
-use ebpfvm_isa::assemble;
+use ebpfvm_isa::{assemble, Program};
+use ebpfvm_jit::JitProgram;
 use ebpfvm_vm::kernel_helpers::{self, Kernel};
 use ebpfvm_vm::maps::{BPF_ANY, BPF_F_RDONLY_PROG};
 use ebpfvm_vm::{
@@ -10,23 +16,66 @@ use ebpfvm_vm::{
     TrapKind, MAX_TAIL_CALLS,
 };
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Interp,
+    Jit,
+}
+
 struct Env {
+    engine: Engine,
     maps: Maps,
     helpers: Helpers,
     kernel: Kernel,
     stack: Stack,
+    /// Every run's outcome, in order.
+    log: Vec<Outcome>,
+}
+
+/// Runs `test` on each engine; the outcomes of their runs and the maps afterwards
+/// must be equal.
+fn both(test: fn(&mut Env)) {
+    let mut records = Vec::new();
+    for engine in [Engine::Interp, Engine::Jit] {
+        let mut env = Env::new(engine);
+        test(&mut env);
+        let maps: Vec<_> = env.maps.ids().map(|id| env.maps.entries(id)).collect();
+        records.push((env.log, maps));
+    }
+    assert_eq!(records[0].0, records[1].0, "outcomes: interpreter, JIT");
+    assert_eq!(records[0].1, records[1].1, "maps: interpreter, JIT");
 }
 
 impl Env {
-    fn new() -> Env {
+    fn new(engine: Engine) -> Env {
         let kernel = Kernel::new();
         let mut helpers = Helpers::new();
         kernel_helpers::register(&mut helpers, &kernel);
         Env {
+            engine,
             maps: Maps::with_cpus(2),
             helpers,
             kernel,
             stack: Stack::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Prepares `program` for this env's engine (with the map table, or without).
+    fn lower(&self, program: &Program, with_maps: bool) -> Result<(), String> {
+        match (self.engine, with_maps) {
+            (Engine::Interp, false) => Interpreter::new(program)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Engine::Interp, true) => Interpreter::with_maps(program, &self.maps)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Engine::Jit, false) => JitProgram::compile(program)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Engine::Jit, true) => JitProgram::with_maps(program, &self.maps)
+                .map(drop)
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -36,23 +85,37 @@ impl Env {
             .unwrap()
     }
 
-    fn compile(&self, asm: &str) -> Interpreter {
+    fn compile(&self, asm: &str) -> Program {
         let program = assemble(asm).unwrap_or_else(|e| panic!("{e}\n{asm}"));
-        Interpreter::with_maps(&program, &self.maps).unwrap()
+        self.lower(&program, true).unwrap();
+        program
     }
 
-    /// Runs the first program with the others as the tail-call table; r1 = `mem`.
-    fn run_all(&mut self, programs: &[Interpreter], mem: &mut [u8]) -> Outcome {
+    /// Runs the first program with all of them as the tail-call table; r1 = `mem`.
+    fn run_all(&mut self, programs: &[Program], mem: &mut [u8]) -> Outcome {
         self.stack.clear();
         let mut memory = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let addr = memory.map_mut(RegionKind::Memory, mem).unwrap();
-        programs[0].run_linked(
-            [addr, 0, 0, 0, 0],
-            &mut memory,
-            &mut self.helpers,
-            Some(1_000_000),
-            programs,
-        )
+        let args = [addr, 0, 0, 0, 0];
+        let budget = Some(1_000_000);
+        let outcome = match self.engine {
+            Engine::Interp => {
+                let table: Vec<_> = programs
+                    .iter()
+                    .map(|p| Interpreter::with_maps(p, &self.maps).unwrap())
+                    .collect();
+                table[0].run_linked(args, &mut memory, &mut self.helpers, budget, &table)
+            }
+            Engine::Jit => {
+                let table: Vec<_> = programs
+                    .iter()
+                    .map(|p| JitProgram::with_maps(p, &self.maps).unwrap())
+                    .collect();
+                table[0].run_linked(args, &mut memory, &mut self.helpers, budget, &table)
+            }
+        };
+        self.log.push(outcome.clone());
+        outcome
     }
 
     fn run(&mut self, asm: &str) -> Outcome {
@@ -63,6 +126,74 @@ impl Env {
     fn ok(&mut self, asm: &str) -> u64 {
         let out = self.run(asm);
         out.result.unwrap_or_else(|t| panic!("{t}\n{asm}"))
+    }
+}
+
+/// The tests, each on both engines (see [`both`]).
+mod both_engines {
+    #[test]
+    fn lookup_returns_a_pointer_the_program_writes() {
+        super::both(super::lookup_returns_a_pointer_the_program_writes);
+    }
+    #[test]
+    fn update_and_delete_return_kernel_errnos() {
+        super::both(super::update_and_delete_return_kernel_errnos);
+    }
+    #[test]
+    fn a_deleted_value_stays_valid_memory_until_the_run_ends() {
+        super::both(super::a_deleted_value_stays_valid_memory_until_the_run_ends);
+    }
+    #[test]
+    fn global_data_through_map_values() {
+        super::both(super::global_data_through_map_values);
+    }
+    #[test]
+    fn lowering_checks_map_references() {
+        super::both(super::lowering_checks_map_references);
+    }
+    #[test]
+    fn tail_calls_jump_and_stop_after_33() {
+        super::both(super::tail_calls_jump_and_stop_after_33);
+    }
+    #[test]
+    fn tail_call_from_a_subprogram_returns_to_its_caller() {
+        super::both(super::tail_call_from_a_subprogram_returns_to_its_caller);
+    }
+    #[test]
+    fn bpf_loop_calls_back() {
+        super::both(super::bpf_loop_calls_back);
+    }
+    #[test]
+    fn ring_buffer_from_a_program() {
+        super::both(super::ring_buffer_from_a_program);
+    }
+    #[test]
+    fn queue_push_pop_peek() {
+        super::both(super::queue_push_pop_peek);
+    }
+    #[test]
+    fn perf_event_output_is_captured() {
+        super::both(super::perf_event_output_is_captured);
+    }
+    #[test]
+    fn environment_helpers() {
+        super::both(super::environment_helpers);
+    }
+    #[test]
+    fn trace_printk_is_captured() {
+        super::both(super::trace_printk_is_captured);
+    }
+    #[test]
+    fn probe_read_registered_memory() {
+        super::both(super::probe_read_registered_memory);
+    }
+    #[test]
+    fn every_probe_read_variant_and_the_remaining_ids() {
+        super::both(super::every_probe_read_variant_and_the_remaining_ids);
+    }
+    #[test]
+    fn maps_of_maps_give_inner_handles_usable_as_maps() {
+        super::both(super::maps_of_maps_give_inner_handles_usable_as_maps);
     }
 }
 
@@ -82,9 +213,7 @@ fn with_key(key: u32, rest: &str) -> String {
     KEY_SETUP.replace("KEY", &key.to_string()) + rest
 }
 
-#[test]
-fn lookup_returns_a_pointer_the_program_writes() {
-    let mut env = Env::new();
+fn lookup_returns_a_pointer_the_program_writes(env: &mut Env) {
     let a = env.map(MapKind::Array, 4, 8, 4);
     let prog = with_key(
         2,
@@ -103,9 +232,7 @@ fn lookup_returns_a_pointer_the_program_writes() {
     assert_eq!(env.ok(&with_key(4, "call 1\nexit")), 0);
 }
 
-#[test]
-fn update_and_delete_return_kernel_errnos() {
-    let mut env = Env::new();
+fn update_and_delete_return_kernel_errnos(env: &mut Env) {
     let h = env.map(MapKind::Hash, 4, 8, 2);
     let update = |flags: u64| {
         with_key(
@@ -136,9 +263,7 @@ fn update_and_delete_return_kernel_errnos() {
     assert_eq!(env.ok(&with_key(7, "call 3\nexit")), (-2i64) as u64);
 }
 
-#[test]
-fn a_deleted_value_stays_valid_memory_until_the_run_ends() {
-    let mut env = Env::new();
+fn a_deleted_value_stays_valid_memory_until_the_run_ends(env: &mut Env) {
     env.map(MapKind::Hash, 4, 8, 1);
     let prog = with_key(
         1,
@@ -163,9 +288,7 @@ fn a_deleted_value_stays_valid_memory_until_the_run_ends() {
     assert_eq!(env.ok(&prog), 77);
 }
 
-#[test]
-fn global_data_through_map_values() {
-    let mut env = Env::new();
+fn global_data_through_map_values(env: &mut Env) {
     let data = env.map(MapKind::Array, 4, 16, 1);
     let mut ro = MapSpec::new(".rodata", MapKind::Array, 4, 8, 1);
     ro.flags = BPF_F_RDONLY_PROG;
@@ -201,17 +324,18 @@ fn global_data_through_map_values() {
     assert_eq!(env.ok("lddw %r1, map_idx 1\nmov %r2, %r10\nadd %r2, -8\nstw [%r2], 0\nmov %r3, %r2\nmov %r4, 0\ncall 2\nexit"), (-1i64) as u64, "EPERM");
 }
 
-#[test]
-fn lowering_checks_map_references() {
-    let mut env = Env::new();
+fn lowering_checks_map_references(env: &mut Env) {
     env.map(MapKind::Hash, 4, 8, 1);
     let p = assemble("lddw %r1, map_idx 0\nexit").unwrap();
-    assert!(Interpreter::new(&p).is_err(), "no map table");
+    assert!(env.lower(&p, false).is_err(), "no map table");
     let p = assemble("lddw %r1, map_idx 5\nexit").unwrap();
-    assert!(Interpreter::with_maps(&p, &env.maps).is_err());
+    assert_eq!(
+        env.lower(&p, true).unwrap_err(),
+        "pc 0: a map reference to a map index outside the map table is not supported by this engine"
+    );
     let p = assemble("lddw %r1, map_idx_value 0+0\nexit").unwrap();
     assert!(
-        Interpreter::with_maps(&p, &env.maps).is_err(),
+        env.lower(&p, true).is_err(),
         "hash maps have no direct value"
     );
     assert_eq!(env.ok("lddw %r0, map_idx 0\nexit"), MapId(0).handle());
@@ -232,9 +356,7 @@ fn lowering_checks_map_references() {
     );
 }
 
-#[test]
-fn tail_calls_jump_and_stop_after_33() {
-    let mut env = Env::new();
+fn tail_calls_jump_and_stop_after_33(env: &mut Env) {
     let jumps = env.map(MapKind::ProgArray, 4, 4, 4);
     let counter = env.map(MapKind::Array, 4, 8, 1);
     // Program 0: count, then tail-call slot 0 (itself) until the limit; then return 7.
@@ -279,9 +401,7 @@ fn tail_calls_jump_and_stop_after_33() {
     assert_eq!(env.run_all(&q, &mut mem).result, Ok(9));
 }
 
-#[test]
-fn tail_call_from_a_subprogram_returns_to_its_caller() {
-    let mut env = Env::new();
+fn tail_call_from_a_subprogram_returns_to_its_caller(env: &mut Env) {
     let jumps = env.map(MapKind::ProgArray, 4, 4, 1);
     let main = "
         call local sub
@@ -300,9 +420,7 @@ fn tail_call_from_a_subprogram_returns_to_its_caller() {
     assert_eq!(env.run_all(&p, &mut [0; 4]).result, Ok(105));
 }
 
-#[test]
-fn bpf_loop_calls_back() {
-    let mut env = Env::new();
+fn bpf_loop_calls_back(env: &mut Env) {
     // sum of i for i in 0..N into the u64 at r10-8, stopping early when i == STOP.
     let prog = |n: i64, stop: i64, flags: i64| {
         format!(
@@ -350,9 +468,7 @@ fn bpf_loop_calls_back() {
     );
 }
 
-#[test]
-fn ring_buffer_from_a_program() {
-    let mut env = Env::new();
+fn ring_buffer_from_a_program(env: &mut Env) {
     let rb = env
         .maps
         .create(MapSpec::new("rb", MapKind::RingBuf, 0, 0, 4096))
@@ -396,9 +512,7 @@ fn ring_buffer_from_a_program() {
     assert!(matches!(trap.kind, TrapKind::HelperFault { id: 132, .. }));
 }
 
-#[test]
-fn queue_push_pop_peek() {
-    let mut env = Env::new();
+fn queue_push_pop_peek(env: &mut Env) {
     let q = env.map(MapKind::Queue, 0, 8, 4);
     let prog = "
         stdw [%r10-8], 5
@@ -431,9 +545,7 @@ fn queue_push_pop_peek() {
     );
 }
 
-#[test]
-fn perf_event_output_is_captured() {
-    let mut env = Env::new();
+fn perf_event_output_is_captured(env: &mut Env) {
     let p = env.map(MapKind::PerfEventArray, 4, 4, 2);
     env.maps.set_current_cpu(1);
     let prog = "
@@ -450,9 +562,7 @@ fn perf_event_output_is_captured() {
     assert_eq!((recs[0].index, recs[0].data.as_slice()), (1, &b"BA"[..]));
 }
 
-#[test]
-fn environment_helpers() {
-    let mut env = Env::new();
+fn environment_helpers(env: &mut Env) {
     env.kernel.with(|k| {
         k.time_ns = 123;
         k.boot_offset_ns = 1000;
@@ -477,9 +587,7 @@ fn environment_helpers() {
     assert_eq!(env.ok(comm).to_le_bytes(), *b"worker\0\0");
 }
 
-#[test]
-fn trace_printk_is_captured() {
-    let mut env = Env::new();
+fn trace_printk_is_captured(env: &mut Env) {
     // "x=%d\0" at r10-8
     let prog = format!(
         "lddw %r1, {:#x}
@@ -496,9 +604,7 @@ fn trace_printk_is_captured() {
     assert_eq!(env.kernel.take_trace(), ["x=-3"]);
 }
 
-#[test]
-fn probe_read_registered_memory() {
-    let mut env = Env::new();
+fn probe_read_registered_memory(env: &mut Env) {
     env.kernel
         .with(|k| k.register_memory(0xffff_8880_0000_1000, b"kernel!\0rest".to_vec()));
     // r0 = the helper's result << 32 | the low half of what it wrote at r10-8.
@@ -528,9 +634,7 @@ fn probe_read_registered_memory() {
     assert_eq!(env.ok(s), 8);
 }
 
-#[test]
-fn every_probe_read_variant_and_the_remaining_ids() {
-    let mut env = Env::new();
+fn every_probe_read_variant_and_the_remaining_ids(env: &mut Env) {
     env.kernel.with(|k| {
         k.register_memory(0x1000_0000_0000, b"abc\0".to_vec());
         k.time_ns = 9;
@@ -567,9 +671,7 @@ fn every_probe_read_variant_and_the_remaining_ids() {
     );
 }
 
-#[test]
-fn maps_of_maps_give_inner_handles_usable_as_maps() {
-    let mut env = Env::new();
+fn maps_of_maps_give_inner_handles_usable_as_maps(env: &mut Env) {
     let mut outer = MapSpec::new("outer", MapKind::HashOfMaps, 4, 4, 4);
     outer.inner = Some(Box::new(MapSpec::new("inner", MapKind::Array, 4, 8, 1)));
     let outer = env.maps.create(outer).unwrap();

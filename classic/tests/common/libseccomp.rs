@@ -6,6 +6,8 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 
+use ebpfvm_classic::dl::{DlError, Library};
+
 /// A comparison of one argument (`struct scmp_arg_cmp`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -61,44 +63,22 @@ pub struct LibSeccomp {
 
 impl LibSeccomp {
     pub fn load() -> Result<LibSeccomp, String> {
-        for name in ["libseccomp.so.2", "libseccomp.so"] {
-            let cname = CString::new(name).unwrap();
-            // SAFETY: dlopen with a valid C string; the handle is never closed.
-            let handle = unsafe { libc::dlopen(cname.as_ptr(), libc::RTLD_NOW) };
-            if handle.is_null() {
-                continue;
-            }
-            let sym = |s: &str| {
-                let c = CString::new(s).unwrap();
-                // SAFETY: a valid handle and C string.
-                let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
-                if p.is_null() {
-                    Err(format!("{name} has no {s}"))
-                } else {
-                    Ok(p)
-                }
-            };
-            // SAFETY: libseccomp's exported functions with these signatures (seccomp.h).
-            unsafe {
-                return Ok(LibSeccomp {
-                    init: std::mem::transmute::<*mut c_void, InitFn>(sym("seccomp_init")?),
-                    arch_add: std::mem::transmute::<*mut c_void, ArchAddFn>(sym(
-                        "seccomp_arch_add",
-                    )?),
-                    rule_add: std::mem::transmute::<*mut c_void, RuleAddFn>(sym(
-                        "seccomp_rule_add_array",
-                    )?),
-                    export: std::mem::transmute::<*mut c_void, ExportFn>(sym(
-                        "seccomp_export_bpf",
-                    )?),
-                    release: std::mem::transmute::<*mut c_void, ReleaseFn>(sym("seccomp_release")?),
-                    resolve: std::mem::transmute::<*mut c_void, ResolveFn>(sym(
-                        "seccomp_syscall_resolve_name_arch",
-                    )?),
-                });
-            }
-        }
-        Err("libseccomp is not installed (apt-get install libseccomp-dev)".into())
+        let lib = Library::open(&["libseccomp.so.2", "libseccomp.so"]).map_err(|e| {
+            format!("libseccomp is not available ({e}); apt-get install libseccomp-dev")
+        })?;
+        // SAFETY: libseccomp's exported functions with these signatures (seccomp.h); the
+        // library is never closed.
+        let load = || unsafe {
+            Ok::<_, DlError>(LibSeccomp {
+                init: lib.symbol("seccomp_init")?,
+                arch_add: lib.symbol("seccomp_arch_add")?,
+                rule_add: lib.symbol("seccomp_rule_add_array")?,
+                export: lib.symbol("seccomp_export_bpf")?,
+                release: lib.symbol("seccomp_release")?,
+                resolve: lib.symbol("seccomp_syscall_resolve_name_arch")?,
+            })
+        };
+        load().map_err(|e| e.to_string())
     }
 
     /// The syscall number of `name` on `arch` (an AUDIT_ARCH value), if it has one.

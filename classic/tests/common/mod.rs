@@ -1,5 +1,6 @@
 //! Shared by the differential tests: a deterministic generator, synthetic packets, and
-//! libpcap loaded at run time (so the tests build without it and skip with a message).
+//! libseccomp loaded at run time (so the tests build without it and skip with a
+//! message). libpcap is the crate's own `ebpfvm_classic::libpcap`.
 
 // Each test binary uses a different part of this module, so what is dead differs per
 // binary (`expect` would be unfulfilled in some of them).
@@ -7,7 +8,6 @@
 
 pub mod engines;
 pub mod gen;
-pub mod libpcap;
 pub mod libseccomp;
 
 /// xorshift64*: deterministic and good enough to spread test inputs.

@@ -7,9 +7,13 @@
 //! stack, on caller memory, on a read-only region, on regions a helper maps during the
 //! run, and out of bounds; forward jumps, bounded loops (counter in r9, which nothing
 //! else writes), helper calls (one ends the run, one faults, one maps a region),
-//! bpf-to-bpf calls (with recursion that reaches the frame limit), `bpf_loop` and a
-//! failing tail call, `callx` with code addresses, helper ids and bad targets, legacy
-//! packet loads, and `exit` anywhere.
+//! bpf-to-bpf calls (with recursion that reaches the frame limit), `bpf_loop`, `callx`
+//! with code addresses, helper ids and bad targets, legacy packet loads, `exit`
+//! anywhere, and the kernel's map helpers on the maps of [`case_maps`] (lookups
+//! null-checked as real programs do, then accesses through the pointer, in and out of
+//! the value; updates and deletes), global data through `lddw` map values, and tail
+//! calls (direct, and through a prog array) among the case's programs, which form the
+//! tail-call table (the main program is id 0).
 //! Programs terminate by construction unless they `callx` a wild address
 //! ([`Case::wild`]); those only run with a budget.
 
@@ -19,17 +23,37 @@ use ebpfvm_isa::{
     AluOp, AtomicOp, ByteOrder, CallTarget, Cond, Imm64, Insn, LegacyMode, Operand, Program, Reg,
     SignExtend, Size, SwapWidth, Width,
 };
+use std::sync::{Arc, Mutex};
+
 use ebpfvm_jit::JitProgram;
+use ebpfvm_vm::kernel_helpers::{self, id, Kernel};
+use ebpfvm_vm::maps::{Entry, BPF_ANY};
 use ebpfvm_vm::{
-    code_address, HelperError, Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack,
+    code_address, HelperError, Helpers, Interpreter, MapError, MapId, MapKind, MapSpec, Maps,
+    MemoryMap, Outcome, RegionKind, Stack,
 };
 
-/// Guest address of the caller's memory (the first region mapped).
-pub const MEM: u64 = 3 << 32;
+/// Maps of every case (see [`case_maps`]): ids 0-3, at regions 3-6.
+pub const MAPS: u64 = 4;
+/// Map 0: an array of 4 values.
+pub const ARRAY: u32 = 0;
+/// Map 1: a hash of at most 3 values.
+pub const HASH: u32 = 1;
+/// Map 2: global data (a single-element array of [`GLOBAL_LEN`] bytes).
+pub const GLOBAL: u32 = 2;
+/// Map 3: a prog array of 4 slots: slot `i` holds program `i` of the case, if any, and
+/// slot 3 is empty.
+pub const JUMPS: u32 = 3;
+/// Bytes of an array or hash value.
+pub const VALUE: u32 = 16;
+/// Bytes of the global data.
+pub const GLOBAL_LEN: u32 = 32;
+/// Guest address of the caller's memory (the first region mapped after the maps).
+pub const MEM: u64 = (3 + MAPS) << 32;
 /// Guest address of the read-only region (the second).
-pub const RO: u64 = 4 << 32;
+pub const RO: u64 = (4 + MAPS) << 32;
 /// Guest address of the first region helper 5 maps.
-pub const MAPPED: u64 = 5 << 32;
+pub const MAPPED: u64 = (5 + MAPS) << 32;
 /// Bytes of caller memory.
 pub const MEM_LEN: usize = 64;
 /// Bytes of the read-only region.
@@ -76,6 +100,10 @@ impl Entropy for Bytes<'_> {
 pub struct Case {
     /// The program.
     pub program: Program,
+    /// More programs: the tail-call table is `program` (id 0) then these.
+    pub tails: Vec<Program>,
+    /// Initial global data ([`GLOBAL_LEN`] bytes).
+    pub global: Vec<u8>,
     /// Initial caller memory.
     pub mem: Vec<u8>,
     /// Initial read-only region.
@@ -86,8 +114,41 @@ pub struct Case {
     pub wild: bool,
 }
 
-/// The state after one run: outcome, caller memory, stack.
-pub type RunResult = (Outcome, Vec<u8>, Vec<u8>);
+/// The state after one run: outcome, caller memory, stack, every map's entries.
+pub type RunResult = (Outcome, Vec<u8>, Vec<u8>, Vec<Result<Vec<Entry>, MapError>>);
+
+impl Case {
+    /// The tail-call table: the main program, then the others.
+    pub fn table(&self) -> impl Iterator<Item = &Program> {
+        std::iter::once(&self.program).chain(&self.tails)
+    }
+}
+
+/// The maps of a run of `case`, in their initial state (see [`ARRAY`] and the others).
+pub fn case_maps(case: &Case) -> Maps {
+    let mut maps = Maps::new();
+    for (name, kind, key, value, max) in [
+        ("array", MapKind::Array, 4, VALUE, 4),
+        ("hash", MapKind::Hash, 4, VALUE, 3),
+        (".data", MapKind::Array, 4, GLOBAL_LEN, 1),
+        ("jumps", MapKind::ProgArray, 4, 4, 4),
+    ] {
+        maps.create(MapSpec::new(name, kind, key, value, max))
+            .expect("a small map");
+    }
+    maps.set_initial_data(MapId(GLOBAL), &case.global)
+        .expect("global data");
+    for slot in 0..(1 + case.tails.len() as u32).min(3) {
+        maps.update(
+            MapId(JUMPS),
+            &slot.to_le_bytes(),
+            &slot.to_le_bytes(),
+            BPF_ANY,
+        )
+        .expect("a program id");
+    }
+    maps
+}
 
 fn r(n: u8) -> Reg {
     Reg::new(n).expect("register number in range")
@@ -146,8 +207,27 @@ pub fn helpers() -> Helpers {
             count: a[2] % 4,
         })
     });
-    // 7: a tail call (which fails without a program table).
+    // 7: a tail call to program r1 (fails outside the table, or after 33).
     h.register(7, |_, a| Err(HelperError::TailCall(a[0] as u32)));
+    // 101-103 and 112: the kernel's map lookup, update, delete and tail call (this
+    // file's helpers have the ids 1-7).
+    let kernel = Kernel::new();
+    let mut k = Helpers::new();
+    kernel_helpers::register(&mut k, &kernel);
+    let k = Arc::new(Mutex::new(k));
+    for (ours, theirs) in [
+        (101, id::MAP_LOOKUP_ELEM),
+        (102, id::MAP_UPDATE_ELEM),
+        (103, id::MAP_DELETE_ELEM),
+        (112, id::TAIL_CALL),
+    ] {
+        let k = Arc::clone(&k);
+        h.register(ours, move |ctx, a| {
+            let mut k = k.lock().unwrap_or_else(|e| e.into_inner());
+            let f = k.get_mut(theirs.into()).expect("a kernel helper");
+            f(ctx, a)
+        });
+    }
     // 5: maps a new read-only region (moving the region table) and returns its address.
     h.register(5, |ctx, _| {
         Ok(ctx
@@ -158,15 +238,16 @@ pub fn helpers() -> Helpers {
     h
 }
 
-/// Runs `run` on a fresh copy of the case's memory; the state after.
+/// Runs `run` on a fresh copy of the case's memory and maps; the state after.
 fn run_on(
     case: &Case,
     run: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers) -> Outcome,
 ) -> RunResult {
     let mut mem = case.mem.clone();
     let ro = case.ro.clone();
+    let maps = case_maps(case);
     let mut stack = Stack::new();
-    let mut map = MemoryMap::new(&mut stack);
+    let mut map = MemoryMap::with_maps(&mut stack, &maps);
     let mem_addr = map.map_mut(RegionKind::Memory, &mut mem).expect("mapped");
     let ro_addr = map.map_ro(RegionKind::ReadOnly, &ro).expect("mapped");
     assert_eq!((mem_addr, ro_addr), (MEM, RO));
@@ -180,17 +261,22 @@ fn run_on(
     ];
     let outcome = run(args, &mut map, &mut helpers());
     drop(map);
-    (outcome, mem, stack.bytes().to_vec())
+    let entries = maps.ids().map(|id| maps.entries(id)).collect();
+    (outcome, mem, stack.bytes().to_vec(), entries)
 }
 
-/// Runs the case on the interpreter.
-pub fn run_interp(case: &Case, interp: &Interpreter, budget: Option<u64>) -> RunResult {
-    run_on(case, |args, map, h| interp.run(args, map, h, budget))
+/// Runs the case on the interpreter (`table`: the case's programs, prepared).
+pub fn run_interp(case: &Case, table: &[Interpreter], budget: Option<u64>) -> RunResult {
+    run_on(case, |args, map, h| {
+        table[0].run_linked(args, map, h, budget, table)
+    })
 }
 
-/// Runs the case on the JIT.
-pub fn run_jit(case: &Case, jit: &JitProgram, budget: Option<u64>) -> RunResult {
-    run_on(case, |args, map, h| jit.run(args, map, h, budget))
+/// Runs the case on the JIT (`table`: the case's programs, compiled).
+pub fn run_jit(case: &Case, table: &[JitProgram], budget: Option<u64>) -> RunResult {
+    run_on(case, |args, map, h| {
+        table[0].run_linked(args, map, h, budget, table)
+    })
 }
 
 /// Compiles the case for both engines and compares them without a budget (or with
@@ -198,8 +284,17 @@ pub fn run_jit(case: &Case, jit: &JitProgram, budget: Option<u64>) -> RunResult 
 /// (including cuts in the middle of blocks). The number of runs compared, or a
 /// description of the first difference.
 pub fn check_case(case: &Case, e: &mut dyn Entropy) -> Result<(usize, Outcome), String> {
-    let interp = Interpreter::new(&case.program).map_err(|err| format!("interpreter: {err}"))?;
-    let jit = JitProgram::compile(&case.program).map_err(|err| format!("jit: {err}"))?;
+    let maps = case_maps(case);
+    let interp = case
+        .table()
+        .map(|p| Interpreter::with_maps(p, &maps))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("interpreter: {err}"))?;
+    let jit = case
+        .table()
+        .map(|p| JitProgram::with_maps(p, &maps))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("jit: {err}"))?;
     let first = if case.wild { Some(WILD_BUDGET) } else { None };
     let full = run_interp(case, &interp, first);
     compare(case, &full, &run_jit(case, &jit, first), first)?;
@@ -230,12 +325,19 @@ fn compare(
         format!("outcome: interp {:?}, jit {:?}", want.0, got.0)
     } else if want.1 != got.1 {
         "caller memory differs".to_string()
-    } else {
+    } else if want.2 != got.2 {
         "stack differs".to_string()
+    } else {
+        format!("maps: interp {:?}, jit {:?}", want.3, got.3)
     };
+    let programs: Vec<String> = case
+        .table()
+        .enumerate()
+        .map(|(i, p)| format!("program {i}:\n{}", ebpfvm_isa::disassemble(p)))
+        .collect();
     Err(format!(
         "budget {budget:?}: {what}\n{}",
-        ebpfvm_isa::disassemble(&case.program)
+        programs.join("\n")
     ))
 }
 
@@ -347,8 +449,27 @@ impl<'e> Generator<'e> {
         }
     }
 
-    /// A whole case.
+    /// A whole case: the main program and up to two more for tail calls.
     pub fn case(&mut self) -> Case {
+        let program = self.program();
+        let tails = (0..self.below(3)).map(|_| self.program()).collect();
+        let mem = (0..MEM_LEN).map(|_| self.e.next() as u8).collect();
+        let ro = (0..RO_LEN).map(|_| self.e.next() as u8).collect();
+        let global = (0..GLOBAL_LEN).map(|_| self.e.next() as u8).collect();
+        let extra_args = [self.value64(), self.value64()];
+        Case {
+            program,
+            tails,
+            global,
+            mem,
+            ro,
+            extra_args,
+            wild: self.wild,
+        }
+    }
+
+    /// One program.
+    fn program(&mut self) -> Program {
         self.functions = 1 + self.below(4) as usize;
         let mut starts = Vec::new();
         for f in 0..self.functions {
@@ -367,18 +488,8 @@ impl<'e> Generator<'e> {
             }
         }
         let insns = std::mem::take(&mut self.insns);
-        let program = Program::new(insns.clone())
-            .unwrap_or_else(|err| panic!("generated an invalid program: {err}\n{insns:#?}"));
-        let mem = (0..MEM_LEN).map(|_| self.e.next() as u8).collect();
-        let ro = (0..RO_LEN).map(|_| self.e.next() as u8).collect();
-        let extra_args = [self.value64(), self.value64()];
-        Case {
-            program,
-            mem,
-            ro,
-            extra_args,
-            wild: self.wild,
-        }
+        Program::new(insns.clone())
+            .unwrap_or_else(|err| panic!("generated an invalid program: {err}\n{insns:#?}"))
     }
 
     /// Function `f` (0 is the main program; only it has loops, so runs stay short).
@@ -476,7 +587,8 @@ impl<'e> Generator<'e> {
             85..=88 => self.callx(f, in_loop),
             89..=92 => self.legacy(),
             93..=94 => self.emit(Insn::Exit),
-            _ => self.alu(),
+            95..=97 => self.map_op(),
+            _ => self.tail_call(),
         }
     }
 
@@ -843,5 +955,177 @@ impl<'e> Generator<'e> {
             LegacyMode::Ind(base)
         };
         self.emit(Insn::LegacyLoad { size, mode, imm });
+    }
+
+    fn mov(&mut self, dst: Reg, src: Operand) {
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src,
+        });
+    }
+
+    /// `dst = r10 + off`.
+    fn stack_pointer(&mut self, dst: Reg, off: i32) {
+        self.mov(dst, Operand::Reg(Reg::FP));
+        self.emit(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst,
+            src: Operand::Imm(off),
+        });
+    }
+
+    /// A map helper as programs call it, on a key (0-5) stored at r10-4: a lookup
+    /// whose pointer, once checked against NULL, is read, written and updated
+    /// atomically; an update (with a 16-byte value from the stack and flags that may be
+    /// invalid); a delete; or an access to the global data through an `lddw` map value.
+    fn map_op(&mut self) {
+        // No jump may land inside: the pointer after the NULL check is only used there.
+        self.land_pending_here();
+        let key = self.below(6) as i32;
+        self.emit(Insn::Store {
+            size: Size::W,
+            dst: Reg::FP,
+            off: -4,
+            src: Operand::Imm(key),
+        });
+        let map = self.pick(&[ARRAY, ARRAY, HASH, HASH, GLOBAL]);
+        match self.below(5) {
+            0 | 1 => {
+                self.key_args(map);
+                self.emit(Insn::Call(CallTarget::Helper(101)));
+                let check = self.insns.len();
+                self.emit(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Eq,
+                    dst: Reg::R0,
+                    src: Operand::Imm(0),
+                    off: 0,
+                });
+                let len = if map == GLOBAL { GLOBAL_LEN } else { VALUE };
+                for _ in 0..1 + self.below(3) {
+                    self.value_access(Reg::R0, 0, len);
+                }
+                let end = self.insns.len();
+                self.patch_jump(check, end);
+            }
+            2 => {
+                for off in [-24, -16] {
+                    let v = self.imm();
+                    self.emit(Insn::Store {
+                        size: Size::DW,
+                        dst: Reg::FP,
+                        off,
+                        src: Operand::Imm(v),
+                    });
+                }
+                self.key_args(map);
+                self.stack_pointer(r(3), -24);
+                let flags = self.pick(&[0, 0, 1, 2, 4]);
+                self.mov(r(4), Operand::Imm(flags));
+                self.emit(Insn::Call(CallTarget::Helper(102)));
+            }
+            3 => {
+                self.key_args(map);
+                self.emit(Insn::Call(CallTarget::Helper(103)));
+            }
+            _ => {
+                let base = self.dst();
+                let offset = self.below(u64::from(GLOBAL_LEN)) as u32;
+                self.emit(Insn::LoadImm64 {
+                    dst: base,
+                    imm: Imm64::MapIdxValue {
+                        index: GLOBAL,
+                        offset,
+                    },
+                });
+                self.value_access(base, offset, GLOBAL_LEN);
+            }
+        }
+    }
+
+    /// r1 = map `map`, r2 = the key at r10-4.
+    fn key_args(&mut self, map: u32) {
+        self.emit(Insn::LoadImm64 {
+            dst: r(1),
+            imm: Imm64::MapIdx(map),
+        });
+        self.stack_pointer(r(2), -4);
+    }
+
+    /// A load, store or atomic add through `base`, which points `at` bytes into a value
+    /// of `len` bytes: mostly inside the value, sometimes past it (into a neighbouring
+    /// value, or out of the map).
+    fn value_access(&mut self, base: Reg, at: u32, len: u32) {
+        let size = self.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+        let room = i64::from(len) - i64::from(at) - i64::from(size.bytes());
+        let off = if room >= 0 && self.chance(85) {
+            self.below(room as u64 + 1) as i64
+        } else {
+            self.below(48) as i64 - 16
+        } as i16;
+        match self.below(3) {
+            0 => {
+                let dst = self.dst();
+                let sign_extend = size != Size::DW && self.chance(25);
+                self.emit(Insn::Load {
+                    size,
+                    sign_extend,
+                    dst,
+                    src: base,
+                    off,
+                });
+            }
+            1 => {
+                let src = if self.chance(70) {
+                    Operand::Reg(self.src())
+                } else {
+                    Operand::Imm(self.imm())
+                };
+                self.emit(Insn::Store {
+                    size,
+                    dst: base,
+                    off,
+                    src,
+                });
+            }
+            _ => {
+                let width = if size == Size::DW {
+                    Width::W64
+                } else {
+                    Width::W32
+                };
+                let op = self.pick(&[AtomicOp::Add, AtomicOp::FetchAdd]);
+                let src = self.dst();
+                self.emit(Insn::Atomic {
+                    width,
+                    op,
+                    dst: base,
+                    src,
+                    off,
+                });
+            }
+        }
+    }
+
+    /// A tail call: to the program whose id is in r1 (helper 7), or through a slot of
+    /// the prog array with r1 kept (the kernel's helper, as 112). Ids and slots past
+    /// the table fail, and execution goes on.
+    fn tail_call(&mut self) {
+        if self.chance(50) {
+            let id = self.below(4) as i32;
+            self.mov(r(1), Operand::Imm(id));
+            self.emit(Insn::Call(CallTarget::Helper(7)));
+        } else {
+            self.emit(Insn::LoadImm64 {
+                dst: r(2),
+                imm: Imm64::MapIdx(JUMPS),
+            });
+            let slot = self.below(5) as i32;
+            self.mov(r(3), Operand::Imm(slot));
+            self.emit(Insn::Call(CallTarget::Helper(112)));
+        }
     }
 }

@@ -30,8 +30,8 @@ fn packet(linktype: u32, data: &[u8], orig_len: u32) -> Packet {
     }
 }
 
-/// Every packet of the capture in `path`, in order.
-pub fn read(path: &Path) -> Result<Vec<Packet>, CliError> {
+/// The capture in `path` opened from its start, and whether it is pcapng.
+fn open(path: &Path) -> Result<(BufReader<File>, bool), CliError> {
     let io = |source| CliError::Io {
         path: path.to_path_buf(),
         source,
@@ -40,11 +40,33 @@ pub fn read(path: &Path) -> Result<Vec<Packet>, CliError> {
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic).map_err(io)?;
     let file = BufReader::new(File::open(path).map_err(io)?);
-    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-        read_pcapng(path, file)
-    } else {
-        read_pcap(path, file)
+    Ok((file, magic == [0x0a, 0x0d, 0x0d, 0x0a]))
+}
+
+/// Every packet of the capture in `path`, in order.
+pub fn read(path: &Path) -> Result<Vec<Packet>, CliError> {
+    match open(path)? {
+        (file, true) => read_pcapng(path, file),
+        (file, false) => read_pcap(path, file),
     }
+}
+
+/// The link type of the capture in `path` (of its first interface for pcapng; `None`
+/// when it declares none), without reading its packets. Only `--filter` needs it.
+#[cfg_attr(not(feature = "pcap-filter"), expect(dead_code))]
+pub fn linktype(path: &Path) -> Result<Option<u32>, CliError> {
+    let (file, is_ng) = open(path)?;
+    if !is_ng {
+        let reader = PcapReader::new(file).map_err(|e| bad(path, e))?;
+        return Ok(Some(u32::from(reader.header().datalink)));
+    }
+    let mut reader = PcapNgReader::new(file).map_err(|e| bad(path, e))?;
+    while let Some(block) = reader.next_block() {
+        if let Block::InterfaceDescription(idb) = block.map_err(|e| bad(path, e))? {
+            return Ok(Some(u32::from(idb.linktype)));
+        }
+    }
+    Ok(None)
 }
 
 fn read_pcap(path: &Path, file: BufReader<File>) -> Result<Vec<Packet>, CliError> {

@@ -1,0 +1,287 @@
+//! Which context accesses each program type allows, and what each becomes in the
+//! backing model ([`crate::layout`]).
+//!
+//! The rules restate the kernel's `*_is_valid_access` functions (net/core/filter.c:
+//! `bpf_skb_is_valid_access` and the per-type `sk_filter_`, `tc_cls_act_`, `cg_skb_`,
+//! `lwt_` and `xdp_` variants), checked against the running kernel by
+//! `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
+//! `invalid bpf_context access off=76 size=4`.
+
+use crate::layout::{skb, xdp};
+use crate::ProgramType;
+
+/// The context struct a program type's r1 points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextKind {
+    /// `struct __sk_buff`.
+    SkBuff,
+    /// `struct xdp_md`.
+    XdpMd,
+}
+
+impl ContextKind {
+    /// The context of `ty`, when it is modelled.
+    pub fn of(ty: ProgramType) -> Option<ContextKind> {
+        use ProgramType as P;
+        match ty {
+            P::SocketFilter
+            | P::SchedCls
+            | P::SchedAct
+            | P::CgroupSkb
+            | P::LwtIn
+            | P::LwtOut
+            | P::LwtXmit => Some(ContextKind::SkBuff),
+            P::Xdp => Some(ContextKind::XdpMd),
+            _ => None,
+        }
+    }
+
+    /// Bytes of the backing model.
+    pub fn model_size(self) -> usize {
+        match self {
+            ContextKind::SkBuff => skb::MODEL_SIZE,
+            ContextKind::XdpMd => xdp::MODEL_SIZE,
+        }
+    }
+}
+
+/// How an instruction touches the context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKind {
+    /// A load (`sign_extend`: `ldsx`).
+    Read {
+        /// Whether the load sign-extends.
+        sign_extend: bool,
+    },
+    /// A store of a register (`STX`).
+    WriteReg,
+    /// A store of an immediate (`ST`).
+    WriteImm(i32),
+}
+
+/// What the rewrite does with an allowed access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conversion {
+    /// Nothing: the backing model holds the field at its uapi offset.
+    Plain,
+    /// A 32-bit load of a pointer field becomes a 64-bit load of its slot.
+    Pointer {
+        /// Offset of the slot in the backing model.
+        slot: usize,
+    },
+    /// A 32-bit store to a field the kernel keeps in 16 bits stores only the low half
+    /// (`tc_index`, `tc_classid`, `queue_mapping`), so reading it back gives what the
+    /// kernel gives.
+    Store16,
+    /// A store the kernel drops (`queue_mapping` = an immediate >= 0xffff).
+    Nop,
+    /// A narrow load at least as wide as the kernel's own field (`pkt_type` is one
+    /// byte, `protocol` two): the kernel loads the whole field whatever byte was asked
+    /// for, so the load moves to the field's first byte.
+    AtField {
+        /// Offset of the field in the context.
+        off: usize,
+    },
+}
+
+/// Why an access is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    /// The kernel refuses it too.
+    #[error("invalid bpf_context access off={off} size={size}")]
+    Invalid {
+        /// Offset in the context.
+        off: i64,
+        /// Access size.
+        size: u32,
+    },
+    /// The kernel allows it, but this model cannot run it yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
+}
+
+/// Checks an access of `size` bytes at offset `off` of `ty`'s context.
+pub fn check(
+    ty: ProgramType,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
+    let invalid = AccessError::Invalid { off, size };
+    let allowed = match ContextKind::of(ty) {
+        Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
+        Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),
+        None => return Err(AccessError::Unsupported("this program type's context")),
+    };
+    if !allowed {
+        return Err(invalid);
+    }
+    Ok(match ContextKind::of(ty) {
+        Some(ContextKind::XdpMd) => match off as usize {
+            xdp::DATA => Conversion::Pointer {
+                slot: xdp::SLOT_DATA,
+            },
+            xdp::DATA_END => Conversion::Pointer {
+                slot: xdp::SLOT_DATA_END,
+            },
+            xdp::DATA_META => Conversion::Pointer {
+                slot: xdp::SLOT_DATA_META,
+            },
+            _ => Conversion::Plain,
+        },
+        _ => skb_conversion(off as usize, size, kind)?,
+    })
+}
+
+/// Bytes the kernel's `struct sk_buff` (or socket) keeps a 32-bit `__sk_buff` field in,
+/// from `bpf_convert_ctx_access`.
+fn skb_target_size(field: usize) -> u32 {
+    match field {
+        skb::PKT_TYPE => 1,
+        skb::QUEUE_MAPPING
+        | skb::PROTOCOL
+        | VLAN_TCI
+        | VLAN_PROTO
+        | skb::TC_INDEX
+        | skb::TC_CLASSID
+        | skb::FAMILY
+        | REMOTE_PORT
+        | LOCAL_PORT
+        | GSO_SEGS
+        | GSO_SIZE => 2,
+        _ => 4,
+    }
+}
+
+const VLAN_TCI: usize = 24;
+const VLAN_PROTO: usize = 28;
+const REMOTE_PORT: usize = 132;
+const LOCAL_PORT: usize = 136;
+const GSO_SEGS: usize = 164;
+const GSO_SIZE: usize = 176;
+
+fn skb_conversion(off: usize, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let write = !matches!(kind, AccessKind::Read { .. });
+    Ok(match off {
+        skb::DATA => Conversion::Pointer {
+            slot: skb::SLOT_DATA,
+        },
+        skb::DATA_END => Conversion::Pointer {
+            slot: skb::SLOT_DATA_END,
+        },
+        skb::DATA_META => Conversion::Pointer {
+            slot: skb::SLOT_DATA_META,
+        },
+        skb::SK => return Err(AccessError::Unsupported("reading __sk_buff->sk")),
+        _ if !write && off % 4 != 0 && size >= skb_target_size(off & !3) => {
+            Conversion::AtField { off: off & !3 }
+        }
+        skb::TC_INDEX | skb::TC_CLASSID if write => Conversion::Store16,
+        // The kernel skips a store of 0xffff (NO_QUEUE_MAPPING) or more; for a register
+        // that is a branch the one-slot rewrite cannot express.
+        skb::QUEUE_MAPPING => match kind {
+            AccessKind::WriteImm(imm) if imm as u32 >= 0xffff => Conversion::Nop,
+            AccessKind::WriteImm(_) => Conversion::Store16,
+            AccessKind::WriteReg => {
+                return Err(AccessError::Unsupported(
+                    "storing a register to __sk_buff->queue_mapping",
+                ))
+            }
+            AccessKind::Read { .. } => Conversion::Plain,
+        },
+        _ => Conversion::Plain,
+    })
+}
+
+/// `[start, end)` of a field, as the kernel's `bpf_ctx_range` matches it.
+fn within(off: usize, start: usize, end: usize) -> bool {
+    (start..end).contains(&off)
+}
+
+/// `bpf_skb_is_valid_access` after the per-type wrapper.
+fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
+    use ProgramType as P;
+    if off < 0 || off >= skb::SIZE as i64 || off % size as i64 != 0 {
+        return false;
+    }
+    let off = off as usize;
+    let write = !matches!(kind, AccessKind::Read { .. });
+    let range = |start: usize, len: usize| within(off, start, start + len);
+    let sock = within(off, skb::FAMILY, skb::SOCK_END);
+    let cb = within(off, skb::CB, skb::CB_END);
+    // Fields the type never sees, then the fields it may write.
+    let (hidden, writable) = match ty {
+        P::SocketFilter => (
+            range(skb::TC_CLASSID, 4)
+                || range(skb::DATA, 8)
+                || range(skb::DATA_META, 4)
+                || sock
+                || range(skb::TSTAMP, 8)
+                || range(skb::WIRE_LEN, 4)
+                || range(skb::HWTSTAMP, 8),
+            cb,
+        ),
+        P::CgroupSkb => (
+            range(skb::TC_CLASSID, 4) || range(skb::DATA_META, 4) || range(skb::WIRE_LEN, 4),
+            range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb || range(skb::TSTAMP, 8),
+        ),
+        P::LwtIn | P::LwtOut | P::LwtXmit => (
+            range(skb::TC_CLASSID, 4)
+                || sock
+                || range(skb::DATA_META, 4)
+                || range(skb::TSTAMP, 8)
+                || range(skb::WIRE_LEN, 4)
+                || range(skb::HWTSTAMP, 8),
+            range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb,
+        ),
+        P::SchedCls | P::SchedAct => {
+            if off == skb::TSTAMP_TYPE {
+                // tc may read tstamp_type, one byte at a time.
+                return !write && size == 1;
+            }
+            (
+                sock,
+                range(skb::MARK, 4)
+                    || range(skb::TC_INDEX, 4)
+                    || range(skb::PRIORITY, 4)
+                    || range(skb::TC_CLASSID, 4)
+                    || cb
+                    || range(skb::TSTAMP, 8)
+                    || range(skb::QUEUE_MAPPING, 4),
+            )
+        }
+        _ => return false,
+    };
+    if hidden || (write && !writable) {
+        return false;
+    }
+    let sign_extend = matches!(kind, AccessKind::Read { sign_extend: true });
+    match off {
+        _ if cb => off + size as usize <= skb::CB_END,
+        _ if range(skb::DATA, 8) || range(skb::DATA_META, 4) => !sign_extend && size == 4,
+        _ if range(skb::REMOTE_IP4, 8) || range(skb::REMOTE_IP6, 32) => size == 4,
+        _ if range(skb::FLOW_KEYS, 8) => false,
+        _ if range(skb::HWTSTAMP, 8) => !write && size == 8,
+        _ if range(skb::TSTAMP, 8) => size == 8,
+        _ if range(skb::SK, 8) => !write && size == 8,
+        // tstamp_type (tc handled above) and the padding after it.
+        _ if range(skb::TSTAMP_TYPE, 4) => false,
+        // Writes are whole words; reads may be narrower, a power of two.
+        _ if write => size == 4,
+        _ => size <= 4 && size.is_power_of_two(),
+    }
+}
+
+/// `xdp_is_valid_access` for programs not attached to a devmap: aligned 32-bit reads,
+/// not sign-extending for the pointer fields.
+fn xdp_allowed(off: i64, size: u32, kind: AccessKind) -> bool {
+    let pointer = (0..12).contains(&off);
+    let read = match kind {
+        AccessKind::Read { sign_extend } => !(sign_extend && pointer),
+        _ => false,
+    };
+    read && (0..xdp::SIZE as i64).contains(&off)
+        && off as usize != xdp::EGRESS_IFINDEX
+        && off % size as i64 == 0
+        && size == 4
+}

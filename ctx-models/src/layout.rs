@@ -1,0 +1,183 @@
+//! Context layouts: the uapi structs a program's r1 points to, and our *backing model*
+//! of each.
+//!
+//! The backing model is the uapi struct's own bytes (little-endian scalars at their uapi
+//! offsets, so a narrow load of a scalar is a plain load), followed by one 8-byte slot
+//! per pointer field. A guest pointer is `region << 32 | offset`, which a 32-bit uapi
+//! field cannot hold; the load-time rewrite ([`crate::rewrite`]) turns a 32-bit load of
+//! `data` into a 64-bit load of its slot, as the kernel's `convert_ctx_access` turns it
+//! into a load of `skb->data`.
+//!
+//! ```text
+//! __sk_buff model (216 bytes)            xdp_md model (48 bytes)
+//!   0..192  struct __sk_buff               0..24  struct xdp_md
+//! 192..200  data      (packet pointer)    24..32  data
+//! 200..208  data_end                      32..40  data_end
+//! 208..216  data_meta                     40..48  data_meta
+//! ```
+
+/// One field of a uapi context struct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The uapi name (`cb[0]` for array elements).
+    pub name: &'static str,
+    /// Byte offset in the uapi struct.
+    pub offset: u16,
+    /// Size in bytes in the uapi struct.
+    pub size: u16,
+}
+
+const fn f(name: &'static str, offset: u16, size: u16) -> Field {
+    Field { name, offset, size }
+}
+
+/// `struct __sk_buff` (linux/bpf.h), every field, in order.
+pub const SK_BUFF: &[Field] = &[
+    f("len", 0, 4),
+    f("pkt_type", 4, 4),
+    f("mark", 8, 4),
+    f("queue_mapping", 12, 4),
+    f("protocol", 16, 4),
+    f("vlan_present", 20, 4),
+    f("vlan_tci", 24, 4),
+    f("vlan_proto", 28, 4),
+    f("priority", 32, 4),
+    f("ingress_ifindex", 36, 4),
+    f("ifindex", 40, 4),
+    f("tc_index", 44, 4),
+    f("cb[0]", 48, 4),
+    f("cb[1]", 52, 4),
+    f("cb[2]", 56, 4),
+    f("cb[3]", 60, 4),
+    f("cb[4]", 64, 4),
+    f("hash", 68, 4),
+    f("tc_classid", 72, 4),
+    f("data", 76, 4),
+    f("data_end", 80, 4),
+    f("napi_id", 84, 4),
+    f("family", 88, 4),
+    f("remote_ip4", 92, 4),
+    f("local_ip4", 96, 4),
+    f("remote_ip6", 100, 16),
+    f("local_ip6", 116, 16),
+    f("remote_port", 132, 4),
+    f("local_port", 136, 4),
+    f("data_meta", 140, 4),
+    f("flow_keys", 144, 8),
+    f("tstamp", 152, 8),
+    f("wire_len", 160, 4),
+    f("gso_segs", 164, 4),
+    f("sk", 168, 8),
+    f("gso_size", 176, 4),
+    f("tstamp_type", 180, 1),
+    f("hwtstamp", 184, 8),
+];
+
+/// `struct xdp_md` (linux/bpf.h), every field, in order.
+pub const XDP_MD: &[Field] = &[
+    f("data", 0, 4),
+    f("data_end", 4, 4),
+    f("data_meta", 8, 4),
+    f("ingress_ifindex", 12, 4),
+    f("rx_queue_index", 16, 4),
+    f("egress_ifindex", 20, 4),
+];
+
+/// Offsets of `struct __sk_buff` fields used by the rules and the test-run model.
+pub mod skb {
+    /// `sizeof(struct __sk_buff)`.
+    pub const SIZE: usize = 192;
+    /// `len`
+    pub const LEN: usize = 0;
+    /// `pkt_type`
+    pub const PKT_TYPE: usize = 4;
+    /// `mark`
+    pub const MARK: usize = 8;
+    /// `queue_mapping`
+    pub const QUEUE_MAPPING: usize = 12;
+    /// `protocol` (network byte order)
+    pub const PROTOCOL: usize = 16;
+    /// `priority`
+    pub const PRIORITY: usize = 32;
+    /// `ifindex`
+    pub const IFINDEX: usize = 40;
+    /// `tc_index`
+    pub const TC_INDEX: usize = 44;
+    /// `cb[0]`; `cb[4]` ends at 68.
+    pub const CB: usize = 48;
+    /// End of `cb[4]`.
+    pub const CB_END: usize = 68;
+    /// `tc_classid`
+    pub const TC_CLASSID: usize = 72;
+    /// `data`
+    pub const DATA: usize = 76;
+    /// `data_end`
+    pub const DATA_END: usize = 80;
+    /// `family`; the socket fields run from here to the end of `local_port` (140).
+    pub const FAMILY: usize = 88;
+    /// `remote_ip4`
+    pub const REMOTE_IP4: usize = 92;
+    /// `local_ip4`
+    pub const LOCAL_IP4: usize = 96;
+    /// `remote_ip6[0]`
+    pub const REMOTE_IP6: usize = 100;
+    /// `local_ip6[0]`
+    pub const LOCAL_IP6: usize = 116;
+    /// End of `local_port`.
+    pub const SOCK_END: usize = 140;
+    /// `data_meta`
+    pub const DATA_META: usize = 140;
+    /// `flow_keys` (8-byte pointer)
+    pub const FLOW_KEYS: usize = 144;
+    /// `tstamp` (u64)
+    pub const TSTAMP: usize = 152;
+    /// `wire_len`
+    pub const WIRE_LEN: usize = 160;
+    /// `sk` (8-byte pointer)
+    pub const SK: usize = 168;
+    /// `tstamp_type` (u8), followed by 3 bytes of padding.
+    pub const TSTAMP_TYPE: usize = 180;
+    /// `hwtstamp` (u64)
+    pub const HWTSTAMP: usize = 184;
+    /// Backing model: slot of the `data` pointer.
+    pub const SLOT_DATA: usize = 192;
+    /// Backing model: slot of the `data_end` pointer.
+    pub const SLOT_DATA_END: usize = 200;
+    /// Backing model: slot of the `data_meta` pointer.
+    pub const SLOT_DATA_META: usize = 208;
+    /// Size of the backing model.
+    pub const MODEL_SIZE: usize = 216;
+}
+
+/// Offsets of `struct xdp_md` fields and of its backing model's slots.
+pub mod xdp {
+    /// `sizeof(struct xdp_md)`.
+    pub const SIZE: usize = 24;
+    /// `data`
+    pub const DATA: usize = 0;
+    /// `data_end`
+    pub const DATA_END: usize = 4;
+    /// `data_meta`
+    pub const DATA_META: usize = 8;
+    /// `ingress_ifindex`
+    pub const INGRESS_IFINDEX: usize = 12;
+    /// `rx_queue_index`
+    pub const RX_QUEUE_INDEX: usize = 16;
+    /// `egress_ifindex`
+    pub const EGRESS_IFINDEX: usize = 20;
+    /// Backing model: slot of the `data` pointer.
+    pub const SLOT_DATA: usize = 24;
+    /// Backing model: slot of the `data_end` pointer.
+    pub const SLOT_DATA_END: usize = 32;
+    /// Backing model: slot of the `data_meta` pointer.
+    pub const SLOT_DATA_META: usize = 40;
+    /// Size of the backing model.
+    pub const MODEL_SIZE: usize = 48;
+}
+
+/// The field of `fields` that byte `offset` falls in.
+pub fn field_at(fields: &'static [Field], offset: usize) -> Option<&'static Field> {
+    fields
+        .iter()
+        .find(|f| offset >= f.offset as usize && offset < (f.offset + f.size) as usize)
+}

@@ -1,0 +1,26 @@
+//! Program types and their contexts: what r1 points to for each kernel program type,
+//! which accesses the type allows and what they become, the context a
+//! `BPF_PROG_TEST_RUN`-style run builds from a packet, and what the return value means.
+//!
+//! - [`ProgramType`]: the kernel's `enum bpf_prog_type`, names and ELF sections.
+//! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`) and their backing models.
+//! - [`access`]: the per-type access rules (the kernel's `*_is_valid_access`).
+//! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
+//! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
+//! - [`action()`]: the named action of a return value.
+//!
+//! The engines are not involved: the context is an ordinary memory region and the
+//! packet another, so the interpreter and the JIT run typed programs unchanged.
+
+pub mod access;
+mod action;
+pub mod layout;
+mod packet;
+mod prog_type;
+mod rewrite;
+
+pub use access::{AccessError, ContextKind};
+pub use action::action;
+pub use packet::{PacketContext, PacketError, Regions, ETH_HLEN, XDP_HEADROOM};
+pub use prog_type::{ProgramType, UnknownProgramType};
+pub use rewrite::{rewrite, RewriteError};

@@ -1,0 +1,255 @@
+//! Contexts built from a packet the way the kernel's `BPF_PROG_TEST_RUN` builds them
+//! (net/bpf/test_run.c), so a program sees the same field values and returns the same
+//! packet here as in the kernel. Every fact below was checked against the running kernel
+//! (`tests/ctx_kernel.rs`).
+//!
+//! # Socket-buffer types
+//! The packet is an Ethernet frame received on the loopback device: at least 14 bytes
+//! (34 with EtherType IPv4, 54 with IPv6, which need a whole IP header) and at most
+//! 3712 (a page less the skb's headroom and shared info). `eth_type_trans` gives
+//! `protocol` (the EtherType, or 802.3/802.2 below 0x600) and `pkt_type` from the
+//! destination MAC (lo's address and broadcast address are both all-zero, so
+//! `ff:ff:ff:ff:ff:ff` is *multicast*, 2; all-zero is host, 0; other multicast 2; else
+//! other host, 3); `ifindex` is 1 (lo), `len` the bytes from `data` on. `sched_cls` and
+//! `sched_act` see the packet from the MAC header; the other types from the network
+//! header (`data` = 14 bytes in), and the 14 bytes before `data` come back as zeros after
+//! the run. The test run's socket gives `family` (AF_INET 2 or AF_INET6 10) and the
+//! addresses (`remote_*` = destination, `local_*` = source, bytes as in the header) that
+//! `cgroup_skb` may read; every other field starts at 0 and `data_meta` equals `data`.
+//!
+//! # XDP
+//! At least 14 bytes; `data` sits after 256 bytes of headroom, `data_meta` = `data`,
+//! `ingress_ifindex` 1 (lo), `rx_queue_index` 0. Only the first 3520 bytes are linear
+//! (reachable from `data_end`); the rest comes back unchanged. The packet after the run
+//! is `data..` to the end of the frame.
+
+use crate::access::ContextKind;
+use crate::layout::{skb, xdp};
+use crate::ProgramType;
+
+/// Bytes of the Ethernet header.
+pub const ETH_HLEN: usize = 14;
+/// Largest packet the kernel's test run accepts for socket-buffer types.
+pub const SKB_MAX: usize = 3712;
+/// XDP headroom before `data`.
+pub const XDP_HEADROOM: usize = 256;
+/// Bytes of an XDP frame reachable through `data_end`.
+pub const XDP_MAX_LINEAR: usize = 3520;
+
+/// Why no context can be built (the kernel's test run fails with EINVAL too).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    /// Too short or too long for the type.
+    #[error(
+        "a {len}-byte packet is refused for {ty}: {why} (the kernel's test run fails with EINVAL)"
+    )]
+    Size {
+        /// The program type.
+        ty: ProgramType,
+        /// The packet's length.
+        len: usize,
+        /// The limit broken.
+        why: String,
+    },
+    /// The type has no packet context (yet).
+    #[error("program type {0} does not run on a packet here")]
+    NotPacketType(ProgramType),
+}
+
+/// A program's context and packet for one run, and the packet after it.
+#[derive(Clone, Debug)]
+pub struct PacketContext {
+    ty: ProgramType,
+    kind: ContextKind,
+    /// The frame with its headroom.
+    buf: Vec<u8>,
+    /// Offsets in `buf`: `data_meta <= data <= data_end <= frame end`.
+    meta: usize,
+    data: usize,
+    end: usize,
+    /// Where the packet returned after the run starts (`data`, or the zeroed MAC
+    /// header of non-L2 socket-buffer types).
+    out_start: usize,
+    /// The backing model of the context (see [`crate::layout`]).
+    ctx: Vec<u8>,
+}
+
+/// The pieces an engine maps for a run: the context model, the packet region
+/// (`[data_meta, data_end)`), and what to write into the pointer slots once the packet
+/// region's guest address is known.
+pub struct Regions<'a> {
+    /// The context's backing model.
+    pub ctx: &'a mut [u8],
+    /// The packet bytes the program may reach directly.
+    pub packet: &'a mut [u8],
+    /// Whether the program may write the packet directly.
+    pub packet_writable: bool,
+    /// Whether legacy packet loads (`LD_ABS`/`LD_IND`) read this packet.
+    pub legacy_loads: bool,
+    /// (slot offset in `ctx`, offset in `packet`) for each pointer field.
+    pub pointers: [(usize, usize); 3],
+}
+
+impl PacketContext {
+    /// Builds `ty`'s context for `packet`, as `BPF_PROG_TEST_RUN` would.
+    pub fn new(ty: ProgramType, packet: &[u8]) -> Result<PacketContext, PacketError> {
+        let kind = ContextKind::of(ty).ok_or(PacketError::NotPacketType(ty))?;
+        let size_error = |why: &str| PacketError::Size {
+            ty,
+            len: packet.len(),
+            why: why.to_string(),
+        };
+        if packet.len() < ETH_HLEN {
+            return Err(size_error("shorter than an Ethernet header (14 bytes)"));
+        }
+        match kind {
+            ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
+            ContextKind::SkBuff => {
+                if packet.len() > SKB_MAX {
+                    return Err(size_error("longer than 3712 bytes"));
+                }
+                let ethertype = u16::from_be_bytes([packet[12], packet[13]]);
+                if ethertype == 0x0800 && packet.len() < ETH_HLEN + 20 {
+                    return Err(size_error("IPv4 needs a 20-byte header after Ethernet"));
+                }
+                if ethertype == 0x86dd && packet.len() < ETH_HLEN + 40 {
+                    return Err(size_error("IPv6 needs a 40-byte header after Ethernet"));
+                }
+                Ok(PacketContext::skb(ty, packet))
+            }
+        }
+    }
+
+    fn xdp(packet: &[u8]) -> PacketContext {
+        let mut buf = vec![0; XDP_HEADROOM];
+        buf.extend_from_slice(packet);
+        let mut ctx = vec![0; xdp::MODEL_SIZE];
+        put32(&mut ctx, xdp::INGRESS_IFINDEX, 1);
+        PacketContext {
+            ty: ProgramType::Xdp,
+            kind: ContextKind::XdpMd,
+            meta: XDP_HEADROOM,
+            data: XDP_HEADROOM,
+            end: XDP_HEADROOM + packet.len().min(XDP_MAX_LINEAR),
+            out_start: XDP_HEADROOM,
+            buf,
+            ctx,
+        }
+    }
+
+    fn skb(ty: ProgramType, packet: &[u8]) -> PacketContext {
+        let l2 = matches!(ty, ProgramType::SchedCls | ProgramType::SchedAct);
+        let data = if l2 { 0 } else { ETH_HLEN };
+        let payload = &packet[ETH_HLEN..];
+        let mut ctx = vec![0; skb::MODEL_SIZE];
+        put32(&mut ctx, skb::LEN, (packet.len() - data) as u32);
+        put32(&mut ctx, skb::PKT_TYPE, pkt_type(&packet[..6]));
+        let protocol = protocol(packet);
+        // __sk_buff holds the 16-bit value in network byte order.
+        ctx[skb::PROTOCOL..skb::PROTOCOL + 2].copy_from_slice(&protocol.to_be_bytes());
+        put32(&mut ctx, skb::IFINDEX, 1);
+        match protocol {
+            0x0800 => {
+                put32(&mut ctx, skb::FAMILY, 2);
+                ctx[skb::REMOTE_IP4..skb::REMOTE_IP4 + 4].copy_from_slice(&payload[16..20]);
+                ctx[skb::LOCAL_IP4..skb::LOCAL_IP4 + 4].copy_from_slice(&payload[12..16]);
+            }
+            0x86dd => {
+                put32(&mut ctx, skb::FAMILY, 10);
+                ctx[skb::REMOTE_IP6..skb::REMOTE_IP6 + 16].copy_from_slice(&payload[24..40]);
+                ctx[skb::LOCAL_IP6..skb::LOCAL_IP6 + 16].copy_from_slice(&payload[8..24]);
+            }
+            _ => {}
+        }
+        PacketContext {
+            ty,
+            kind: ContextKind::SkBuff,
+            buf: packet.to_vec(),
+            meta: data,
+            data,
+            end: packet.len(),
+            out_start: 0,
+            ctx,
+        }
+    }
+
+    /// The program type.
+    pub fn prog_type(&self) -> ProgramType {
+        self.ty
+    }
+
+    /// The context's backing model (the uapi struct's bytes first).
+    pub fn context(&self) -> &[u8] {
+        &self.ctx
+    }
+
+    /// The regions to map for a run.
+    pub fn regions(&mut self) -> Regions<'_> {
+        let (data, end) = (self.data - self.meta, self.end - self.meta);
+        let pointers = match self.kind {
+            ContextKind::XdpMd => [
+                (xdp::SLOT_DATA, data),
+                (xdp::SLOT_DATA_END, end),
+                (xdp::SLOT_DATA_META, 0),
+            ],
+            ContextKind::SkBuff => [
+                (skb::SLOT_DATA, data),
+                (skb::SLOT_DATA_END, end),
+                (skb::SLOT_DATA_META, 0),
+            ],
+        };
+        Regions {
+            ctx: &mut self.ctx,
+            packet: &mut self.buf[self.meta..self.end],
+            packet_writable: matches!(
+                self.ty,
+                ProgramType::Xdp
+                    | ProgramType::SchedCls
+                    | ProgramType::SchedAct
+                    | ProgramType::LwtXmit
+            ),
+            legacy_loads: matches!(
+                self.ty,
+                ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct
+            ),
+            pointers,
+        }
+    }
+
+    /// The packet as the kernel's test run returns it (`data_out`).
+    pub fn packet_out(&self) -> Vec<u8> {
+        let mut out = self.buf[self.out_start..].to_vec();
+        if self.kind == ContextKind::SkBuff && self.data == ETH_HLEN {
+            out[..ETH_HLEN].fill(0);
+        }
+        out
+    }
+}
+
+fn put32(ctx: &mut [u8], off: usize, v: u32) {
+    ctx[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// `eth_type_trans` on lo: both its address and its broadcast address are all-zero.
+fn pkt_type(dest: &[u8]) -> u32 {
+    if dest[0] & 1 != 0 {
+        2 // PACKET_MULTICAST (ff:ff:ff:ff:ff:ff is not lo's broadcast address)
+    } else if dest.iter().all(|&b| b == 0) {
+        0 // PACKET_HOST
+    } else {
+        3 // PACKET_OTHERHOST
+    }
+}
+
+/// `eth_type_trans`'s protocol: the EtherType, or for 802.3 length fields 802.3 raw
+/// (`ETH_P_802_3`) when the payload starts with `ff ff`, else 802.2 (`ETH_P_802_2`).
+fn protocol(frame: &[u8]) -> u16 {
+    let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    if ethertype >= 0x600 {
+        ethertype
+    } else if frame.len() >= ETH_HLEN + 2 && frame[14] == 0xff && frame[15] == 0xff {
+        0x0001
+    } else {
+        0x0004
+    }
+}

@@ -1,0 +1,80 @@
+//! Typed programs: a program loaded for a kernel program type has its context accesses
+//! checked and rewritten at load ([`ctx::rewrite`]) and runs over a context built from a
+//! packet ([`ctx::PacketContext`]), with r1 pointing to the context's backing model and
+//! `data`/`data_end`/`data_meta` pointing into the packet region.
+
+use crate::ctx::{self, PacketContext, ProgramType};
+use crate::elf::Object;
+use crate::vm::{MemoryMap, RegionKind};
+use crate::{too_large, Error, Outcome, Program, Select, Vm};
+
+impl Vm {
+    /// Prepares `program` as a program of type `ty`: its context accesses are checked
+    /// against the type's rules and rewritten onto the backing model, as the kernel's
+    /// verifier does at load.
+    pub fn with_type(program: Program, ty: ProgramType) -> Result<Vm, Error> {
+        let rewritten = ctx::rewrite(&program, ty)?;
+        let mut vm = Vm::new(rewritten)?;
+        vm.prog_type = Some(ty);
+        Ok(vm)
+    }
+
+    /// [`Vm::from_object`] for a program of type `ty` (its section's type when `None`):
+    /// every program of the object with a modelled context (the entry as `ty`, the
+    /// others, reachable by tail calls, as their sections say) is checked and rewritten
+    /// first. A type without a modelled context loads the object unchanged.
+    pub fn from_object_typed(
+        object: &Object,
+        select: Select<'_>,
+        cpus: u32,
+        ty: Option<ProgramType>,
+    ) -> Result<Vm, Error> {
+        let mut object = object.clone();
+        let entry = crate::object::choose(&object, select)?;
+        let ty = ty.or(object.programs[entry].prog_type);
+        for (i, spec) in object.programs.iter_mut().enumerate() {
+            let own = if i == entry { ty } else { spec.prog_type };
+            if let Some(t) = own.filter(|&t| ctx::ContextKind::of(t).is_some()) {
+                spec.program = ctx::rewrite(&spec.program, t)?;
+            }
+        }
+        let name = object.programs[entry].name.clone();
+        let mut vm = Vm::from_object(&object, Select::Program(&name), cpus)?;
+        vm.prog_type = ty.filter(|&t| ctx::ContextKind::of(t).is_some());
+        Ok(vm)
+    }
+
+    /// The program type given to [`Vm::with_type`].
+    pub fn prog_type(&self) -> Option<ProgramType> {
+        self.prog_type
+    }
+
+    /// Runs the program once over `context` (built for the same program type); the
+    /// packet after the run is [`PacketContext::packet_out`].
+    pub fn run_packet(&mut self, context: &mut PacketContext) -> Outcome {
+        self.stack.clear();
+        let regions = context.regions();
+        let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
+        let packet_len = regions.packet.len() as u64;
+        let packet = if regions.packet_writable {
+            map.map_mut(RegionKind::Packet, regions.packet)
+        } else {
+            map.map_ro(RegionKind::Packet, regions.packet)
+        };
+        let Some(packet) = packet else {
+            return too_large(packet_len);
+        };
+        for (slot, offset) in regions.pointers {
+            let addr = packet + offset as u64;
+            regions.ctx[slot..slot + 8].copy_from_slice(&addr.to_le_bytes());
+        }
+        if regions.legacy_loads {
+            map.set_packet(packet);
+        }
+        let Some(ctx) = map.map_mut(RegionKind::Context, regions.ctx) else {
+            return too_large(0);
+        };
+        let args = [ctx, 0, 0, 0, 0];
+        crate::execute!(self, args, map)
+    }
+}

@@ -1,0 +1,203 @@
+//! `ebpfvm run --type T --packet F | --pcap F` for eBPF programs of packet types: JSON
+//! lines with `retval`, `action`, `packet` and `insns`, both engines, refusals at load
+//! (with the pc and the kernel verifier's words) and of packets the kernel refuses.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ebpfvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs")
+}
+
+fn scratch(name: &str, content: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ebpfvm-ctx-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An IPv4/UDP frame to lo's address, destination port `port`.
+fn udp_frame(port: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend([0x08, 0x00]);
+    f.extend([
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    f.extend(1234u16.to_be_bytes());
+    f.extend(port.to_be_bytes());
+    f.extend([0, 8, 0, 0]);
+    f
+}
+
+/// XDP: drop UDP to port 53, mark byte 0 of the frame with 0x42 otherwise.
+const XDP_PORT_FILTER: &str = "
+    ldxw %r2, [%r1+0]        # data
+    ldxw %r3, [%r1+4]        # data_end
+    mov %r4, %r2
+    add %r4, 38
+    jgt %r4, %r3, +6         # shorter than Ethernet + IPv4 + UDP ports: pass
+    ldxh %r5, [%r2+36]       # UDP destination port (network order)
+    be16 %r5
+    jne %r5, 53, +2
+    mov %r0, 1               # XDP_DROP
+    exit
+    stb [%r2+0], 0x42
+    mov %r0, 2               # XDP_PASS
+    exit
+";
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn xdp_packet_runs_on_both_engines_with_action_and_packet() {
+    let prog = scratch("xdp.s", XDP_PORT_FILTER.as_bytes());
+    let pass = udp_frame(80);
+    let drop = udp_frame(53);
+    let pass_file = scratch("pass.bin", &pass);
+    let drop_file = scratch("drop.bin", &drop);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run", &prog, "--type", "xdp", "--packet", &pass_file, "--engine", engine, "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 2);
+        assert_eq!(line["action"], "XDP_PASS");
+        let mut expected = pass.clone();
+        expected[0] = 0x42;
+        assert_eq!(line["packet"], hex(&expected));
+        assert_eq!(line["insns"], 11);
+
+        let out = ebpfvm(&[
+            "run", &prog, "--type", "xdp", "--packet", &drop_file, "--engine", engine, "--json",
+        ]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "XDP_DROP");
+        assert_eq!(line["packet"], hex(&drop));
+    }
+    // Without --json: the value, then the action.
+    let out = ebpfvm(&["run", &prog, "--type", "xdp", "--packet", &drop_file]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1) XDP_DROP\n");
+}
+
+/// A pcap file (microsecond, Ethernet) holding `packets`.
+fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = Vec::new();
+    for v in [0xa1b2_c3d4u32] {
+        f.extend(v.to_le_bytes());
+    }
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0u8; 8]);
+    f.extend(65535u32.to_le_bytes());
+    f.extend(1u32.to_le_bytes());
+    for p in packets {
+        f.extend([0u8; 8]);
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend(p);
+    }
+    f
+}
+
+#[test]
+fn pcap_gives_one_line_per_packet() {
+    let prog = scratch("xdp2.s", XDP_PORT_FILTER.as_bytes());
+    let capture = scratch("two.pcap", &pcap(&[udp_frame(53), udp_frame(80)]));
+    let out = ebpfvm(&["run", &prog, "--type", "xdp", "--pcap", &capture, "--json"]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (lines[0]["index"].clone(), lines[0]["action"].clone()),
+        (0.into(), "XDP_DROP".into())
+    );
+    assert_eq!(
+        (lines[1]["index"].clone(), lines[1]["action"].clone()),
+        (1.into(), "XDP_PASS".into())
+    );
+}
+
+#[test]
+fn skb_types_see_the_packet_from_their_header() {
+    // r0 = len; sched_cls counts the MAC header, socket_filter does not, and gets the
+    // MAC header back as zeros.
+    let prog = scratch("len.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let frame = udp_frame(80);
+    let file = scratch("frame.bin", &frame);
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &file,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["retval"], frame.len());
+    assert_eq!(line["packet"], hex(&frame));
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "socket_filter",
+        "--packet",
+        &file,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["retval"], frame.len() - 14);
+    assert_eq!(line["action"], "KEEP");
+    let mut zeroed = frame.clone();
+    zeroed[..14].fill(0);
+    assert_eq!(line["packet"], hex(&zeroed));
+}
+
+#[test]
+fn refusals_name_the_pc_and_the_reason() {
+    let frame = scratch("f.bin", &udp_frame(80));
+    let bad = scratch("bad.s", b"mov %r0, 0\nldxw %r0, [%r1+88]\nexit\n");
+    let out = ebpfvm(&["run", &bad, "--type", "sched_cls", "--packet", &frame]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pc 1: invalid bpf_context access off=88 size=4"),
+        "{err}"
+    );
+
+    let modified = scratch("mod.s", b"add %r1, 4\nldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&["run", &modified, "--type", "xdp", "--packet", &frame]);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("pc 1: dereference of modified ctx ptr R1 off=4 disallowed"));
+
+    let ld_abs = scratch("ldabs.s", b"ldabsb 0\nexit\n");
+    let out = ebpfvm(&["run", &ld_abs, "--type", "xdp", "--packet", &frame]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not allowed for this program type"));
+
+    // The kernel's test run refuses frames shorter than an Ethernet header.
+    let short = scratch("short.bin", &[0u8; 10]);
+    let ok = scratch("ok.s", b"mov %r0, 2\nexit\n");
+    let out = ebpfvm(&["run", &ok, "--type", "xdp", "--packet", &short]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than an Ethernet header"));
+
+    // A packet read out of bounds at run time is a trap (exit 1), not a crash.
+    let oob = scratch("oob.s", b"ldxw %r2, [%r1+0]\nldxw %r0, [%r2+4000]\nexit\n");
+    let out = ebpfvm(&["run", &oob, "--type", "xdp", "--packet", &frame]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("packet"));
+}

@@ -1,0 +1,546 @@
+//! Program types against the running kernel (BPF_PROG_TEST_RUN), for every packet type
+//! we model (`xdp`, `sched_cls`, `sched_act`, `socket_filter`, `cgroup_skb`, `lwt_in`,
+//! `lwt_out`, `lwt_xmit`):
+//!
+//! - every context access (offset, size, read/ldsx/store/store-immediate) is accepted
+//!   by our load-time rewrite exactly when the kernel verifier accepts it, and refused
+//!   with the kernel's message;
+//! - every readable field has the kernel's value for real and edge-case packets;
+//! - random programs that read every readable field (narrow loads too), write the
+//!   writable ones, read and write the packet behind bounds checks and use legacy packet
+//!   loads give the same return value and packet after the run on the interpreter, the
+//!   JIT and the kernel; packets the kernel refuses are refused here too.
+//!
+//! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
+//! why, where `bpf()` is not permitted.
+
+mod kernel;
+
+use ebpfvm::ctx::access::{self, AccessKind};
+use ebpfvm::ctx::{ContextKind, PacketContext, ProgramType};
+use ebpfvm::isa::{AluOp, Cond, Insn, LegacyMode, Operand, Program, Reg, Size, Width};
+use ebpfvm::{Engine, Vm};
+use kernel::{KernelError, KernelProgram};
+
+const TYPES: &[ProgramType] = &[
+    ProgramType::Xdp,
+    ProgramType::SchedCls,
+    ProgramType::SchedAct,
+    ProgramType::SocketFilter,
+    ProgramType::CgroupSkb,
+    ProgramType::LwtIn,
+    ProgramType::LwtOut,
+    ProgramType::LwtXmit,
+];
+
+fn reg(n: u8) -> Reg {
+    Reg::new(n).expect("r0..r10")
+}
+
+fn size_of(bytes: u32) -> Size {
+    match bytes {
+        1 => Size::B,
+        2 => Size::H,
+        4 => Size::W,
+        _ => Size::DW,
+    }
+}
+
+fn mov(dst: u8, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst: reg(dst),
+        src: Operand::Imm(imm),
+    }
+}
+
+fn alu(op: AluOp, dst: u8, src: Operand) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op,
+        dst: reg(dst),
+        src,
+    }
+}
+
+fn load(size: u32, dst: u8, src: u8, off: i16) -> Insn {
+    Insn::Load {
+        size: size_of(size),
+        sign_extend: false,
+        dst: reg(dst),
+        src: reg(src),
+        off,
+    }
+}
+
+/// Whether the kernel is usable; prints why not once.
+fn kernel_available() -> bool {
+    let exit = Program::new(vec![mov(0, 0), Insn::Exit]).unwrap();
+    match KernelProgram::load_type(ProgramType::Xdp.id(), &exit.to_bytes()) {
+        Err(KernelError::Unavailable(why)) => {
+            eprintln!("skipping: {why}");
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Packets of every kind the tests use: real headers, broadcast/multicast/host/other
+/// destinations, VLAN, ARP, 802.3 lengths, and the shortest ones each type accepts.
+fn packets() -> Vec<(&'static str, Vec<u8>)> {
+    let eth = |dst: &str, ethertype: &str| {
+        let mut v = hex(dst);
+        v.extend(hex("020000000001"));
+        v.extend(hex(ethertype));
+        v
+    };
+    let ipv4_tcp = hex(
+        "4500002c12344000400600000a0000010a000002d431005000000001000000005002ffff0000000001020304",
+    );
+    let ipv4_udp = hex("4500002000010000401100000a0000030a00000404d2162e000c0000deadbeef");
+    let ipv6_udp = [
+        hex("6000000000081140"),
+        (0u8..16).collect(),
+        (16u8..32).collect(),
+        hex("04d2162e00080000"),
+    ]
+    .concat();
+    let arp = hex("0001080006040001020000000001c0a80001000000000000c0a80002");
+    let mut out = vec![
+        (
+            "ipv4 tcp to host",
+            [eth("000000000000", "0800"), ipv4_tcp.clone()].concat(),
+        ),
+        (
+            "ipv4 udp broadcast",
+            [eth("ffffffffffff", "0800"), ipv4_udp.clone()].concat(),
+        ),
+        (
+            "ipv4 multicast",
+            [eth("01005e000001", "0800"), ipv4_udp.clone()].concat(),
+        ),
+        (
+            "ipv6 other host",
+            [eth("020000000002", "86dd"), ipv6_udp].concat(),
+        ),
+        ("arp", [eth("ffffffffffff", "0806"), arp].concat()),
+        (
+            "vlan",
+            [eth("020000000002", "8100"), hex("00050800"), ipv4_tcp].concat(),
+        ),
+        (
+            "802.3 llc",
+            [eth("020000000002", "0020"), hex("aaaa03000000")].concat(),
+        ),
+        (
+            "802.3 raw",
+            [eth("020000000002", "0010"), hex("ffff0000")].concat(),
+        ),
+        ("ethernet only", eth("000000000000", "0000")),
+        (
+            "ipv4 header only",
+            [eth("000000000000", "0800"), ipv4_udp[..20].to_vec()].concat(),
+        ),
+    ];
+    let mut g = Gen(0x1234_5678);
+    for n in [15usize, 60, 200] {
+        let bytes: Vec<u8> = (0..n).map(|_| g.next() as u8).collect();
+        out.push(("random", bytes));
+    }
+    out
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Runs `program` (loaded for `ty`) on `packet` on both engines; `None` when the packet
+/// is refused. Panics when the engines disagree.
+fn ours(
+    ty: ProgramType,
+    program: &Program,
+    packet: &[u8],
+) -> Option<Result<(u32, Vec<u8>), String>> {
+    let context = PacketContext::new(ty, packet).ok()?;
+    let mut results = Vec::new();
+    for engine in [Engine::Interpreter, Engine::Jit] {
+        let mut vm = match Vm::with_type(program.clone(), ty) {
+            Ok(vm) => vm,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        vm.set_engine(engine).unwrap();
+        let mut ctx = context.clone();
+        let outcome = vm.run_packet(&mut ctx);
+        results.push(
+            outcome
+                .result
+                .map(|r0| (r0 as u32, ctx.packet_out()))
+                .map_err(|t| t.to_string()),
+        );
+    }
+    assert_eq!(results[0], results[1], "interpreter vs JIT, {ty}");
+    Some(results.remove(0))
+}
+
+/// The kernel's result; `None` when the test run refuses the packet (EINVAL).
+fn theirs(loaded: &KernelProgram, packet: &[u8]) -> Option<(u32, Vec<u8>)> {
+    match loaded.run(packet) {
+        Ok(r) => Some(r),
+        Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn access_program(off: i16, size: u32, kind: AccessKind) -> Program {
+    let access = match kind {
+        AccessKind::Read { sign_extend } => Insn::Load {
+            size: size_of(size),
+            sign_extend,
+            dst: reg(0),
+            src: reg(1),
+            off,
+        },
+        AccessKind::WriteReg => Insn::Store {
+            size: size_of(size),
+            dst: reg(1),
+            off,
+            src: Operand::Reg(reg(2)),
+        },
+        AccessKind::WriteImm(imm) => Insn::Store {
+            size: size_of(size),
+            dst: reg(1),
+            off,
+            src: Operand::Imm(imm),
+        },
+    };
+    Program::new(vec![mov(2, 7), access, mov(0, 0), Insn::Exit]).unwrap()
+}
+
+#[test]
+fn access_rules_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let kinds = [
+        AccessKind::Read { sign_extend: false },
+        AccessKind::Read { sign_extend: true },
+        AccessKind::WriteReg,
+        AccessKind::WriteImm(7),
+    ];
+    let mut checked = 0;
+    for &ty in TYPES {
+        let model = ContextKind::of(ty).unwrap().model_size() as i16;
+        for off in -4..model {
+            for size in [1, 2, 4, 8] {
+                for kind in kinds {
+                    if size == 8 && kind == (AccessKind::Read { sign_extend: true }) {
+                        continue; // there is no 64-bit ldsx
+                    }
+                    let program = access_program(off, size, kind);
+                    let kernel = KernelProgram::load_type(ty.id(), &program.to_bytes());
+                    let ours = Vm::with_type(program, ty);
+                    checked += 1;
+                    match (&kernel, &ours) {
+                        (Ok(_), Ok(_)) => {}
+                        (Err(KernelError::Refused(log)), Err(e)) => {
+                            let message = e.to_string();
+                            let message = message.split(": ").last().unwrap();
+                            assert!(
+                                log.contains(message),
+                                "{ty} off={off} size={size} {kind:?}: we say `{message}`, the kernel:\n{log}"
+                            );
+                        }
+                        (Ok(_), Err(ebpfvm::Error::Context(e))) if e.unsupported => {}
+                        (k, o) => panic!(
+                            "{ty} off={off} size={size} {kind:?}: kernel {:?}, ours {:?}",
+                            k.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                            o.as_ref().map(|_| ()).map_err(|e| e.to_string())
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{checked} accesses checked");
+}
+
+/// Every readable field of `ty`: (offset, size) of each allowed read.
+fn readable(ty: ProgramType) -> Vec<(i16, u32)> {
+    let size = ContextKind::of(ty).unwrap().model_size() as i16;
+    let mut out = Vec::new();
+    for off in 0..size {
+        for bytes in [1, 2, 4, 8] {
+            let kind = AccessKind::Read { sign_extend: false };
+            if access::check(ty, off as i64, bytes, kind).is_ok() {
+                out.push((off, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Every writable field of `ty`: (offset, size).
+fn writable(ty: ProgramType) -> Vec<(i16, u32)> {
+    let size = ContextKind::of(ty).unwrap().model_size() as i16;
+    let mut out = Vec::new();
+    for off in 0..size {
+        for bytes in [1, 2, 4, 8] {
+            if access::check(ty, off as i64, bytes, AccessKind::WriteReg).is_ok() {
+                out.push((off, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Whether reads of this field return a kernel address (compared as differences only).
+fn is_pointer(ty: ProgramType, off: i16) -> bool {
+    match ContextKind::of(ty).unwrap() {
+        ContextKind::XdpMd => off < 12,
+        ContextKind::SkBuff => matches!(off, 76 | 80 | 140),
+    }
+}
+
+#[test]
+fn every_field_matches_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let packets = packets();
+    let mut checked = 0;
+    for &ty in TYPES {
+        for (off, size) in readable(ty) {
+            if is_pointer(ty, off) {
+                continue;
+            }
+            // cgroup_skb may return only 0 or 1: its fields are compared one bit per
+            // program.
+            let bits: Vec<Option<u32>> = if ty == ProgramType::CgroupSkb {
+                (0..size * 8).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for bit in bits {
+                let mut insns = vec![load(size, 0, 1, off)];
+                if let Some(b) = bit {
+                    insns.push(alu(AluOp::Rsh, 0, Operand::Imm(b as i32)));
+                    insns.push(alu(AluOp::And, 0, Operand::Imm(1)));
+                } else if size == 8 {
+                    insns.push(alu(AluOp::Mov, 2, Operand::Reg(reg(0))));
+                    insns.push(alu(AluOp::Rsh, 2, Operand::Imm(32)));
+                    insns.push(alu(AluOp::Xor, 0, Operand::Reg(reg(2))));
+                }
+                insns.push(Insn::Exit);
+                let program = Program::new(insns).unwrap();
+                let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes())
+                    .unwrap_or_else(|e| panic!("{ty} off={off} size={size}: {e}"));
+                for (name, packet) in &packets {
+                    let kernel = theirs(&loaded, packet);
+                    let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+                    assert_eq!(
+                        ours, kernel,
+                        "{ty} field off={off} size={size} bit={bit:?}, packet {name}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{checked} field reads compared");
+}
+
+/// A tiny deterministic generator.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// The offsets of `data` and `data_end` in `ty`'s context, when it has them.
+fn packet_pointers(ty: ProgramType) -> Option<(i16, i16)> {
+    match ty {
+        ProgramType::Xdp => Some((0, 4)),
+        ProgramType::SocketFilter => None,
+        _ => Some((76, 80)),
+    }
+}
+
+/// r9 = r9 * prime ^ src: folds a value into the accumulator.
+fn fold(src: u8) -> [Insn; 2] {
+    [
+        alu(AluOp::Mul, 9, Operand::Imm(0x0100_0193)),
+        alu(AluOp::Xor, 9, Operand::Reg(reg(src))),
+    ]
+}
+
+/// A random program of `ty`: r6 = ctx, r9 = accumulator; steps read fields, write
+/// fields, read and write the packet behind bounds checks, use legacy loads; the return
+/// value folds r9 (0/1 for cgroup_skb).
+fn random_program(g: &mut Gen, ty: ProgramType) -> Program {
+    let reads = readable(ty);
+    let writes = writable(ty);
+    let packet_writable = matches!(
+        ty,
+        ProgramType::Xdp | ProgramType::SchedCls | ProgramType::SchedAct | ProgramType::LwtXmit
+    );
+    let legacy = matches!(
+        ty,
+        ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct
+    );
+    let mut insns = vec![
+        alu(AluOp::Mov, 6, Operand::Reg(reg(1))),
+        mov(9, g.next() as i32),
+        mov(7, g.below(64) as i32),
+    ];
+    for _ in 0..(4 + g.below(12)) {
+        match g.below(10) {
+            0..=3 => {
+                let (off, size) = g.pick(&reads);
+                if is_pointer(ty, off) {
+                    continue;
+                }
+                insns.push(Insn::Load {
+                    size: size_of(size),
+                    sign_extend: size < 8 && g.below(4) == 0,
+                    dst: reg(2),
+                    src: reg(6),
+                    off,
+                });
+                insns.extend(fold(2));
+            }
+            4 | 5 if !writes.is_empty() => {
+                let (off, size) = g.pick(&writes);
+                let src = if g.below(2) == 0 || off == 12 {
+                    let v = match g.below(3) {
+                        0 => g.below(0x20000) as i32,
+                        _ => g.next() as i32,
+                    };
+                    // queue_mapping takes immediates only here (see access.rs).
+                    Operand::Imm(if off == 12 { v & 0x1ffff } else { v })
+                } else {
+                    Operand::Reg(reg(9))
+                };
+                insns.push(Insn::Store {
+                    size: size_of(size),
+                    dst: reg(6),
+                    off,
+                    src,
+                });
+            }
+            6 | 7 => {
+                let Some((data, end)) = packet_pointers(ty) else {
+                    continue;
+                };
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let at = g.below(80) as i16;
+                let write = packet_writable && g.below(2) == 0;
+                // r2 = data; r3 = data_end; r4 = r2 + at + size; if r4 > r3 skip.
+                insns.push(load(4, 2, 6, data));
+                insns.push(load(4, 3, 6, end));
+                insns.push(alu(AluOp::Mov, 4, Operand::Reg(reg(2))));
+                insns.push(alu(AluOp::Add, 4, Operand::Imm(at as i32 + size as i32)));
+                let access: Vec<Insn> = if write {
+                    vec![Insn::Store {
+                        size: size_of(size),
+                        dst: reg(2),
+                        off: at,
+                        src: if g.below(2) == 0 {
+                            Operand::Reg(reg(9))
+                        } else {
+                            Operand::Imm(g.next() as i32)
+                        },
+                    }]
+                } else {
+                    let mut v = vec![load(size, 5, 2, at)];
+                    v.extend(fold(5));
+                    v
+                };
+                insns.push(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Gt,
+                    dst: reg(4),
+                    src: Operand::Reg(reg(3)),
+                    off: access.len() as i16,
+                });
+                insns.extend(access);
+            }
+            8 if legacy => {
+                let size = g.pick(&[Size::B, Size::H, Size::W]);
+                let mode = if g.below(2) == 0 {
+                    LegacyMode::Abs
+                } else {
+                    LegacyMode::Ind(reg(7))
+                };
+                let imm = match g.below(8) {
+                    0 => g.below(2000) as i32,
+                    _ => g.below(64) as i32,
+                };
+                insns.push(Insn::LegacyLoad { size, mode, imm });
+                insns.extend(fold(0));
+            }
+            _ => {
+                insns.push(alu(AluOp::Add, 9, Operand::Imm(g.next() as i32)));
+            }
+        }
+    }
+    insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
+    insns.push(alu(AluOp::Rsh, 0, Operand::Imm(32)));
+    insns.push(alu(AluOp::Xor, 0, Operand::Reg(reg(9))));
+    if ty == ProgramType::CgroupSkb {
+        insns.push(alu(AluOp::And, 0, Operand::Imm(1)));
+    }
+    insns.push(Insn::Exit);
+    Program::new(insns).unwrap()
+}
+
+#[test]
+fn random_programs_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let cases: u64 = std::env::var("EBPFVM_CTX_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
+    let packets = packets();
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let mut compared = 0;
+    for &ty in TYPES {
+        for case in 0..cases {
+            let program = random_program(&mut g, ty);
+            let loaded =
+                KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
+                    panic!(
+                        "{ty} case {case}: kernel refused\n{}\n{e}",
+                        ebpfvm::isa::disassemble(&program)
+                    )
+                });
+            let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
+            let kernel = theirs(&loaded, packet);
+            let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+            assert_eq!(
+                ours,
+                kernel,
+                "{ty} case {case}, packet {name}:\n{}",
+                ebpfvm::isa::disassemble(&program)
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} random programs compared");
+}
