@@ -459,3 +459,43 @@ fn xdp_context_comes_back_with_the_packet() {
     assert_eq!(out.ctx_out.len(), 24);
     assert_eq!(out.ctx_out[4..8], (p.len() as u32).to_ne_bytes());
 }
+
+/// Like [`compare_example`] for a packet program of an object in `elf/tests/programs`
+/// that does not read its context: our engines run it over the packet as memory.
+fn compare_packet_program(file: &str, program: &str, runs: usize) {
+    let path = format!(
+        "{}/../elf/tests/programs/obj/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).expect("test object");
+    let Some(kernel) = or_skip(KernelObject::load(&bytes, Some(program), None, None)) else {
+        return;
+    };
+    let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
+    let mut vm = Vm::from_elf(&bytes, Select::Program(program), cpus).expect("loads");
+    for _ in 0..runs {
+        let p = packet();
+        let run = kernel
+            .program()
+            .test_run(&TestRun::packet(&p))
+            .expect("runs");
+        let r0 = vm.run(&mut p.clone()).result.expect("no trap");
+        assert_eq!(run.retval, r0 as u32, "{file} {program}: retval");
+        let theirs = kernel.map_entries().expect("maps read back");
+        assert_eq!(theirs, vm.map_entries(), "{file} {program}: maps");
+    }
+}
+
+#[test]
+fn legacy_maps_in_a_socket_filter_match_the_interpreter() {
+    compare_packet_program("legacy_maps.o", "count_packets", 3);
+}
+
+#[test]
+fn btf_maps_global_data_maps_of_maps_and_prog_arrays_match_the_interpreter() {
+    // `first`: global data, a global function, bpf_loop; the prog array's targets (one
+    // from a `tc` section) load as XDP programs, and the map of maps is filled.
+    compare_packet_program("btf_maps.o", "first", 3);
+    // `second`: a tail call to `tail_a`, which finds slot 0 of the map of maps empty.
+    compare_packet_program("btf_maps.o", "second", 2);
+}
