@@ -1,10 +1,11 @@
-//! The kernel backend against the running kernel, compared with our interpreter: raw
-//! XDP, socket_filter, sched_cls and syscall programs, the example ELF objects with their
-//! maps read back, and verifier refusals with their log.
+//! The kernel backend against the running kernel, compared with our interpreter and JIT:
+//! raw XDP, socket_filter, sched_cls and syscall programs, the example ELF objects and
+//! the ELF loader's test objects with their maps read back after every run, prog arrays
+//! and per-CPU maps, verifier refusals with their log, and the kernel's limits.
 //!
 //! Every test skips, printing why, when `bpf()` is not permitted here (not root).
 
-use ebpfvm::{Select, Vm};
+use ebpfvm::{Engine, Select, Vm};
 use ebpfvm_kernel::{KernelError, KernelObject, KernelProgram, ProgramType, TestRun};
 
 /// The value, or `None` after printing why the test skips (no `bpf()` here).
@@ -23,12 +24,34 @@ fn asm(text: &str) -> ebpfvm::Program {
     ebpfvm::isa::assemble(text).expect("assembles")
 }
 
-/// Our interpreter on a raw program: (r0, memory after).
+const ENGINES: [Engine; 2] = [Engine::Interpreter, Engine::Jit];
+
+/// Our engines on a raw program: (r0, memory after), the same from both.
 fn ours(program: &ebpfvm::Program, memory: &[u8]) -> (u64, Vec<u8>) {
-    let mut vm = Vm::new(program.clone()).expect("loads");
-    let mut mem = memory.to_vec();
-    let r0 = vm.run(&mut mem).result.expect("no trap");
-    (r0, mem)
+    let results: Vec<(u64, Vec<u8>)> = ENGINES
+        .iter()
+        .map(|&engine| {
+            let mut vm = Vm::new(program.clone()).expect("loads");
+            vm.set_engine(engine).expect("compiles");
+            let mut mem = memory.to_vec();
+            let r0 = vm.run(&mut mem).result.expect("no trap");
+            (r0, mem)
+        })
+        .collect();
+    assert_eq!(results[0], results[1], "interpreter vs JIT");
+    results[0].clone()
+}
+
+/// Both our engines on program `program` of an ELF object.
+fn elf_vms(bytes: &[u8], program: &str, cpus: u32) -> Vec<Vm> {
+    ENGINES
+        .iter()
+        .map(|&engine| {
+            let mut vm = Vm::from_elf(bytes, Select::Program(program), cpus).expect("loads");
+            vm.set_engine(engine).expect("compiles");
+            vm
+        })
+        .collect()
 }
 
 /// A test packet: Ethernet, IPv4, UDP, payload.
@@ -205,18 +228,27 @@ fn compare_example(file: &str, program: &str, contexts: &[Vec<u8>]) {
         return;
     };
     let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
-    let mut vm = Vm::from_elf(&bytes, Select::Program(program), cpus).expect("loads");
+    let mut vms = elf_vms(&bytes, program, cpus);
     for ctx in contexts {
         let run = kernel
             .program()
             .test_run(&TestRun::context(ctx))
             .expect("runs");
-        let mut mem = ctx.clone();
-        let r0 = vm.run(&mut mem).result.expect("no trap");
-        assert_eq!(run.retval, r0 as u32, "{file}: retval for {ctx:02x?}");
-        assert_eq!(run.ctx_out, mem, "{file}: context after");
         let theirs = kernel.map_entries().expect("maps read back");
-        assert_eq!(theirs, vm.map_entries(), "{file}: maps after {ctx:02x?}");
+        for (vm, engine) in vms.iter_mut().zip(ENGINES) {
+            let mut mem = ctx.clone();
+            let r0 = vm.run(&mut mem).result.expect("no trap");
+            assert_eq!(
+                run.retval, r0 as u32,
+                "{file} {engine:?}: retval for {ctx:02x?}"
+            );
+            assert_eq!(run.ctx_out, mem, "{file} {engine:?}: context after");
+            assert_eq!(
+                theirs,
+                vm.map_entries(),
+                "{file} {engine:?}: maps after {ctx:02x?}"
+            );
+        }
     }
     let maps = kernel.map_entries().expect("maps read back");
     assert!(
@@ -472,17 +504,23 @@ fn compare_packet_program(file: &str, program: &str, runs: usize) {
         return;
     };
     let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
-    let mut vm = Vm::from_elf(&bytes, Select::Program(program), cpus).expect("loads");
+    let mut vms = elf_vms(&bytes, program, cpus);
     for _ in 0..runs {
         let p = packet();
         let run = kernel
             .program()
             .test_run(&TestRun::packet(&p))
             .expect("runs");
-        let r0 = vm.run(&mut p.clone()).result.expect("no trap");
-        assert_eq!(run.retval, r0 as u32, "{file} {program}: retval");
         let theirs = kernel.map_entries().expect("maps read back");
-        assert_eq!(theirs, vm.map_entries(), "{file} {program}: maps");
+        for (vm, engine) in vms.iter_mut().zip(ENGINES) {
+            let r0 = vm.run(&mut p.clone()).result.expect("no trap");
+            assert_eq!(run.retval, r0 as u32, "{file} {program} {engine:?}: retval");
+            assert_eq!(
+                theirs,
+                vm.map_entries(),
+                "{file} {program} {engine:?}: maps"
+            );
+        }
     }
 }
 
