@@ -87,3 +87,42 @@ pub(crate) fn for_functions(functions: &[u32]) -> (Vec<u8>, Vec<[u32; 2]>) {
     blob.extend_from_slice(&strings);
     (blob, records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_are_the_entry_and_every_call_or_address_target() {
+        let program = ebpfvm_isa::assemble(
+            "call local f
+             lddw %r2, code_addr g
+             exit
+             f:
+             mov %r0, 1
+             exit
+             g:
+             mov %r0, 2
+             exit",
+        )
+        .unwrap();
+        assert_eq!(functions(&program), [0, 4, 6]);
+        let straight = ebpfvm_isa::assemble("mov %r0, 0\nexit").unwrap();
+        assert_eq!(functions(&straight), [0]);
+    }
+
+    #[test]
+    fn the_blob_has_a_header_types_and_strings() {
+        let (blob, records) = for_functions(&[0, 4]);
+        assert_eq!(records, [[0, 3], [4, 4]]);
+        let word = |i: usize| u32::from_ne_bytes(blob[i..i + 4].try_into().unwrap());
+        assert_eq!(u16::from_ne_bytes([blob[0], blob[1]]), MAGIC);
+        let (hdr, type_len, str_off, str_len) = (word(4), word(12), word(16), word(20));
+        assert_eq!(hdr, 24);
+        // int (4 words), proto (3), two funcs (3 each).
+        assert_eq!(type_len, 4 * (4 + 3 + 3 + 3));
+        assert_eq!(str_off, type_len);
+        assert_eq!(blob.len() as u32, hdr + type_len + str_len);
+        assert!(blob.ends_with(b"\0int\0f0\0f4\0"));
+    }
+}

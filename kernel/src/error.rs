@@ -76,6 +76,9 @@ pub enum KernelError {
     /// The program asked for is not in the object, or could not be loaded.
     #[error("{0}")]
     Select(String),
+    /// The possible CPUs could not be counted.
+    #[error("cannot count the possible CPUs (/sys/devices/system/cpu/possible): {0}")]
+    Cpus(io::Error),
     /// Something this backend does not do (yet).
     #[error("not supported by the kernel engine: {0}")]
     Unsupported(String),

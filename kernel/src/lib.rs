@@ -39,9 +39,5 @@ pub use program::{KernelProgram, TestRun, TestRunResult};
 
 /// The number of possible CPUs: how many copies of a value a per-CPU map holds.
 pub fn possible_cpus() -> Result<u32, KernelError> {
-    sys::possible_cpus().map_err(|error| KernelError::Map {
-        map: "(none)".to_string(),
-        what: "reading /sys/devices/system/cpu/possible".to_string(),
-        error,
-    })
+    sys::possible_cpus().map_err(KernelError::Cpus)
 }

@@ -1,6 +1,7 @@
 //! An ELF object in the kernel: its maps created as declared (global data written,
 //! `.rodata` frozen), the chosen program loaded with them, and every program its prog
-//! arrays name (`.values`) loaded too and put in their slots, so tail calls work.
+//! arrays name (`.values`) loaded too, as the chosen program's type, and put in their
+//! slots, so tail calls work.
 //!
 //! The object is parsed and linked by our own ELF loader (`ebpfvm-elf`), not by aya or
 //! libbpf, so the kernel runs the very instructions our engines run; map references
@@ -44,7 +45,7 @@ impl KernelObject {
 
     /// Creates the object's maps and loads program `program` with the programs its prog
     /// arrays name, all as kernel type `prog_type` (default: the type the program's
-    /// section gives).
+    /// section gives; tail-call targets take their caller's type, as the kernel wants).
     pub fn from_object(
         object: &Object,
         program: Option<&str>,
@@ -80,21 +81,23 @@ impl KernelObject {
                 }
             }
         }
+        // Tail-call targets must have their caller's type, so all are loaded as the
+        // entry's (whatever their own sections say).
+        let entry_spec = &object.programs[entry];
+        let prog_type = prog_type
+            .or(entry_spec.prog_type.map(|t| t.id()))
+            .ok_or_else(|| {
+                KernelError::Select(format!(
+                    "section `{}` of program `{}` names no program type; give one",
+                    entry_spec.section, entry_spec.name
+                ))
+            })?;
         let mut programs = HashMap::new();
         for index in wanted {
             if programs.contains_key(&index) {
                 continue;
             }
             let spec = &object.programs[index];
-            let prog_type = match prog_type.or(spec.prog_type.map(|t| t.id())) {
-                Some(t) => t,
-                None => {
-                    return Err(KernelError::Select(format!(
-                        "section `{}` of program `{}` names no program type; give one",
-                        spec.section, spec.name
-                    )))
-                }
-            };
             let loaded = KernelProgram::load(
                 &spec.program,
                 prog_type,

@@ -154,7 +154,13 @@ use imp::{adopt, bpf};
 
 /// The number of possible CPUs, as the kernel counts per-CPU map values.
 pub(crate) fn possible_cpus() -> io::Result<u32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+    cpu_count(&std::fs::read_to_string(
+        "/sys/devices/system/cpu/possible",
+    )?)
+}
+
+/// The number of CPUs in a kernel CPU list (`0-3,8,10-11`).
+fn cpu_count(text: &str) -> io::Result<u32> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("cpu list `{text}`"));
     let mut count = 0u32;
     for part in text.trim().split(',') {
@@ -356,19 +362,14 @@ pub(crate) fn prog_load(p: &ProgLoad<'_>) -> Result<Fd, (io::Error, String)> {
         let e = io::Error::new(io::ErrorKind::InvalidInput, "bad license or program size");
         return Err((e, String::new()));
     }
-    let func_info: &[u8] = match p.btf {
-        // SAFETY: [u32; 2] is 8 plain bytes with no padding; reading them as bytes is sound.
-        Some((_, recs)) => unsafe {
-            std::slice::from_raw_parts(recs.as_ptr() as *const u8, recs.len() * 8)
-        },
-        None => &[],
-    };
-    let fd_array: &[u8] = {
-        // SAFETY: u32 has no padding; reading its bytes is sound.
-        unsafe {
-            std::slice::from_raw_parts(p.fd_array.as_ptr() as *const u8, p.fd_array.len() * 4)
-        }
-    };
+    let func_info: Vec<u8> = p
+        .btf
+        .map_or(&[][..], |(_, recs)| recs)
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let fd_array: Vec<u8> = p.fd_array.iter().flat_map(|v| v.to_ne_bytes()).collect();
     if let Some(idx) = map_indexes(p.insns).find(|&i| i as usize >= p.fd_array.len()) {
         let e = io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -390,12 +391,12 @@ pub(crate) fn prog_load(p: &ProgLoad<'_>) -> Result<Fd, (io::Error, String)> {
             .out(32, log)
             .u32(44, p.flags)
             .u32(68, p.expected_attach_type)
-            .ptr(120, fd_array);
+            .ptr(120, &fd_array);
         attr.0[48..64].copy_from_slice(&object_name(p.name));
         if let Some((btf, recs)) = p.btf {
             attr.u32(72, btf.raw())
                 .u32(76, 8)
-                .ptr(80, func_info)
+                .ptr(80, &func_info)
                 .u32(88, recs.len() as u32);
         }
         // SAFETY: insns (insn_cnt * 8 bytes), the NUL-terminated license, the log
@@ -494,4 +495,37 @@ pub(crate) fn prog_test_run(prog: &Fd, io: &mut TestRunIo<'_>) -> io::Result<Tes
         duration_ns: attr.get_u32(36),
         ctx_size_out: attr.get_u32(44),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_count_every_cpu() {
+        assert_eq!(cpu_count("0\n").unwrap(), 1);
+        assert_eq!(cpu_count("0-1\n").unwrap(), 2);
+        assert_eq!(cpu_count("0-3,8,10-11").unwrap(), 7);
+        assert!(cpu_count("3-1").is_err());
+        assert!(cpu_count("x").is_err());
+    }
+
+    #[test]
+    fn object_names_are_truncated_and_sanitised() {
+        assert_eq!(&object_name(".rodata.str1.1")[..15], b".rodata.str1.1\0");
+        assert_eq!(
+            &object_name("a-very-long-map-name")[..16],
+            b"a_very_long_map\0"
+        );
+    }
+
+    #[test]
+    fn map_indexes_are_found_in_lddw_kinds_5_and_6() {
+        let program = ebpfvm_isa::assemble(
+            "lddw %r1, map_idx 3\nlddw %r2, map_idx_value 7+8\nlddw %r3, 5\nexit",
+        )
+        .unwrap();
+        let found: Vec<u32> = map_indexes(&program.to_bytes()).collect();
+        assert_eq!(found, [3, 7]);
+    }
 }

@@ -1,10 +1,11 @@
-//! The kernel backend against the running kernel, compared with our interpreter: raw
-//! XDP, socket_filter, sched_cls and syscall programs, the example ELF objects with their
-//! maps read back, and verifier refusals with their log.
+//! The kernel backend against the running kernel, compared with our interpreter and JIT:
+//! raw XDP, socket_filter, sched_cls and syscall programs, the example ELF objects and
+//! the ELF loader's test objects with their maps read back after every run, prog arrays
+//! and per-CPU maps, verifier refusals with their log, and the kernel's limits.
 //!
 //! Every test skips, printing why, when `bpf()` is not permitted here (not root).
 
-use ebpfvm::{Select, Vm};
+use ebpfvm::{Engine, Select, Vm};
 use ebpfvm_kernel::{KernelError, KernelObject, KernelProgram, ProgramType, TestRun};
 
 /// The value, or `None` after printing why the test skips (no `bpf()` here).
@@ -23,12 +24,34 @@ fn asm(text: &str) -> ebpfvm::Program {
     ebpfvm::isa::assemble(text).expect("assembles")
 }
 
-/// Our interpreter on a raw program: (r0, memory after).
+const ENGINES: [Engine; 2] = [Engine::Interpreter, Engine::Jit];
+
+/// Our engines on a raw program: (r0, memory after), the same from both.
 fn ours(program: &ebpfvm::Program, memory: &[u8]) -> (u64, Vec<u8>) {
-    let mut vm = Vm::new(program.clone()).expect("loads");
-    let mut mem = memory.to_vec();
-    let r0 = vm.run(&mut mem).result.expect("no trap");
-    (r0, mem)
+    let results: Vec<(u64, Vec<u8>)> = ENGINES
+        .iter()
+        .map(|&engine| {
+            let mut vm = Vm::new(program.clone()).expect("loads");
+            vm.set_engine(engine).expect("compiles");
+            let mut mem = memory.to_vec();
+            let r0 = vm.run(&mut mem).result.expect("no trap");
+            (r0, mem)
+        })
+        .collect();
+    assert_eq!(results[0], results[1], "interpreter vs JIT");
+    results[0].clone()
+}
+
+/// Both our engines on program `program` of an ELF object.
+fn elf_vms(bytes: &[u8], program: &str, cpus: u32) -> Vec<Vm> {
+    ENGINES
+        .iter()
+        .map(|&engine| {
+            let mut vm = Vm::from_elf(bytes, Select::Program(program), cpus).expect("loads");
+            vm.set_engine(engine).expect("compiles");
+            vm
+        })
+        .collect()
 }
 
 /// A test packet: Ethernet, IPv4, UDP, payload.
@@ -205,18 +228,27 @@ fn compare_example(file: &str, program: &str, contexts: &[Vec<u8>]) {
         return;
     };
     let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
-    let mut vm = Vm::from_elf(&bytes, Select::Program(program), cpus).expect("loads");
+    let mut vms = elf_vms(&bytes, program, cpus);
     for ctx in contexts {
         let run = kernel
             .program()
             .test_run(&TestRun::context(ctx))
             .expect("runs");
-        let mut mem = ctx.clone();
-        let r0 = vm.run(&mut mem).result.expect("no trap");
-        assert_eq!(run.retval, r0 as u32, "{file}: retval for {ctx:02x?}");
-        assert_eq!(run.ctx_out, mem, "{file}: context after");
         let theirs = kernel.map_entries().expect("maps read back");
-        assert_eq!(theirs, vm.map_entries(), "{file}: maps after {ctx:02x?}");
+        for (vm, engine) in vms.iter_mut().zip(ENGINES) {
+            let mut mem = ctx.clone();
+            let r0 = vm.run(&mut mem).result.expect("no trap");
+            assert_eq!(
+                run.retval, r0 as u32,
+                "{file} {engine:?}: retval for {ctx:02x?}"
+            );
+            assert_eq!(run.ctx_out, mem, "{file} {engine:?}: context after");
+            assert_eq!(
+                theirs,
+                vm.map_entries(),
+                "{file} {engine:?}: maps after {ctx:02x?}"
+            );
+        }
     }
     let maps = kernel.map_entries().expect("maps read back");
     assert!(
@@ -382,4 +414,126 @@ fn prog_arrays_are_filled_and_per_cpu_maps_read_back() {
     assert_eq!(entries[1].1.len(), 8 * cpus);
     assert_eq!(sum(&entries[1].1), 100 * cpus as u64 + 3);
     assert_eq!(sum(&ours[1].1[1].1), 3);
+}
+
+/// Loads a raw program as a syscall program: the refusal's log, or `None` (skip).
+fn syscall_refusal(text: &str) -> Option<String> {
+    match KernelProgram::load_raw(&asm(text), ProgramType::Syscall.id(), None, "GPL") {
+        Err(e) if e.is_unavailable() => {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(KernelError::Refused { log, .. }) => Some(log),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn raw_programs_as_syscall_programs_have_no_length_and_no_context_arithmetic() {
+    // What a raw program may not do in the kernel: read r2 (our engines put the
+    // memory's length there; the kernel passes only the context) ...
+    if let Some(log) = syscall_refusal("mov %r0, %r2\nexit") {
+        assert!(log.contains("R2 !read_ok"), "log: {log}");
+    }
+    // ... or move the context pointer before dereferencing it.
+    if let Some(log) = syscall_refusal("add %r1, 8\nldxdw %r0, [%r1+0]\nexit") {
+        assert!(log.contains("modified ctx ptr"), "log: {log}");
+    }
+}
+
+#[test]
+fn syscall_contexts_are_limited_to_64k() {
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &asm("mov %r0, 0\nexit"),
+        ProgramType::Syscall.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let fits = k
+        .test_run(&TestRun::context(&vec![7u8; 65535]))
+        .expect("runs");
+    assert_eq!(fits.ctx_out.len(), 65535);
+    match k.test_run(&TestRun::context(&vec![0u8; 65536])) {
+        Err(KernelError::TestRun(why)) => assert!(why.contains("Invalid argument"), "{why}"),
+        other => panic!("expected a refusal of the size, got {other:?}"),
+    }
+}
+
+#[test]
+fn xdp_context_comes_back_with_the_packet() {
+    // Returns the packet's length through data_end - data; the kernel reports the
+    // `xdp_md` after the run (data_end is the packet's length).
+    let program = asm("
+        ldxw %r2, [%r1+0]
+        ldxw %r0, [%r1+4]
+        sub %r0, %r2
+        exit");
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::Xdp.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let p = packet();
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+    // egress_ifindex; the kernel wants data_end to be the packet's length.
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(p.len() as u32).to_ne_bytes());
+    let mut run = TestRun::packet(&p);
+    run.ctx_in = &ctx;
+    run.ctx_out_capacity = ctx.len();
+    let out = k.test_run(&run).expect("runs");
+    assert_eq!(out.retval as usize, p.len());
+    assert_eq!(out.ctx_out.len(), 24);
+    assert_eq!(out.ctx_out[4..8], (p.len() as u32).to_ne_bytes());
+}
+
+/// Like [`compare_example`] for a packet program of an object in `elf/tests/programs`
+/// that does not read its context: our engines run it over the packet as memory.
+fn compare_packet_program(file: &str, program: &str, runs: usize) {
+    let path = format!(
+        "{}/../elf/tests/programs/obj/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).expect("test object");
+    let Some(kernel) = or_skip(KernelObject::load(&bytes, Some(program), None, None)) else {
+        return;
+    };
+    let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
+    let mut vms = elf_vms(&bytes, program, cpus);
+    for _ in 0..runs {
+        let p = packet();
+        let run = kernel
+            .program()
+            .test_run(&TestRun::packet(&p))
+            .expect("runs");
+        let theirs = kernel.map_entries().expect("maps read back");
+        for (vm, engine) in vms.iter_mut().zip(ENGINES) {
+            let r0 = vm.run(&mut p.clone()).result.expect("no trap");
+            assert_eq!(run.retval, r0 as u32, "{file} {program} {engine:?}: retval");
+            assert_eq!(
+                theirs,
+                vm.map_entries(),
+                "{file} {program} {engine:?}: maps"
+            );
+        }
+    }
+}
+
+#[test]
+fn legacy_maps_in_a_socket_filter_match_the_interpreter() {
+    compare_packet_program("legacy_maps.o", "count_packets", 3);
+}
+
+#[test]
+fn btf_maps_global_data_maps_of_maps_and_prog_arrays_match_the_interpreter() {
+    // `first`: global data, a global function, bpf_loop; the prog array's targets (one
+    // from a `tc` section) load as XDP programs, and the map of maps is filled.
+    compare_packet_program("btf_maps.o", "first", 3);
+    // `second`: a tail call to `tail_a`, which finds slot 0 of the map of maps empty.
+    compare_packet_program("btf_maps.o", "second", 2);
 }
