@@ -86,9 +86,7 @@ fn capture() -> Vec<u8> {
         frames.push(frame);
     }
     let mut pcap = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        pcap.extend(v.to_le_bytes());
-    }
+    pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
     pcap.extend(2u16.to_le_bytes());
     pcap.extend(4u16.to_le_bytes());
     pcap.extend([0u8; 8]);

@@ -223,7 +223,7 @@ fn run_packet(
 }
 
 /// `{"maps": {"NAME": [["<key hex>", "<value hex>"], ...]}}`, as cli.md gives it.
-pub(super) fn maps_json(maps: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>) -> Value {
+pub(super) fn maps_json(maps: super::kernel::MapContents) -> Value {
     let mut all = Map::new();
     for (name, entries) in maps {
         let list: Vec<Value> = entries
