@@ -169,8 +169,12 @@ impl<'a> MemoryMap<'a> {
             kind: Some(RegionKind::Code),
             ..Region::UNMAPPED
         };
+        // Room for the regions a run usually adds (context, packet, ...), so mapping
+        // them does not reallocate: building a map is part of every run's cost.
+        let mut regions = Vec::with_capacity(8);
+        regions.extend([Region::UNMAPPED, code_region, stack_region]);
         MemoryMap {
-            regions: vec![Region::UNMAPPED, code_region, stack_region],
+            regions,
             packet: None,
             maps: None,
             windows: Vec::new(),
