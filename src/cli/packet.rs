@@ -1,14 +1,15 @@
 //! `ebpfvm run --type T --packet F | --pcap F` for eBPF programs of packet types
 //! (`xdp`, `sched_cls`, `sched_act`, `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`,
 //! `lwt_xmit`): each packet becomes the context the kernel's `BPF_PROG_TEST_RUN` would
-//! build; the result is the return value (the low 32 bits of r0, as the kernel reports
-//! it), its named action and the packet after the run.
+//! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
+//! result is the return value (the low 32 bits of r0, as the kernel reports it), its
+//! named action, the packet after the run, and with `--ctx` the context after it.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ebpfvm::ctx::{action, PacketContext, ProgramType};
+use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -19,6 +20,8 @@ pub struct PacketRun<'a> {
     pub ty: ProgramType,
     pub packet: Option<&'a Path>,
     pub pcap: Option<&'a Path>,
+    /// The uapi context given with each packet (`ctx_in`).
+    pub ctx: Option<&'a Path>,
     pub repeat: u64,
     pub json: bool,
 }
@@ -45,11 +48,25 @@ fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
 /// Runs `vm` (loaded for `args.ty`) once per packet and prints one result per packet.
 pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     let packets = packets(&args)?;
+    let ctx_in = args
+        .ctx
+        .map(|path| read_file(&path.to_path_buf()))
+        .transpose()?;
     let mut trapped = false;
     for (index, bytes) in packets.iter().enumerate() {
-        let context = PacketContext::new(args.ty, bytes).map_err(|e| match args.pcap {
-            Some(_) => CliError::Usage(format!("packet {index}: {e}")),
-            None => CliError::Usage(e.to_string()),
+        let context = match &ctx_in {
+            Some(ctx_in) => PacketContext::with_ctx(args.ty, bytes, ctx_in),
+            None => PacketContext::new(args.ty, bytes),
+        };
+        let context = context.map_err(|e| {
+            let message = match args.pcap {
+                Some(_) => format!("packet {index}: {e}"),
+                None => e.to_string(),
+            };
+            match e {
+                PacketError::Unsupported(_) => CliError::NotSupported(message),
+                _ => CliError::Usage(message),
+            }
         })?;
         let start = Instant::now();
         let mut ctx = context.clone();
@@ -64,7 +81,15 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
         let ns_per_run = start.elapsed().as_nanos() as f64 / args.repeat as f64;
         trapped |= outcome.result.is_err();
         let index = args.pcap.is_some().then_some(index);
-        report(args.ty, &outcome, &ctx.packet_out(), index, args.json);
+        let ctx_out = args.ctx.is_some().then(|| ctx.ctx_out());
+        report(
+            args.ty,
+            &outcome,
+            &ctx.packet_out(),
+            ctx_out.as_deref(),
+            index,
+            args.json,
+        );
         if args.repeat > 1 && !args.json {
             println!("{} runs: {ns_per_run:.1} ns/run", args.repeat);
         }
@@ -72,7 +97,14 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(if trapped { 1 } else { 0 }))
 }
 
-fn report(ty: ProgramType, outcome: &Outcome, packet: &[u8], index: Option<usize>, as_json: bool) {
+fn report(
+    ty: ProgramType,
+    outcome: &Outcome,
+    packet: &[u8],
+    ctx_out: Option<&[u8]>,
+    index: Option<usize>,
+    as_json: bool,
+) {
     let result = outcome
         .result
         .as_ref()
@@ -90,6 +122,9 @@ fn report(ty: ProgramType, outcome: &Outcome, packet: &[u8], index: Option<usize
                 "insns": outcome.insns,
             }),
         };
+        if let (Some(ctx), Ok(_)) = (ctx_out, &result) {
+            line["ctx"] = json!(hex(ctx));
+        }
         if let Some(i) = index {
             line["index"] = json!(i);
         }
