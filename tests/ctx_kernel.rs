@@ -723,3 +723,82 @@ fn examples_match_the_kernel() {
         }
     }
 }
+
+/// A random `ctx_in` for `ty`: mostly fields the test run accepts, sometimes not.
+fn random_ctx_in(g: &mut Gen, ty: ProgramType, packet_len: usize) -> Vec<u8> {
+    let put = |c: &mut Vec<u8>, off: usize, v: u32| {
+        if let Some(field) = c.get_mut(off..off + 4) {
+            field.copy_from_slice(&v.to_le_bytes());
+        }
+    };
+    if ty == ProgramType::Xdp {
+        let mut c = vec![0u8; 24];
+        let metalen = g.pick(&[0, 0, 4, 8, 32, 3, 60]).min(packet_len as u32);
+        put(&mut c, 0, metalen);
+        put(&mut c, 4, g.pick(&[0, packet_len as u32, 5]));
+        if g.below(6) == 0 {
+            put(&mut c, g.pick(&[8, 12, 16, 20]), 1);
+        }
+        return c;
+    }
+    let mut c = vec![0u8; g.pick(&[192, 192, 100, 200])];
+    for _ in 0..g.below(6) {
+        let off = g.pick(&[
+            8, 32, 36, 40, 48, 52, 64, 152, 156, 160, 164, 176, 184, 0, 12, 44,
+        ]);
+        let v = match off {
+            40 => g.pick(&[0, 1, 1, 2]),
+            160 => g.pick(&[0, packet_len as u32, 70000, 3000, 1]),
+            _ => g.next() as u32,
+        };
+        put(&mut c, off, v);
+    }
+    if c.len() > 192 && g.below(2) == 0 {
+        c[195] = 1;
+    }
+    c
+}
+
+#[test]
+fn contexts_given_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let packets = packets();
+    let mut g = Gen(0x5151_7272_aaaa_0101);
+    let mut compared = 0;
+    for &ty in TYPES {
+        for case in 0..60 {
+            let program = random_program(&mut g, ty, case % 2 == 1);
+            let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+            let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
+            let ctx_in = random_ctx_in(&mut g, ty, packet.len());
+            let kernel = match loaded.run_ctx(packet, Some(&ctx_in)) {
+                Ok((retval, out, ctx_out)) => Some((retval, out, ctx_out)),
+                Err(KernelError::Run(why))
+                    if why.contains("Invalid argument")
+                        || why.contains("Argument list too long") =>
+                {
+                    None
+                }
+                Err(e) => panic!("{e}"),
+            };
+            let ours = match PacketContext::with_ctx(ty, packet, &ctx_in) {
+                Ok(context) => {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    let mut ctx = context.clone();
+                    let r0 = vm.run_packet(&mut ctx).result.unwrap();
+                    Some((r0 as u32, ctx.packet_out(), ctx.ctx_out()))
+                }
+                Err(ebpfvm::ctx::PacketError::Unsupported(_)) => continue,
+                Err(_) => None,
+            };
+            assert_eq!(
+                ours, kernel,
+                "{ty} case {case}, packet {name}, ctx_in {ctx_in:02x?}"
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} runs with a context compared");
+}

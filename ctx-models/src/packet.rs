@@ -27,6 +27,8 @@
 //! `struct xdp_frame` there), `data_end` no higher than 3776 and at least 14 bytes
 //! after `data`.
 
+mod ctx_in;
+
 use crate::access::ContextKind;
 use crate::layout::{skb, xdp};
 use crate::ProgramType;
@@ -62,6 +64,17 @@ pub enum PacketError {
     /// The type has no packet context (yet).
     #[error("program type {0} does not run on a packet here")]
     NotPacketType(ProgramType),
+    /// A context given with the packet that the kernel's test run refuses.
+    #[error("the context given is refused for {ty}: {why} (the kernel's test run refuses it too)")]
+    Context {
+        /// The program type.
+        ty: ProgramType,
+        /// What is wrong.
+        why: String,
+    },
+    /// Something the kernel accepts that this model does not run yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
 }
 
 /// A program's context and packet for one run, and the packet after it.
@@ -82,6 +95,9 @@ pub struct PacketContext {
     out_start: usize,
     /// The backing model of the context (see [`crate::layout`]).
     ctx: Vec<u8>,
+    /// XDP: `ingress_ifindex` and `rx_queue_index` as given in `ctx_in`, which the
+    /// kernel returns unchanged in `ctx_out`.
+    xdp_given: [u32; 2],
 }
 
 /// The pieces an engine maps for a run: the context model, the packet region
@@ -152,6 +168,7 @@ impl PacketContext {
             buf,
             frags: packet[linear..].to_vec(),
             ctx,
+            xdp_given: [0; 2],
         }
     }
 
@@ -189,6 +206,7 @@ impl PacketContext {
             end: packet.len(),
             out_start: 0,
             ctx,
+            xdp_given: [0; 2],
         }
     }
 

@@ -35,6 +35,10 @@ pub struct CrosscheckArgs {
     /// A capture (pcap or pcapng): every packet in order; maps persist across them.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
+    /// The uapi context (`__sk_buff`, `xdp_md`) given with every packet, as
+    /// BPF_PROG_TEST_RUN's `ctx_in`; the context after the run is compared too.
+    #[arg(long, value_name = "FILE")]
+    ctx: Option<PathBuf>,
     /// ELF objects: the program, by function name.
     #[arg(long = "program", value_name = "NAME")]
     program_name: Option<String>,
@@ -140,22 +144,32 @@ pub fn crosscheck(args: CrosscheckArgs) -> Result<ExitCode, CliError> {
         ty,
         packet: args.packet.as_deref(),
         pcap: args.pcap.as_deref(),
+        ctx: args.ctx.as_deref(),
         repeat: 1,
         json: args.json,
     };
     let packets = packet::packets(&run)?;
+    let ctx_in = match &args.ctx {
+        Some(path) => Some(read_file(path)?),
+        None => None,
+    };
+    let ctx_in = ctx_in.as_deref();
     let mut differ = 0;
     for (index, bytes) in packets.iter().enumerate() {
-        let context = packet::context(ty, bytes, index, args.pcap.is_some())?;
+        let context = packet::context(ty, bytes, ctx_in, index, args.pcap.is_some())?;
+        let with_ctx = ctx_in.is_some();
         let results = [
             (
                 "interp",
-                Ok(packet::run_once(&mut engines.interp, &context)),
+                Ok(packet::run_once(&mut engines.interp, &context, with_ctx)),
             ),
-            ("jit", Ok(packet::run_once(&mut engines.jit, &context))),
+            (
+                "jit",
+                Ok(packet::run_once(&mut engines.jit, &context, with_ctx)),
+            ),
             (
                 "kernel",
-                kernel.run_packet(bytes).map_err(|e| e.to_string()),
+                kernel.run_packet(bytes, ctx_in).map_err(|e| e.to_string()),
             ),
         ];
         let agree = all_equal(results.iter().map(|(_, r)| match r {

@@ -179,6 +179,7 @@ fn run_in_kernel(
             ty,
             packet: args.packet_file,
             pcap: args.pcap,
+            ctx: args.ctx,
             repeat: args.repeat,
             json: args.json,
         };
@@ -211,6 +212,7 @@ fn run_packet(
             ty,
             packet: args.packet_file,
             pcap: args.pcap,
+            ctx: args.ctx,
             repeat: args.repeat,
             json: args.json,
         },

@@ -95,23 +95,28 @@ impl Loaded {
         }
     }
 
-    /// Runs the program once on `data` with BPF_PROG_TEST_RUN.
-    pub fn run_packet(&self, data: &[u8]) -> Result<PacketResult, CliError> {
+    /// Runs the program once on `data` with BPF_PROG_TEST_RUN, with `ctx_in` as the
+    /// uapi context (`__sk_buff`, `xdp_md`) when given; the context after the run comes
+    /// back then.
+    pub fn run_packet(&self, data: &[u8], ctx_in: Option<&[u8]>) -> Result<PacketResult, CliError> {
         #[cfg(feature = "kernel")]
         {
-            let done = self
-                .program()
-                .test_run(&ebpfvm_kernel::TestRun::packet(data))
-                .map_err(kernel_error)?;
+            let mut run = ebpfvm_kernel::TestRun::packet(data);
+            if let Some(ctx) = ctx_in {
+                run.ctx_in = ctx;
+                run.ctx_out_capacity = ctx.len();
+            }
+            let done = self.program().test_run(&run).map_err(kernel_error)?;
             Ok(PacketResult {
                 result: Ok(u64::from(done.retval)),
                 insns: None,
                 packet: done.data_out,
+                ctx: ctx_in.map(|_| done.ctx_out),
             })
         }
         #[cfg(not(feature = "kernel"))]
         {
-            let _ = data;
+            let _ = (data, ctx_in);
             match self.inner {}
         }
     }
@@ -175,11 +180,16 @@ pub fn run_packets(
     maps_json: bool,
 ) -> Result<ExitCode, CliError> {
     let packets = packet::packets(&args)?;
+    let ctx_in = match args.ctx {
+        Some(path) => Some(super::read_file(&path.to_path_buf())?),
+        None => None,
+    };
     let loaded = Loaded::load(source, args.ty)?;
     for (index, bytes) in packets.iter().enumerate() {
         // Refuse what our engines refuse (packets the kernel's test run would not take).
-        packet::context(args.ty, bytes, index, args.pcap.is_some())?;
-        let result = loaded.run_packet(bytes)?;
+        let in_capture = args.pcap.is_some();
+        packet::context(args.ty, bytes, ctx_in.as_deref(), index, in_capture)?;
+        let result = loaded.run_packet(bytes, ctx_in.as_deref())?;
         let index = args.pcap.is_some().then_some(index);
         packet::report(args.ty, &result, index, args.json);
     }

@@ -1,14 +1,15 @@
 //! `ebpfvm run --type T --packet F | --pcap F` for eBPF programs of packet types
 //! (`xdp`, `sched_cls`, `sched_act`, `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`,
 //! `lwt_xmit`): each packet becomes the context the kernel's `BPF_PROG_TEST_RUN` would
-//! build; the result is the return value (the low 32 bits of r0, as the kernel reports
-//! it), its named action and the packet after the run.
+//! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
+//! result is the return value (the low 32 bits of r0, as the kernel reports it), its
+//! named action, the packet after the run, and with `--ctx` the context after it.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ebpfvm::ctx::{action, PacketContext, ProgramType};
+use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
 use ebpfvm::{Trap, Vm};
 use serde_json::{json, Value};
 
@@ -19,6 +20,8 @@ pub struct PacketRun<'a> {
     pub ty: ProgramType,
     pub packet: Option<&'a Path>,
     pub pcap: Option<&'a Path>,
+    /// The uapi context given with each packet (`ctx_in`).
+    pub ctx: Option<&'a Path>,
     pub repeat: u64,
     pub json: bool,
 }
@@ -45,16 +48,26 @@ pub(super) fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
 /// Runs `vm` (loaded for `args.ty`) once per packet and prints one result per packet.
 pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     let packets = packets(&args)?;
+    let ctx_in = args
+        .ctx
+        .map(|path| read_file(&path.to_path_buf()))
+        .transpose()?;
     let mut trapped = false;
     for (index, bytes) in packets.iter().enumerate() {
-        let context = context(args.ty, bytes, index, args.pcap.is_some())?;
+        let context = context(
+            args.ty,
+            bytes,
+            ctx_in.as_deref(),
+            index,
+            args.pcap.is_some(),
+        )?;
         let start = Instant::now();
-        let mut result = run_once(vm, &context);
+        let mut result = run_once(vm, &context, ctx_in.is_some());
         for _ in 1..args.repeat {
             if result.result.is_err() {
                 break;
             }
-            result = run_once(vm, &context);
+            result = run_once(vm, &context, ctx_in.is_some());
         }
         let ns_per_run = start.elapsed().as_nanos() as f64 / args.repeat as f64;
         trapped |= result.result.is_err();
@@ -67,27 +80,41 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(if trapped { 1 } else { 0 }))
 }
 
-/// The context BPF_PROG_TEST_RUN would build for `bytes` (packet `index` of a capture).
+/// The context BPF_PROG_TEST_RUN would build for `bytes` (packet `index` of a capture),
+/// from the uapi context `ctx_in` when one is given.
 pub(super) fn context(
     ty: ProgramType,
     bytes: &[u8],
+    ctx_in: Option<&[u8]>,
     index: usize,
     in_capture: bool,
 ) -> Result<PacketContext, CliError> {
-    PacketContext::new(ty, bytes).map_err(|e| match in_capture {
-        true => CliError::Usage(format!("packet {index}: {e}")),
-        false => CliError::Usage(e.to_string()),
+    let context = match ctx_in {
+        Some(ctx_in) => PacketContext::with_ctx(ty, bytes, ctx_in),
+        None => PacketContext::new(ty, bytes),
+    };
+    context.map_err(|e| {
+        let message = match in_capture {
+            true => format!("packet {index}: {e}"),
+            false => e.to_string(),
+        };
+        match e {
+            PacketError::Unsupported(_) => CliError::NotSupported(message),
+            _ => CliError::Usage(message),
+        }
     })
 }
 
-/// Runs `vm` once on a fresh copy of `context`.
-pub(super) fn run_once(vm: &mut Vm, context: &PacketContext) -> PacketResult {
+/// Runs `vm` once on a fresh copy of `context`; `with_ctx` also returns the context
+/// after the run (as the kernel's `ctx_out`).
+pub(super) fn run_once(vm: &mut Vm, context: &PacketContext, with_ctx: bool) -> PacketResult {
     let mut ctx = context.clone();
     let outcome = vm.run_packet(&mut ctx);
     PacketResult {
         result: outcome.result,
         insns: Some(outcome.insns),
         packet: ctx.packet_out().to_vec(),
+        ctx: with_ctx.then(|| ctx.ctx_out().to_vec()),
     }
 }
 
@@ -100,17 +127,19 @@ pub(super) struct PacketResult {
     pub insns: Option<u64>,
     /// The packet after the run.
     pub packet: Vec<u8>,
+    /// The uapi context after the run, when one was given.
+    pub ctx: Option<Vec<u8>>,
 }
 
 impl PacketResult {
-    /// What the kernel reports and what engines must agree on: the low 32 bits of r0 and
-    /// the packet after the run, or the trap's message.
-    pub fn observed(&self) -> (Result<u32, String>, &[u8]) {
+    /// What the kernel reports and what engines must agree on: the low 32 bits of r0,
+    /// the packet and the context after the run, or the trap's message.
+    pub fn observed(&self) -> (Result<u32, String>, &[u8], Option<&[u8]>) {
         let result = match &self.result {
             Ok(r0) => Ok(*r0 as u32),
             Err(trap) => Err(trap.to_string()),
         };
-        (result, &self.packet)
+        (result, &self.packet, self.ctx.as_deref())
     }
 
     /// The result as one JSON object.
@@ -123,6 +152,9 @@ impl PacketResult {
             }),
             Err(trap) => json!({ "trap": { "pc": trap.pc, "message": trap.to_string() } }),
         };
+        if let (Some(ctx), Ok(_)) = (&self.ctx, &self.result) {
+            line["ctx"] = json!(hex(ctx));
+        }
         if let Some(insns) = self.insns {
             line["insns"] = json!(insns);
         }

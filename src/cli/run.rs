@@ -80,7 +80,9 @@ pub struct RunArgs {
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
     #[arg(long, value_name = "FILE", conflicts_with = "packet")]
     pcap: Option<PathBuf>,
-    /// Raw context bytes (e.g. a 64-byte `seccomp_data` for `--type seccomp`).
+    /// Raw context bytes (e.g. a 64-byte `seccomp_data` for `--type seccomp`); for packet
+    /// types the `__sk_buff`/`xdp_md` given to the run as the kernel's test run takes it
+    /// (JSON results then carry `ctx`, the context after the run).
     #[arg(long, value_name = "FILE")]
     ctx: Option<PathBuf>,
     /// ELF objects: the program to run, by its function name.
@@ -321,6 +323,7 @@ fn packet_run(args: &RunArgs, ty: ebpfvm::ctx::ProgramType) -> super::packet::Pa
         ty,
         packet: args.packet.as_deref(),
         pcap: args.pcap.as_deref(),
+        ctx: args.ctx.as_deref(),
         repeat: args.repeat,
         json: args.json,
     }
