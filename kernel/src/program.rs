@@ -41,8 +41,8 @@ pub struct KernelProgram {
     name: String,
 }
 
-/// One BPF_PROG_TEST_RUN request.
-#[derive(Clone, Debug)]
+/// One BPF_PROG_TEST_RUN request (`Default`: nothing in, nothing read back, one run).
+#[derive(Clone, Debug, Default)]
 pub struct TestRun<'a> {
     /// The packet (for packet programs).
     pub data_in: &'a [u8],

@@ -435,9 +435,16 @@ fn raw_programs_as_syscall_programs_have_no_length_and_no_context_arithmetic() {
     if let Some(log) = syscall_refusal("mov %r0, %r2\nexit") {
         assert!(log.contains("R2 !read_ok"), "log: {log}");
     }
-    // ... or move the context pointer before dereferencing it.
+    // ... or move the context pointer before dereferencing it ...
     if let Some(log) = syscall_refusal("add %r1, 8\nldxdw %r0, [%r1+0]\nexit") {
         assert!(log.contains("modified ctx ptr"), "log: {log}");
+    }
+    // ... or use legacy packet loads, which only socket buffer types have.
+    if let Some(log) = syscall_refusal("ldabsw 0\nexit") {
+        assert!(
+            log.contains("not allowed for this program type"),
+            "log: {log}"
+        );
     }
 }
 
