@@ -5,9 +5,15 @@
 //! kernel runs byte for byte the program our engines run.
 //!
 //! Which types can be test-run is the kernel's answer (ENOTSUPP otherwise, reported as
-//! [`KernelError::NoTestRun`]). Linux 6.x runs socket_filter, sched_cls, sched_act, xdp,
-//! cgroup_skb, lwt_*, sk_lookup, flow_dissector, raw_tracepoint, netfilter and syscall;
-//! not kprobe, tracepoint, perf_event, cgroup_sock*, sock_ops, sk_skb, sk_msg, lsm.
+//! [`KernelError::NoTestRun`]). On Linux 6.18: socket_filter, sched_cls, sched_act, xdp,
+//! cgroup_skb, lwt_in, lwt_out, lwt_xmit, flow_dissector and syscall run with a packet
+//! (or, for syscall, a context); raw_tracepoint with a context only; not kprobe,
+//! tracepoint, perf_event, cgroup_sock, sock_ops, sk_skb, cgroup_device, sk_msg,
+//! lwt_seg6local, sk_reuseport, cgroup_sysctl, raw_tracepoint_writable. Some types load
+//! only with an expected attach type (cgroup_sock_addr, cgroup_sockopt, sk_lookup,
+//! netfilter, lirc_mode2) or an attach target we do not give (tracing, lsm, ext,
+//! struct_ops): their refusal says so.
+//!
 //! Syscall programs are special: no packet, the context is copied back after the run
 //! (we return it as `ctx_out`), no repeat; they must be loaded sleepable, which
 //! [`KernelProgram::load_raw`] does for them.
@@ -27,6 +33,26 @@ const BPF_F_SLEEPABLE: u32 = 1 << 4;
 const ENOSPC: i32 = 28;
 /// Default room for a packet to grow (`bpf_xdp_adjust_tail`, `bpf_skb_change_tail`).
 const GROWTH: usize = 4096;
+
+/// The log of a refusal that came before the verifier ran.
+const BEFORE_VERIFICATION: &str = "(no verifier log: refused before verification; programs \
+     of this type may need an expected attach type or an attach target such as a BTF id)";
+
+/// Whether this process may load programs at all: a two-instruction socket filter loads.
+fn bpf_works() -> bool {
+    const RETURN_0: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    sys::prog_load(&sys::ProgLoad {
+        prog_type: ProgramType::SocketFilter.id(),
+        expected_attach_type: 0,
+        flags: 0,
+        insns: &RETURN_0,
+        license: b"GPL\0",
+        name: "ebpfvm_probe",
+        fd_array: &[],
+        btf: None,
+    })
+    .is_ok()
+}
 
 /// The program type's name for messages.
 pub(crate) fn type_name(prog_type: u32) -> String {
@@ -173,10 +199,16 @@ impl KernelProgram {
             btf: btf.as_ref().map(|(fd, recs)| (fd, recs.as_slice())),
         };
         let fd = sys::prog_load(&load).map_err(|(error, log)| {
-            if log.is_empty() {
-                classify("BPF_PROG_LOAD", error, |error| refused(error, log))
-            } else {
-                refused(error, log)
+            if !log.is_empty() {
+                return refused(error, log);
+            }
+            // No log: refused before verification. EPERM then means "not permitted
+            // here" only if nothing can be loaded; types that need an attach target
+            // (lsm, ext) also answer EPERM.
+            let before = || BEFORE_VERIFICATION.to_string();
+            match classify("BPF_PROG_LOAD", error, |error| refused(error, before())) {
+                KernelError::Unavailable { error, .. } if bpf_works() => refused(error, before()),
+                other => other,
             }
         })?;
         Ok(KernelProgram {

@@ -219,6 +219,25 @@ fn types_without_test_run_say_so() {
     }
 }
 
+#[test]
+fn types_that_need_an_attach_target_are_refused_not_unavailable() {
+    // lsm answers EPERM without an attach BTF id, even to root: that is a refusal of this
+    // program, not "bpf() is not permitted here".
+    let program = asm("mov %r0, 0\nexit");
+    let Some(_) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::SocketFilter.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    match KernelProgram::load_raw(&program, ProgramType::Lsm.id(), None, "GPL") {
+        Err(KernelError::Refused { log, .. }) => assert!(log.contains("attach"), "log: {log}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 /// Runs `program` of the example object on both sides with each context in turn and
 /// compares return values, contexts after, and every map after each run.
 fn compare_example(file: &str, program: &str, contexts: &[Vec<u8>]) {
