@@ -78,7 +78,8 @@ pub struct TestRun<'a> {
     /// Room for the packet after the run (0: not read back).
     pub data_out_capacity: usize,
     /// Room for the context after the run (0: not read back). Ignored for syscall
-    /// programs, whose context always comes back whole.
+    /// programs, whose context always comes back whole, and raw tracepoints, whose
+    /// context does not come back.
     pub ctx_out_capacity: usize,
     /// Runs (the kernel reports the last retval and the mean duration); 0 means 1.
     pub repeat: u32,
@@ -102,7 +103,8 @@ impl<'a> TestRun<'a> {
         }
     }
 
-    /// A context-only run (syscall programs; raw programs loaded as syscall programs).
+    /// A context-only run (syscall programs, raw programs loaded as syscall programs, raw
+    /// tracepoints with their `u64` arguments).
     pub fn context(ctx_in: &'a [u8]) -> TestRun<'a> {
         TestRun {
             data_in: &[],
@@ -234,23 +236,33 @@ impl KernelProgram {
 
     /// Runs the program with BPF_PROG_TEST_RUN.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunResult, KernelError> {
+        // Syscall and raw tracepoint programs take a context and nothing else: the kernel
+        // refuses a packet, output buffers and a repeat count for them (and flags for
+        // syscall programs, whose context it copies back into the input).
         let syscall = self.prog_type == ProgramType::Syscall.id();
-        if syscall && (!run.data_in.is_empty() || run.repeat > 1 || run.flags != 0) {
-            return Err(KernelError::Unsupported(
-                "syscall programs take only a context and run once, on the calling CPU".to_string(),
-            ));
+        let context_only = syscall || self.prog_type == ProgramType::RawTracepoint.id();
+        if context_only && (!run.data_in.is_empty() || run.repeat > 1 || syscall && run.flags != 0)
+        {
+            return Err(KernelError::Unsupported(format!(
+                "{} programs take only a context and run once{}",
+                type_name(self.prog_type),
+                if syscall { ", on the calling CPU" } else { "" }
+            )));
         }
         let mut ctx = run.ctx_in.to_vec();
-        let mut data_out = vec![0u8; run.data_out_capacity];
-        let ctx_out_len = if syscall { 0 } else { run.ctx_out_capacity };
+        let (data_out_len, ctx_out_len) = if context_only {
+            (0, 0)
+        } else {
+            (run.data_out_capacity, run.ctx_out_capacity)
+        };
+        let mut data_out = vec![0u8; data_out_len];
         let mut ctx_out = vec![0u8; ctx_out_len];
         let mut io = sys::TestRunIo {
             data_in: run.data_in,
             data_out: &mut data_out,
             ctx_in: &mut ctx,
             ctx_out: &mut ctx_out,
-            // The kernel refuses a repeat count for syscall programs.
-            repeat: if syscall { 0 } else { run.repeat.max(1) },
+            repeat: if context_only { 0 } else { run.repeat.max(1) },
             flags: run.flags,
             cpu: run.cpu,
         };
@@ -264,7 +276,7 @@ impl KernelProgram {
                     Some(ENOSPC) => KernelError::TestRun(format!(
                         "the output is larger than the room given (packet {} bytes, \
                          context {} bytes): {error}",
-                        run.data_out_capacity, ctx_out_len
+                        data_out_len, ctx_out_len
                     )),
                     _ => KernelError::TestRun(format!(
                         "{error} (for {} programs: check the packet and context sizes \

@@ -563,3 +563,21 @@ fn btf_maps_global_data_maps_of_maps_and_prog_arrays_match_the_interpreter() {
     // `second`: a tail call to `tail_a`, which finds slot 0 of the map of maps empty.
     compare_packet_program("btf_maps.o", "second", 2);
 }
+
+#[test]
+fn raw_tracepoints_run_with_their_arguments_as_context() {
+    let program = asm("ldxdw %r0, [%r1+8]\nldxdw %r2, [%r1+0]\nadd %r0, %r2\nexit");
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::RawTracepoint.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let args = words(&[5, 0, 37, 0]);
+    let run = k.test_run(&TestRun::context(&args)).expect("runs");
+    assert_eq!(run.retval, 42);
+    let (r0, _) = ours(&program, &args);
+    assert_eq!(run.retval, r0 as u32);
+}
