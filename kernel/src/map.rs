@@ -162,13 +162,15 @@ impl KernelMap {
             if !self.map.lookup(&key, &mut value).map_err(read)? {
                 continue;
             }
-            if FD_MAPS.contains(&kind) {
+            // The kernel makes fd maps' values 4 bytes (an id); anything else is left alone.
+            if let (true, Ok(id)) = (FD_MAPS.contains(&kind), <[u8; 4]>::try_from(&value[..])) {
                 let ids = if kind == MapType::PROG_ARRAY {
                     programs
                 } else {
                     maps
                 };
-                let id = u32::from_ne_bytes([value[0], value[1], value[2], value[3]]);
+                let id = u32::from_ne_bytes(id);
+                // An id not from this object (put there by someone else) stays as it is.
                 value = ids.get(&id).copied().unwrap_or(id).to_le_bytes().to_vec();
             } else if self.per_cpu() {
                 value = self.unpad(&value);

@@ -21,10 +21,10 @@ use crate::sys;
 pub struct KernelObject {
     /// By index in the object (what `lddw` kinds 5 and 6 name).
     maps: Vec<KernelMap>,
-    /// The loaded programs by index in the object.
-    programs: HashMap<usize, KernelProgram>,
-    /// The chosen program's index.
-    entry: usize,
+    /// The chosen program.
+    entry: KernelProgram,
+    /// The other programs loaded (tail-call targets), kept with the object.
+    _targets: Vec<KernelProgram>,
     /// Kernel ids to object indexes, to read prog arrays and maps of maps back.
     program_ids: HashMap<u32, u32>,
     map_ids: HashMap<u32, u32>,
@@ -143,10 +143,13 @@ impl KernelObject {
                 map.update(&slot.to_ne_bytes(), &fd.to_ne_bytes(), 0)?;
             }
         }
+        let entry = programs
+            .remove(&entry)
+            .ok_or_else(|| KernelError::Select("the chosen program was not loaded".to_string()))?;
         Ok(KernelObject {
             maps,
-            programs,
             entry,
+            _targets: programs.into_values().collect(),
             program_ids,
             map_ids,
         })
@@ -154,8 +157,7 @@ impl KernelObject {
 
     /// The chosen program.
     pub fn program(&self) -> &KernelProgram {
-        // `from_object` inserted the entry first and never removes programs.
-        &self.programs[&self.entry]
+        &self.entry
     }
 
     /// The map named `name`.

@@ -5,9 +5,15 @@
 //! kernel runs byte for byte the program our engines run.
 //!
 //! Which types can be test-run is the kernel's answer (ENOTSUPP otherwise, reported as
-//! [`KernelError::NoTestRun`]). Linux 6.x runs socket_filter, sched_cls, sched_act, xdp,
-//! cgroup_skb, lwt_*, sk_lookup, flow_dissector, raw_tracepoint, netfilter and syscall;
-//! not kprobe, tracepoint, perf_event, cgroup_sock*, sock_ops, sk_skb, sk_msg, lsm.
+//! [`KernelError::NoTestRun`]). On Linux 6.18: socket_filter, sched_cls, sched_act, xdp,
+//! cgroup_skb, lwt_in, lwt_out, lwt_xmit, flow_dissector and syscall run with a packet
+//! (or, for syscall, a context); raw_tracepoint with a context only; not kprobe,
+//! tracepoint, perf_event, cgroup_sock, sock_ops, sk_skb, cgroup_device, sk_msg,
+//! lwt_seg6local, sk_reuseport, cgroup_sysctl, raw_tracepoint_writable. Some types load
+//! only with an expected attach type (cgroup_sock_addr, cgroup_sockopt, sk_lookup,
+//! netfilter, lirc_mode2) or an attach target we do not give (tracing, lsm, ext,
+//! struct_ops): their refusal says so.
+//!
 //! Syscall programs are special: no packet, the context is copied back after the run
 //! (we return it as `ctx_out`), no repeat; they must be loaded sleepable, which
 //! [`KernelProgram::load_raw`] does for them.
@@ -28,6 +34,26 @@ const ENOSPC: i32 = 28;
 /// Default room for a packet to grow (`bpf_xdp_adjust_tail`, `bpf_skb_change_tail`).
 const GROWTH: usize = 4096;
 
+/// The log of a refusal that came before the verifier ran.
+const BEFORE_VERIFICATION: &str = "(no verifier log: refused before verification; programs \
+     of this type may need an expected attach type or an attach target such as a BTF id)";
+
+/// Whether this process may load programs at all: a two-instruction socket filter loads.
+fn bpf_works() -> bool {
+    const RETURN_0: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    sys::prog_load(&sys::ProgLoad {
+        prog_type: ProgramType::SocketFilter.id(),
+        expected_attach_type: 0,
+        flags: 0,
+        insns: &RETURN_0,
+        license: b"GPL\0",
+        name: "ebpfvm_probe",
+        fd_array: &[],
+        btf: None,
+    })
+    .is_ok()
+}
+
 /// The program type's name for messages.
 pub(crate) fn type_name(prog_type: u32) -> String {
     ProgramType::from_id(prog_type).map_or_else(|| format!("#{prog_type}"), |t| t.to_string())
@@ -41,8 +67,8 @@ pub struct KernelProgram {
     name: String,
 }
 
-/// One BPF_PROG_TEST_RUN request.
-#[derive(Clone, Debug)]
+/// One BPF_PROG_TEST_RUN request (`Default`: nothing in, nothing read back, one run).
+#[derive(Clone, Debug, Default)]
 pub struct TestRun<'a> {
     /// The packet (for packet programs).
     pub data_in: &'a [u8],
@@ -52,7 +78,8 @@ pub struct TestRun<'a> {
     /// Room for the packet after the run (0: not read back).
     pub data_out_capacity: usize,
     /// Room for the context after the run (0: not read back). Ignored for syscall
-    /// programs, whose context always comes back whole.
+    /// programs, whose context always comes back whole, and raw tracepoints, whose
+    /// context does not come back.
     pub ctx_out_capacity: usize,
     /// Runs (the kernel reports the last retval and the mean duration); 0 means 1.
     pub repeat: u32,
@@ -76,7 +103,8 @@ impl<'a> TestRun<'a> {
         }
     }
 
-    /// A context-only run (syscall programs; raw programs loaded as syscall programs).
+    /// A context-only run (syscall programs, raw programs loaded as syscall programs, raw
+    /// tracepoints with their `u64` arguments).
     pub fn context(ctx_in: &'a [u8]) -> TestRun<'a> {
         TestRun {
             data_in: &[],
@@ -173,10 +201,16 @@ impl KernelProgram {
             btf: btf.as_ref().map(|(fd, recs)| (fd, recs.as_slice())),
         };
         let fd = sys::prog_load(&load).map_err(|(error, log)| {
-            if log.is_empty() {
-                classify("BPF_PROG_LOAD", error, |error| refused(error, log))
-            } else {
-                refused(error, log)
+            if !log.is_empty() {
+                return refused(error, log);
+            }
+            // No log: refused before verification. EPERM then means "not permitted
+            // here" only if nothing can be loaded; types that need an attach target
+            // (lsm, ext) also answer EPERM.
+            let before = || BEFORE_VERIFICATION.to_string();
+            match classify("BPF_PROG_LOAD", error, |error| refused(error, before())) {
+                KernelError::Unavailable { error, .. } if bpf_works() => refused(error, before()),
+                other => other,
             }
         })?;
         Ok(KernelProgram {
@@ -202,23 +236,33 @@ impl KernelProgram {
 
     /// Runs the program with BPF_PROG_TEST_RUN.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunResult, KernelError> {
+        // Syscall and raw tracepoint programs take a context and nothing else: the kernel
+        // refuses a packet, output buffers and a repeat count for them (and flags for
+        // syscall programs, whose context it copies back into the input).
         let syscall = self.prog_type == ProgramType::Syscall.id();
-        if syscall && (!run.data_in.is_empty() || run.repeat > 1 || run.flags != 0) {
-            return Err(KernelError::Unsupported(
-                "syscall programs take only a context and run once, on the calling CPU".to_string(),
-            ));
+        let context_only = syscall || self.prog_type == ProgramType::RawTracepoint.id();
+        if context_only && (!run.data_in.is_empty() || run.repeat > 1 || syscall && run.flags != 0)
+        {
+            return Err(KernelError::Unsupported(format!(
+                "{} programs take only a context and run once{}",
+                type_name(self.prog_type),
+                if syscall { ", on the calling CPU" } else { "" }
+            )));
         }
         let mut ctx = run.ctx_in.to_vec();
-        let mut data_out = vec![0u8; run.data_out_capacity];
-        let ctx_out_len = if syscall { 0 } else { run.ctx_out_capacity };
+        let (data_out_len, ctx_out_len) = if context_only {
+            (0, 0)
+        } else {
+            (run.data_out_capacity, run.ctx_out_capacity)
+        };
+        let mut data_out = vec![0u8; data_out_len];
         let mut ctx_out = vec![0u8; ctx_out_len];
         let mut io = sys::TestRunIo {
             data_in: run.data_in,
             data_out: &mut data_out,
             ctx_in: &mut ctx,
             ctx_out: &mut ctx_out,
-            // The kernel refuses a repeat count for syscall programs.
-            repeat: if syscall { 0 } else { run.repeat.max(1) },
+            repeat: if context_only { 0 } else { run.repeat.max(1) },
             flags: run.flags,
             cpu: run.cpu,
         };
@@ -232,7 +276,7 @@ impl KernelProgram {
                     Some(ENOSPC) => KernelError::TestRun(format!(
                         "the output is larger than the room given (packet {} bytes, \
                          context {} bytes): {error}",
-                        run.data_out_capacity, ctx_out_len
+                        data_out_len, ctx_out_len
                     )),
                     _ => KernelError::TestRun(format!(
                         "{error} (for {} programs: check the packet and context sizes \

@@ -219,6 +219,25 @@ fn types_without_test_run_say_so() {
     }
 }
 
+#[test]
+fn types_that_need_an_attach_target_are_refused_not_unavailable() {
+    // lsm answers EPERM without an attach BTF id, even to root: that is a refusal of this
+    // program, not "bpf() is not permitted here".
+    let program = asm("mov %r0, 0\nexit");
+    let Some(_) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::SocketFilter.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    match KernelProgram::load_raw(&program, ProgramType::Lsm.id(), None, "GPL") {
+        Err(KernelError::Refused { log, .. }) => assert!(log.contains("attach"), "log: {log}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 /// Runs `program` of the example object on both sides with each context in turn and
 /// compares return values, contexts after, and every map after each run.
 fn compare_example(file: &str, program: &str, contexts: &[Vec<u8>]) {
@@ -435,9 +454,16 @@ fn raw_programs_as_syscall_programs_have_no_length_and_no_context_arithmetic() {
     if let Some(log) = syscall_refusal("mov %r0, %r2\nexit") {
         assert!(log.contains("R2 !read_ok"), "log: {log}");
     }
-    // ... or move the context pointer before dereferencing it.
+    // ... or move the context pointer before dereferencing it ...
     if let Some(log) = syscall_refusal("add %r1, 8\nldxdw %r0, [%r1+0]\nexit") {
         assert!(log.contains("modified ctx ptr"), "log: {log}");
+    }
+    // ... or use legacy packet loads, which only socket buffer types have.
+    if let Some(log) = syscall_refusal("ldabsw 0\nexit") {
+        assert!(
+            log.contains("not allowed for this program type"),
+            "log: {log}"
+        );
     }
 }
 
@@ -536,4 +562,22 @@ fn btf_maps_global_data_maps_of_maps_and_prog_arrays_match_the_interpreter() {
     compare_packet_program("btf_maps.o", "first", 3);
     // `second`: a tail call to `tail_a`, which finds slot 0 of the map of maps empty.
     compare_packet_program("btf_maps.o", "second", 2);
+}
+
+#[test]
+fn raw_tracepoints_run_with_their_arguments_as_context() {
+    let program = asm("ldxdw %r0, [%r1+8]\nldxdw %r2, [%r1+0]\nadd %r0, %r2\nexit");
+    let Some(k) = or_skip(KernelProgram::load_raw(
+        &program,
+        ProgramType::RawTracepoint.id(),
+        None,
+        "GPL",
+    )) else {
+        return;
+    };
+    let args = words(&[5, 0, 37, 0]);
+    let run = k.test_run(&TestRun::context(&args)).expect("runs");
+    assert_eq!(run.retval, 42);
+    let (r0, _) = ours(&program, &args);
+    assert_eq!(run.retval, r0 as u32);
 }
