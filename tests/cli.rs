@@ -219,10 +219,10 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
     let prog = scratch("ok.s", b"mov %r0, 1\nexit\n");
     let p = prog.to_str().unwrap();
     check(
-        &["run", p, "--engine", "kernel"],
+        &["run", p, "--engine", "all"],
         2,
         "",
-        "kernel engine is not implemented yet",
+        "--engine all is only for `ebpfvm conformance`",
     );
     check(
         &["run", p, "--type", "kprobe"],
