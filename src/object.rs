@@ -224,14 +224,29 @@ impl Vm {
         self.elf.as_ref()
     }
 
-    /// Every map by name with its entries sorted by key (per-CPU values concatenated);
-    /// ring buffers and perf event arrays have none.
+    /// Every map by name with its entries sorted by key; per-CPU maps give one
+    /// `value_size` value per CPU, concatenated (without the 8-byte rounding between
+    /// copies that [`Maps::entries`] keeps, as the kernel's syscall interface does);
+    /// ring buffers and perf event arrays have none. This is `--maps-json`'s form, and
+    /// the one the kernel backend reads back.
     pub fn map_entries(&self) -> Vec<(String, Vec<Entry>)> {
         self.maps
             .ids()
             .filter_map(|id| {
-                let name = self.maps.spec(id)?.name.clone();
-                Some((name, self.maps.entries(id).unwrap_or_default()))
+                let spec = self.maps.spec(id)?;
+                let mut entries = self.maps.entries(id).unwrap_or_default();
+                if spec.kind.is_percpu() {
+                    let size = spec.value_size as usize;
+                    let stride = size.div_ceil(8) * 8;
+                    for (_, value) in &mut entries {
+                        *value = value
+                            .chunks(stride.max(1))
+                            .flat_map(|copy| &copy[..size.min(copy.len())])
+                            .copied()
+                            .collect();
+                    }
+                }
+                Some((spec.name.clone(), entries))
             })
             .collect()
     }

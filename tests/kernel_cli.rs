@@ -57,11 +57,11 @@ fn ports(dport: u16, extra: usize) -> Vec<u8> {
     l4
 }
 
-/// A capture of TCP, UDP, ICMP, IPv6, ARP and truncated frames, deterministic.
+/// A capture of TCP, UDP, ICMP, IPv6, ARP, short and truncated frames, deterministic.
 fn capture() -> Vec<u8> {
     let mut frames = Vec::new();
     for i in 0..30u16 {
-        let frame = match i % 6 {
+        let frame = match i % 7 {
             0 => ipv4(
                 6,
                 (i % 5) as u8 + 1,
@@ -81,7 +81,13 @@ fn capture() -> Vec<u8> {
                 f.extend([0u8; 28]);
                 f
             }
-            _ => ipv4(6, 4, &[0, 80]),
+            5 => ipv4(6, 4, &[0, 80]),
+            // IPv4 EtherType without an IPv4 header: skb types refuse it (EINVAL).
+            _ => {
+                let mut f = vec![0u8; 12];
+                f.extend([0x08, 0x00, 0x45, 0x00]);
+                f
+            }
         };
         frames.push(frame);
     }
@@ -154,7 +160,7 @@ fn run_engine_kernel_matches_interp_and_jit_on_an_object_with_maps() {
 }
 
 #[test]
-fn crosscheck_agrees_on_the_examples() {
+fn crosscheck_agrees_on_the_examples_and_test_programs() {
     let pcap = scratch("examples.pcap", &capture());
     for (object, program) in [
         ("examples/xdp_stats.o", "xdp_stats"),
@@ -162,6 +168,11 @@ fn crosscheck_agrees_on_the_examples() {
         ("examples/tc_marker.o", ""),
         ("examples/socket_filter.o", ""),
         ("examples/cgroup_skb.o", ""),
+        // Held-out-style programs: LPM trie, per-CPU hash, queue, bpf_loop, a global
+        // function, a three-program tail-call chain; maps of maps, ring buffer, LRU
+        // per-CPU hash, skb_load/store_bytes and l3_csum_replace.
+        ("tests/programs/xdp_mix.o", "xdp_mix"),
+        ("tests/programs/tc_mix.o", ""),
     ] {
         let mut args = vec!["crosscheck", object, "--pcap", &pcap];
         if !program.is_empty() {
@@ -261,4 +272,45 @@ fn run_engine_kernel_refuses_classic_programs_clearly() {
         err.contains("kernel engine does not run classic BPF"),
         "{err}"
     );
+}
+
+#[test]
+fn a_refused_packet_of_a_capture_does_not_stop_the_others() {
+    let mut pcap = Vec::new();
+    pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend(2u16.to_le_bytes());
+    pcap.extend(4u16.to_le_bytes());
+    pcap.extend([0u8; 8]);
+    pcap.extend(65535u32.to_le_bytes());
+    pcap.extend(1u32.to_le_bytes());
+    let truncated = [&[0u8; 12][..], &[0x08, 0x00, 0x45, 0x00]].concat();
+    let udp = ipv4(17, 1, &ports(53, 0));
+    for f in [&truncated, &udp] {
+        pcap.extend([0u8; 8]);
+        pcap.extend((f.len() as u32).to_le_bytes());
+        pcap.extend((f.len() as u32).to_le_bytes());
+        pcap.extend(f.iter());
+    }
+    let pcap = scratch("truncated.pcap", &pcap);
+    for engine in ["interp", "jit", "kernel"] {
+        let out = ebpfvm(&[
+            "run",
+            "tests/programs/tc_mix.o",
+            "--pcap",
+            &pcap,
+            "--json",
+            "--engine",
+            engine,
+        ]);
+        if engine == "kernel" && kernel_unavailable(&out) {
+            return;
+        }
+        assert_eq!(out.status.code(), Some(2), "{engine}: {out:?}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 2, "{engine}: {lines:?}");
+        assert_eq!(lines[0]["index"], 0);
+        assert!(lines[0]["error"].as_str().unwrap().contains("refused"));
+        assert_eq!(lines[1]["index"], 1);
+        assert_eq!(lines[1]["action"], "TC_ACT_OK", "{engine}: {lines:?}");
+    }
 }

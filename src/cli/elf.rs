@@ -206,7 +206,7 @@ fn run_packet(
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
-    let status = super::packet::run(
+    let result = super::packet::run(
         &mut vm,
         super::packet::PacketRun {
             ty,
@@ -216,12 +216,13 @@ fn run_packet(
             repeat: args.repeat,
             json: args.json,
         },
-    )?;
-    // Maps persist across the packets of one run; their contents after the last one.
+    );
+    // Maps persist across the packets of one run; their contents after the last one
+    // (also when a packet of the capture was refused).
     if args.maps_json {
         println!("{}", maps_json(vm.map_entries()));
     }
-    Ok(status)
+    result
 }
 
 /// `{"maps": {"NAME": [["<key hex>", "<value hex>"], ...]}}`, as cli.md gives it.

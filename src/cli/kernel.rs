@@ -185,18 +185,32 @@ pub fn run_packets(
         None => None,
     };
     let loaded = Loaded::load(source, args.ty)?;
+    let in_capture = args.pcap.is_some();
+    let mut refused = 0;
     for (index, bytes) in packets.iter().enumerate() {
-        // Refuse what our engines refuse (packets the kernel's test run would not take).
-        let in_capture = args.pcap.is_some();
-        packet::context(args.ty, bytes, ctx_in.as_deref(), index, in_capture)?;
-        let result = loaded.run_packet(bytes, ctx_in.as_deref())?;
-        let index = args.pcap.is_some().then_some(index);
+        // Our model refuses what the kernel's test run refuses, with a clearer message;
+        // one bad packet of a capture does not stop the others.
+        let result = packet::context(args.ty, bytes, ctx_in.as_deref(), index, in_capture)
+            .and_then(|_| loaded.run_packet(bytes, ctx_in.as_deref()));
+        let result = match result {
+            Ok(result) => result,
+            Err(e) if in_capture => {
+                packet::report_refusal(&e, index, args.json);
+                refused += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let index = in_capture.then_some(index);
         packet::report(args.ty, &result, index, args.json);
     }
     if maps_json {
         println!("{}", super::elf::maps_json(loaded.map_entries()?));
     }
-    Ok(ExitCode::SUCCESS)
+    match refused {
+        1.. => Err(packet::refused_packets(refused)),
+        0 => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// `run --engine kernel` for a program without a packet, whose context is `mem` (raw

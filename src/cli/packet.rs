@@ -53,14 +53,19 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
         .map(|path| read_file(&path.to_path_buf()))
         .transpose()?;
     let mut trapped = false;
+    let mut refused = 0;
     for (index, bytes) in packets.iter().enumerate() {
-        let context = context(
-            args.ty,
-            bytes,
-            ctx_in.as_deref(),
-            index,
-            args.pcap.is_some(),
-        )?;
+        let in_capture = args.pcap.is_some();
+        let context = match context(args.ty, bytes, ctx_in.as_deref(), index, in_capture) {
+            Ok(context) => context,
+            // One bad packet of a capture does not stop the others.
+            Err(e) if in_capture => {
+                report_refusal(&e, index, args.json);
+                refused += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let start = Instant::now();
         let mut result = run_once(vm, &context, ctx_in.is_some());
         for _ in 1..args.repeat {
@@ -77,7 +82,27 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
             println!("{} runs: {ns_per_run:.1} ns/run", args.repeat);
         }
     }
-    Ok(ExitCode::from(if trapped { 1 } else { 0 }))
+    match refused {
+        1.. => Err(refused_packets(refused)),
+        0 => Ok(ExitCode::from(if trapped { 1 } else { 0 })),
+    }
+}
+
+/// The error (exit status 2) after a capture some of whose packets were refused.
+pub(super) fn refused_packets(count: usize) -> CliError {
+    CliError::Usage(format!(
+        "{count} packet(s) of the capture refused (see above); the others ran"
+    ))
+}
+
+/// Says that packet `index` of a capture was refused (the kernel's test run refuses it
+/// too): `{"index": N, "error": "..."}` with `--json`, a line on stderr otherwise.
+pub(super) fn report_refusal(error: &CliError, index: usize, as_json: bool) {
+    if as_json {
+        println!("{}", json!({ "index": index, "error": error.to_string() }));
+    } else {
+        eprintln!("error: {error}");
+    }
 }
 
 /// The context BPF_PROG_TEST_RUN would build for `bytes` (packet `index` of a capture),
