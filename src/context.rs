@@ -5,7 +5,8 @@
 
 use crate::ctx::{self, PacketContext, ProgramType};
 use crate::elf::Object;
-use crate::vm::{MemoryMap, RegionKind};
+use crate::isa::{CallTarget, Insn};
+use crate::vm::{self, MemoryMap, RegionKind};
 use crate::{too_large, Error, Outcome, Program, Select, Vm};
 
 impl Vm {
@@ -16,7 +17,28 @@ impl Vm {
         let rewritten = ctx::rewrite(&program, ty)?;
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
+        vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
+        crate::packet_helpers::register(&mut vm.helpers, ty);
+        vm.check_helpers()?;
         Ok(vm)
+    }
+
+    /// Refuses a program that calls a helper its type may call but this model does not
+    /// implement yet (rather than trapping when the call runs).
+    fn check_helpers(&self) -> Result<(), Error> {
+        for (pc, insn) in self.program.insns().iter().enumerate() {
+            if let Insn::Call(CallTarget::Helper(id)) = *insn {
+                if !self.helpers.contains(id as u64) {
+                    let name = ctx::helpers::name(id as u32).unwrap_or("unknown");
+                    return Err(Error::Context(ctx::RewriteError {
+                        pc,
+                        message: format!("helper bpf_{name}#{id} is not supported yet"),
+                        unsupported: true,
+                    }));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// [`Vm::from_object`] for a program of type `ty` (its section's type when `None`):
@@ -41,6 +63,10 @@ impl Vm {
         let name = object.programs[entry].name.clone();
         let mut vm = Vm::from_object(&object, Select::Program(&name), cpus)?;
         vm.prog_type = ty.filter(|&t| ctx::ContextKind::of(t).is_some());
+        if let Some(t) = vm.prog_type {
+            crate::packet_helpers::register(&mut vm.helpers, t);
+            vm.check_helpers()?;
+        }
         Ok(vm)
     }
 
@@ -55,14 +81,17 @@ impl Vm {
         self.stack.clear();
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
-        let packet_len = regions.packet.len() as u64;
-        let packet = if regions.packet_writable {
-            map.map_mut(RegionKind::Packet, regions.packet)
-        } else {
-            map.map_ro(RegionKind::Packet, regions.packet)
-        };
+        let frame_len = regions.frame.len() as u64;
+        let (start, end) = regions.window;
+        let packet = map.map_window(
+            RegionKind::Packet,
+            regions.frame,
+            start,
+            end,
+            regions.packet_writable,
+        );
         let Some(packet) = packet else {
-            return too_large(packet_len);
+            return too_large(frame_len);
         };
         for (slot, offset) in regions.pointers {
             let addr = packet + offset as u64;

@@ -59,6 +59,7 @@ pub(crate) use execute;
 pub mod conformance;
 mod context;
 mod object;
+mod packet_helpers;
 
 pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;

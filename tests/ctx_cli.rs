@@ -97,9 +97,7 @@ fn xdp_packet_runs_on_both_engines_with_action_and_packet() {
 /// A pcap file (microsecond, Ethernet) holding `packets`.
 fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
     let mut f = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        f.extend(v.to_le_bytes());
-    }
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
     f.extend(2u16.to_le_bytes());
     f.extend(4u16.to_le_bytes());
     f.extend([0u8; 8]);
@@ -200,4 +198,48 @@ fn refusals_name_the_pc_and_the_reason() {
     let out = ebpfvm(&["run", &oob, "--type", "xdp", "--packet", &frame]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("packet"));
+}
+
+#[test]
+fn a_context_can_come_with_the_packet() {
+    // __sk_buff with mark = 7: the program returns mark + 1 and stores it into cb[0].
+    let prog = scratch(
+        "mark.s",
+        b"ldxw %r0, [%r1+8]\nadd %r0, 1\nstxw [%r1+48], %r0\nexit\n",
+    );
+    let frame = scratch("frame2.bin", &udp_frame(80));
+    let mut skb = vec![0u8; 192];
+    skb[8] = 7;
+    let ctx = scratch("skb.bin", &skb);
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &frame,
+        "--ctx",
+        &ctx,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["retval"], 8);
+    let ctx_out = line["ctx"].as_str().unwrap();
+    assert_eq!(&ctx_out[16..24], "07000000", "mark");
+    assert_eq!(&ctx_out[96..104], "08000000", "cb[0]");
+    // A field the test run may not be given is refused, exit 2.
+    skb[0] = 1;
+    let bad = scratch("bad_skb.bin", &skb);
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &frame,
+        "--ctx",
+        &bad,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("byte 0 may not be set"));
 }

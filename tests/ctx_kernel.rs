@@ -8,8 +8,11 @@
 //! - every readable field has the kernel's value for real and edge-case packets;
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
-//!   loads give the same return value and packet after the run on the interpreter, the
-//!   JIT and the kernel; packets the kernel refuses are refused here too.
+//!   loads and call the packet helpers (load/store bytes, checksum replacement,
+//!   `csum_diff`, `redirect`) give the same return value and packet after the run on the
+//!   interpreter, the JIT and the kernel; packets the kernel refuses are refused here
+//!   too;
+//! - calls to helpers a type may not call are refused as the kernel refuses them.
 //!
 //! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
 //! why, where `bpf()` is not permitted.
@@ -391,7 +394,7 @@ fn fold(src: u8) -> [Insn; 2] {
 /// A random program of `ty`: r6 = ctx, r9 = accumulator; steps read fields, write
 /// fields, read and write the packet behind bounds checks, use legacy loads; the return
 /// value folds r9 (0/1 for cgroup_skb).
-fn random_program(g: &mut Gen, ty: ProgramType) -> Program {
+fn random_program(g: &mut Gen, ty: ProgramType, helpers: bool) -> Program {
     let reads = readable(ty);
     let writes = writable(ty);
     let packet_writable = matches!(
@@ -407,7 +410,20 @@ fn random_program(g: &mut Gen, ty: ProgramType) -> Program {
         mov(9, g.next() as i32),
         mov(7, g.below(64) as i32),
     ];
+    // A 64-byte buffer at r10-96 for the helpers, initialised.
+    for i in 0..16 {
+        insns.push(Insn::Store {
+            size: Size::W,
+            dst: Reg::FP,
+            off: -96 + 4 * i,
+            src: Operand::Imm(g.next() as i32),
+        });
+    }
     for _ in 0..(4 + g.below(12)) {
+        if helpers && g.below(4) == 0 {
+            helper_call(g, ty, &mut insns);
+            continue;
+        }
         match g.below(10) {
             0..=3 => {
                 let (off, size) = g.pick(&reads);
@@ -443,9 +459,18 @@ fn random_program(g: &mut Gen, ty: ProgramType) -> Program {
                 });
             }
             6 | 7 => {
-                let Some((data, end)) = packet_pointers(ty) else {
+                let Some((mut data, mut end)) = packet_pointers(ty) else {
                     continue;
                 };
+                // Sometimes the metadata area, [data_meta, data).
+                let meta = match ty {
+                    ProgramType::Xdp => Some(8),
+                    ProgramType::SchedCls | ProgramType::SchedAct => Some(140),
+                    _ => None,
+                };
+                if let Some(meta) = meta.filter(|_| g.below(3) == 0) {
+                    (data, end) = (meta, data);
+                }
                 let size = g.pick(&[1u32, 2, 4, 8]);
                 let at = g.below(80) as i16;
                 let write = packet_writable && g.below(2) == 0;
@@ -508,6 +533,99 @@ fn random_program(g: &mut Gen, ty: ProgramType) -> Program {
     Program::new(insns).unwrap()
 }
 
+/// Appends a call to a random packet helper `ty` may call, with random arguments, and
+/// folds its result (and for loads, the bytes loaded) into r9.
+fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
+    let xdp = ty == ProgramType::Xdp;
+    let (load_id, store_id) = if xdp { (189, 190) } else { (26, 9) };
+    let candidates = [load_id, store_id, 10, 11, 23, 28, 44, 54, 65];
+    let allowed: Vec<i32> = candidates
+        .into_iter()
+        .filter(|&id| ebpfvm::ctx::helpers::allowed(ty, id as u32) == Some(true))
+        .collect();
+    let id = g.pick(&allowed);
+    let buffer = |insns: &mut Vec<Insn>, r: u8, off: i32| {
+        insns.push(alu(AluOp::Mov, r, Operand::Reg(Reg::FP)));
+        insns.push(alu(AluOp::Add, r, Operand::Imm(off)));
+    };
+    let small_off = |g: &mut Gen| match g.below(6) {
+        0 => g.below(4000) as i32,
+        _ => g.below(90) as i32,
+    };
+    match id {
+        26 | 189 | 9 | 190 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, small_off(g)));
+            buffer(insns, 3, -96);
+            insns.push(mov(4, 1 + g.below(32) as i32));
+            if id == 9 || id == 190 {
+                insns.push(mov(
+                    5,
+                    if g.below(4) == 0 {
+                        g.below(5) as i32
+                    } else {
+                        0
+                    },
+                ));
+            }
+        }
+        10 | 11 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, small_off(g)));
+            insns.push(alu(AluOp::Mov, 3, Operand::Reg(reg(9))));
+            insns.push(mov(4, g.next() as i32));
+            let size = g.pick(&[0, 2, 4, 4, 2, 3]);
+            let extra = if id == 11 {
+                g.pick(&[0, 0, 0x10, 0x20, 0x60, 0x80, 0x100])
+            } else {
+                0
+            };
+            insns.push(mov(5, size | extra));
+            if size == 0 && g.below(2) == 0 {
+                insns.push(mov(3, 0));
+            }
+        }
+        23 => {
+            insns.push(mov(1, g.below(5) as i32));
+            insns.push(mov(2, g.pick(&[0, 0, 1, 2])));
+        }
+        44 | 54 | 65 => {
+            let delta = match (id, g.below(3)) {
+                (44, 0) => g.pick(&[-216, -217, -256, 14, 40, 1000]),
+                (44, _) => g.below(80) as i32 - 60,
+                (54, 0) => g.pick(&[-3, 4, -216, -220, -36]),
+                (54, _) => -4 * g.below(10) as i32,
+                (_, 0) => g.pick(&[-46, -47, 3460, 3461, 4000]),
+                _ => g.below(120) as i32 - 60,
+            };
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, delta));
+        }
+        _ => {
+            // csum_diff(from, from_size, to, to_size, seed)
+            let from_size = g.pick(&[0, 4, 8, 12, 20, 32, 3]);
+            let to_size = g.pick(&[0, 4, 8, 16, 32, 6]);
+            if from_size == 0 && g.below(2) == 0 {
+                insns.push(mov(1, 0));
+            } else {
+                buffer(insns, 1, -96);
+            }
+            insns.push(mov(2, from_size));
+            buffer(insns, 3, -64);
+            insns.push(mov(4, to_size));
+            insns.push(alu(AluOp::Mov, 5, Operand::Reg(reg(9))));
+        }
+    }
+    insns.push(Insn::Call(ebpfvm::isa::CallTarget::Helper(id)));
+    insns.extend(fold(0));
+    if id == load_id {
+        insns.push(load(8, 2, 10, -96));
+        insns.extend(fold(2));
+        insns.push(load(8, 2, 10, -72));
+        insns.extend(fold(2));
+    }
+}
+
 #[test]
 fn random_programs_match_the_kernel() {
     if !kernel_available() {
@@ -522,7 +640,7 @@ fn random_programs_match_the_kernel() {
     let mut compared = 0;
     for &ty in TYPES {
         for case in 0..cases {
-            let program = random_program(&mut g, ty);
+            let program = random_program(&mut g, ty, case % 2 == 1);
             let loaded =
                 KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
                     panic!(
@@ -543,4 +661,144 @@ fn random_programs_match_the_kernel() {
         }
     }
     eprintln!("{compared} random programs compared");
+}
+
+#[test]
+fn helper_allow_lists_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    for &ty in TYPES {
+        for id in (0..216).chain([-1, 5000]) {
+            let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
+            insns.extend([
+                Insn::Call(ebpfvm::isa::CallTarget::Helper(id)),
+                mov(0, 0),
+                Insn::Exit,
+            ]);
+            let program = Program::new(insns).unwrap();
+            let log = match KernelProgram::load_type(ty.id(), &program.to_bytes()) {
+                Ok(_) => String::new(),
+                Err(KernelError::Refused(log)) => log,
+                Err(e) => panic!("{e}"),
+            };
+            let kernel_refuses = log.contains("cannot use helper") || log.contains("invalid func");
+            match ebpfvm::ctx::rewrite(&program, ty) {
+                Ok(_) => assert!(
+                    !kernel_refuses,
+                    "{ty} helper {id}: the kernel refuses:\n{log}"
+                ),
+                Err(e) => assert!(
+                    log.contains(&e.message),
+                    "{ty} helper {id}: we say `{}`, the kernel:\n{log}",
+                    e.message
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn examples_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/");
+    for name in [
+        "xdp_port_filter",
+        "tc_marker",
+        "socket_filter",
+        "cgroup_skb",
+    ] {
+        let bytes = std::fs::read(format!("{dir}{name}.o")).unwrap();
+        let object = ebpfvm::elf::Object::parse(&bytes).unwrap();
+        let spec = &object.programs[0];
+        let ty = spec.prog_type.unwrap();
+        let loaded = KernelProgram::load_type(ty.id(), &spec.program.to_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (packet_name, packet) in packets() {
+            let kernel = theirs(&loaded, &packet);
+            let ours = ours(ty, &spec.program, &packet).map(|r| r.unwrap());
+            assert_eq!(ours, kernel, "{name}, packet {packet_name}");
+        }
+    }
+}
+
+/// A random `ctx_in` for `ty`: mostly fields the test run accepts, sometimes not.
+fn random_ctx_in(g: &mut Gen, ty: ProgramType, packet_len: usize) -> Vec<u8> {
+    let put = |c: &mut Vec<u8>, off: usize, v: u32| {
+        if let Some(field) = c.get_mut(off..off + 4) {
+            field.copy_from_slice(&v.to_le_bytes());
+        }
+    };
+    if ty == ProgramType::Xdp {
+        let mut c = vec![0u8; 24];
+        let metalen = g.pick(&[0, 0, 4, 8, 32, 3, 60]).min(packet_len as u32);
+        put(&mut c, 0, metalen);
+        put(&mut c, 4, g.pick(&[0, packet_len as u32, 5]));
+        if g.below(6) == 0 {
+            put(&mut c, g.pick(&[8, 12, 16, 20]), 1);
+        }
+        return c;
+    }
+    let mut c = vec![0u8; g.pick(&[192, 192, 100, 200])];
+    for _ in 0..g.below(6) {
+        let off = g.pick(&[
+            8, 32, 36, 40, 48, 52, 64, 152, 156, 160, 164, 176, 184, 0, 12, 44,
+        ]);
+        let v = match off {
+            40 => g.pick(&[0, 1, 1, 2]),
+            160 => g.pick(&[0, packet_len as u32, 70000, 3000, 1]),
+            _ => g.next() as u32,
+        };
+        put(&mut c, off, v);
+    }
+    if c.len() > 192 && g.below(2) == 0 {
+        c[195] = 1;
+    }
+    c
+}
+
+#[test]
+fn contexts_given_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let packets = packets();
+    let mut g = Gen(0x5151_7272_aaaa_0101);
+    let mut compared = 0;
+    for &ty in TYPES {
+        for case in 0..60 {
+            let program = random_program(&mut g, ty, case % 2 == 1);
+            let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+            let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
+            let ctx_in = random_ctx_in(&mut g, ty, packet.len());
+            let kernel = match loaded.run_ctx(packet, Some(&ctx_in)) {
+                Ok((retval, out, ctx_out)) => Some((retval, out, ctx_out)),
+                Err(KernelError::Run(why))
+                    if why.contains("Invalid argument")
+                        || why.contains("Argument list too long") =>
+                {
+                    None
+                }
+                Err(e) => panic!("{e}"),
+            };
+            let ours = match PacketContext::with_ctx(ty, packet, &ctx_in) {
+                Ok(context) => {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    let mut ctx = context.clone();
+                    let r0 = vm.run_packet(&mut ctx).result.unwrap();
+                    Some((r0 as u32, ctx.packet_out(), ctx.ctx_out()))
+                }
+                Err(ebpfvm::ctx::PacketError::Unsupported(_)) => continue,
+                Err(_) => None,
+            };
+            assert_eq!(
+                ours, kernel,
+                "{ty} case {case}, packet {name}, ctx_in {ctx_in:02x?}"
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} runs with a context compared");
 }

@@ -6,6 +6,7 @@
 //! big-endian) are skipped; `elf/tests/objects.rs` covers the refusals.
 
 use ebpfvm::elf::Object;
+use ebpfvm::vm::maps::Entry;
 use ebpfvm::vm::MapId;
 use ebpfvm::{Engine, Outcome, Select, Vm};
 
@@ -13,7 +14,7 @@ use ebpfvm::{Engine, Outcome, Select, Vm};
 #[derive(Debug, PartialEq)]
 struct Record {
     outcomes: Vec<(Outcome, Vec<u8>)>,
-    maps: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
+    maps: Vec<(String, Vec<Entry>)>,
     ringbufs: Vec<Vec<Vec<u8>>>,
     trace: Vec<String>,
 }
@@ -93,19 +94,6 @@ fn every_object_program_runs_the_same_on_both_engines() {
                 program.name
             );
             compared += 1;
-            eprintln!(
-                "{} {}: {:?}",
-                path.display(),
-                program.name,
-                interp
-                    .outcomes
-                    .iter()
-                    .map(|(o, _)| (
-                        o.result.as_ref().map_err(|t| t.to_string()).map(|v| *v),
-                        o.insns
-                    ))
-                    .collect::<Vec<_>>()
-            );
         }
     }
     // The examples alone have 6 programs; the test objects more.

@@ -200,6 +200,34 @@ fn cli_runs_an_object_and_prints_its_maps() {
         maps["stats"][1],
         serde_json::json!(["01000000", "0400000000000000"])
     );
+    // The JIT is the default (it reports its compile time); the interpreter gives the
+    // same run and maps.
+    assert!(lines[0]["compile_ns"].is_u64(), "{text}");
+    let ctx_path = ctx.to_str().unwrap();
+    let interp = ebpfvm(&[
+        "run",
+        "examples/counter.o",
+        "--program",
+        "count",
+        "--ctx",
+        ctx_path,
+        "--json",
+        "--maps-json",
+        "--cpus",
+        "1",
+        "--engine",
+        "interp",
+    ]);
+    assert_eq!(interp.status.code(), Some(0));
+    let interp: Vec<serde_json::Value> = String::from_utf8_lossy(&interp.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(interp[0].get("compile_ns").is_none());
+    assert_eq!(
+        (&interp[0]["retval"], &interp[0]["insns"], &interp[1]),
+        (&lines[0]["retval"], &lines[0]["insns"], &lines[1])
+    );
 
     // Packet types need a packet, exit 2.
     let out = ebpfvm(&[

@@ -225,6 +225,14 @@ impl PacketMeta {
 
     /// The context region's bytes for `packet`.
     pub fn context(&self, packet: &[u8]) -> [u8; offsets::CONTEXT_SIZE] {
+        self.context_with(packet, true)
+    }
+
+    /// The context region's bytes for `packet`; without `dissect`, `SKF_AD_PAY_OFFSET`
+    /// is 0 unless [`PacketMeta::pay_offset`] gives it. Dissecting the packet is the
+    /// costliest part of the context and few programs read the result
+    /// ([`crate::translate::Translation::reads_payload_offset`]).
+    pub fn context_with(&self, packet: &[u8], dissect: bool) -> [u8; offsets::CONTEXT_SIZE] {
         use offsets::*;
         let mut c = [0u8; CONTEXT_SIZE];
         let mut put = |off: i16, v: u32| {
@@ -248,9 +256,11 @@ impl PacketMeta {
         put(HASH, self.hash);
         put(WIRE_LEN, self.wire_len.unwrap_or(len));
         put(HATYPE, self.hatype as u32);
-        let pay = self
-            .pay_offset
-            .unwrap_or_else(|| payload_offset(packet, self.network_offset, self.protocol));
+        let pay = match self.pay_offset {
+            Some(pay) => pay,
+            None if dissect => payload_offset(packet, self.network_offset, self.protocol),
+            None => 0,
+        };
         put(PAY_OFFSET, pay);
         // An offset past the packet reads nothing wherever it points, so clamping keeps
         // the biased sums inside 32 bits without changing any result.

@@ -87,13 +87,13 @@ pub fn socket_helpers(needed: &[u32], meta: &PacketMeta) -> Helpers {
 /// written before it is read).
 pub fn run_socket(
     engine: &dyn Engine,
-    helper_ids: &[u32],
+    translation: &Translation,
     stack: &mut Stack,
     packet: &[u8],
     meta: &PacketMeta,
     budget: Option<u64>,
 ) -> Outcome {
-    let ctx = meta.context(packet);
+    let ctx = meta.context_with(packet, translation.reads_payload_offset);
     let mut memory = MemoryMap::new(stack);
     let (Some(ctx_addr), Some(packet_addr)) = (
         memory.map_ro(RegionKind::Context, &ctx),
@@ -102,7 +102,7 @@ pub fn run_socket(
         return too_large(packet.len());
     };
     memory.set_packet(packet_addr);
-    let mut helpers = socket_helpers(helper_ids, meta);
+    let mut helpers = socket_helpers(&translation.helpers, meta);
     engine.run([ctx_addr, 0, 0, 0, 0], &mut memory, &mut helpers, budget)
 }
 
@@ -185,14 +185,7 @@ impl SocketFilter {
         meta: &PacketMeta,
         budget: Option<u64>,
     ) -> Outcome {
-        run_socket(
-            engine,
-            &self.translation.helpers,
-            stack,
-            packet,
-            meta,
-            budget,
-        )
+        run_socket(engine, &self.translation, stack, packet, meta, budget)
     }
 
     /// The interpreter prepared for this filter.

@@ -55,6 +55,9 @@ pub struct Translation {
     pub starts: Vec<usize>,
     /// Helper ids the program calls.
     pub helpers: Vec<u32>,
+    /// Whether the program reads `SKF_AD_PAY_OFFSET`, the one context field that needs
+    /// the packet dissected.
+    pub reads_payload_offset: bool,
 }
 
 /// A translation that failed: a bug in this crate, reported rather than panicking.
@@ -95,6 +98,7 @@ struct Builder {
     insns: Vec<Insn>,
     fixups: Vec<(usize, Target, usize)>,
     helpers: Vec<u32>,
+    reads_payload_offset: bool,
     flavor: Flavor,
 }
 
@@ -235,7 +239,10 @@ impl Builder {
             Ancillary::Hatype => field(self, offsets::HATYPE),
             Ancillary::RxHash => field(self, offsets::HASH),
             Ancillary::VlanTag => field(self, offsets::VLAN_TCI),
-            Ancillary::PayOffset => field(self, offsets::PAY_OFFSET),
+            Ancillary::PayOffset => {
+                self.reads_payload_offset = true;
+                field(self, offsets::PAY_OFFSET);
+            }
             Ancillary::VlanTagPresent => {
                 field(self, offsets::VLAN_PRESENT);
                 self.push(jump32(ECond::Eq, A, imm(0), 1));
@@ -382,6 +389,7 @@ pub fn translate(instrs: &[Instr], flavor: Flavor) -> Result<Translation, Transl
         insns: Vec::with_capacity(instrs.len() * 2 + 3),
         fixups: Vec::new(),
         helpers: Vec::new(),
+        reads_payload_offset: false,
         flavor,
     };
     b.push(Insn::Alu {
@@ -418,5 +426,6 @@ pub fn translate(instrs: &[Instr], flavor: Flavor) -> Result<Translation, Transl
         program,
         starts,
         helpers: b.helpers,
+        reads_payload_offset: b.reads_payload_offset,
     })
 }

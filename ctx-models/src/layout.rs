@@ -9,12 +9,18 @@
 //! into a load of `skb->data`.
 //!
 //! ```text
-//! __sk_buff model (216 bytes)            xdp_md model (48 bytes)
+//! __sk_buff model (216 bytes)            xdp_md model (64 bytes)
 //!   0..192  struct __sk_buff               0..24  struct xdp_md
 //! 192..200  data      (packet pointer)    24..32  data
 //! 200..208  data_end                      32..40  data_end
 //! 208..216  data_meta                     40..48  data_meta
+//!                                         48..64  private: data_meta, data, data_end
+//!                                                 as offsets in the frame (u32 each),
+//!                                                 which the adjust helpers move
 //! ```
+//!
+//! The rewrite refuses every access past the uapi struct, so programs never reach the
+//! slots or the private fields directly.
 
 /// One field of a uapi context struct.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,8 +177,14 @@ pub mod xdp {
     pub const SLOT_DATA_END: usize = 32;
     /// Backing model: slot of the `data_meta` pointer.
     pub const SLOT_DATA_META: usize = 40;
+    /// Backing model, private: `data_meta` as an offset in the frame (u32).
+    pub const FRAME_META: usize = 48;
+    /// Backing model, private: `data` as an offset in the frame (u32).
+    pub const FRAME_DATA: usize = 52;
+    /// Backing model, private: `data_end` as an offset in the frame (u32).
+    pub const FRAME_END: usize = 56;
     /// Size of the backing model.
-    pub const MODEL_SIZE: usize = 48;
+    pub const MODEL_SIZE: usize = 64;
 }
 
 /// The field of `fields` that byte `offset` falls in.

@@ -8,12 +8,14 @@
 //! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
 //! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
 //! - [`action()`]: the named action of a return value.
+//! - [`helpers`]: helper names and which types may call them.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
 
 pub mod access;
 mod action;
+pub mod helpers;
 pub mod layout;
 mod packet;
 mod prog_type;
@@ -21,6 +23,8 @@ mod rewrite;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;
-pub use packet::{PacketContext, PacketError, Regions, ETH_HLEN, XDP_HEADROOM};
+pub use packet::{
+    PacketContext, PacketError, Regions, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED, XDP_HEADROOM,
+};
 pub use prog_type::{ProgramType, UnknownProgramType};
 pub use rewrite::{rewrite, RewriteError};

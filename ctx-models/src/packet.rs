@@ -18,10 +18,16 @@
 //! `cgroup_skb` may read; every other field starts at 0 and `data_meta` equals `data`.
 //!
 //! # XDP
-//! At least 14 bytes; `data` sits after 256 bytes of headroom, `data_meta` = `data`,
-//! `ingress_ifindex` 1 (lo), `rx_queue_index` 0. Only the first 3520 bytes are linear
-//! (reachable from `data_end`); the rest comes back unchanged. The packet after the run
-//! is `data..` to the end of the frame.
+//! At least 14 bytes; `data` sits after 256 bytes of headroom in a 3776-byte frame (a
+//! page less the shared info), `data_meta` = `data`, `ingress_ifindex` 1 (lo),
+//! `rx_queue_index` 0. Only the first 3520 bytes are linear (reachable from
+//! `data_end`); the rest comes back unchanged. The packet after the run is `data_meta`
+//! to `data_end` (metadata included), then that rest. The adjust helpers move `data_meta`, `data` and
+//! `data_end` inside the frame: `data_meta` no lower than 40 (the kernel keeps a
+//! `struct xdp_frame` there), `data_end` no higher than 3776 and at least 14 bytes
+//! after `data`.
+
+mod ctx_in;
 
 use crate::access::ContextKind;
 use crate::layout::{skb, xdp};
@@ -35,6 +41,10 @@ pub const SKB_MAX: usize = 3712;
 pub const XDP_HEADROOM: usize = 256;
 /// Bytes of an XDP frame reachable through `data_end`.
 pub const XDP_MAX_LINEAR: usize = 3520;
+/// Bytes of the XDP frame buffer: `data_end` can grow up to here.
+pub const XDP_FRAME: usize = XDP_HEADROOM + XDP_MAX_LINEAR;
+/// Bytes at the start of the XDP frame `data_meta` may not go below.
+pub const XDP_FRAME_RESERVED: usize = 40;
 
 /// Why no context can be built (the kernel's test run fails with EINVAL too).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +64,17 @@ pub enum PacketError {
     /// The type has no packet context (yet).
     #[error("program type {0} does not run on a packet here")]
     NotPacketType(ProgramType),
+    /// A context given with the packet that the kernel's test run refuses.
+    #[error("the context given is refused for {ty}: {why} (the kernel's test run refuses it too)")]
+    Context {
+        /// The program type.
+        ty: ProgramType,
+        /// What is wrong.
+        why: String,
+    },
+    /// Something the kernel accepts that this model does not run yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
 }
 
 /// A program's context and packet for one run, and the packet after it.
@@ -63,6 +84,8 @@ pub struct PacketContext {
     kind: ContextKind,
     /// The frame with its headroom.
     buf: Vec<u8>,
+    /// XDP: the bytes past the linear part (fragments in the kernel).
+    frags: Vec<u8>,
     /// Offsets in `buf`: `data_meta <= data <= data_end <= frame end`.
     meta: usize,
     data: usize,
@@ -72,6 +95,9 @@ pub struct PacketContext {
     out_start: usize,
     /// The backing model of the context (see [`crate::layout`]).
     ctx: Vec<u8>,
+    /// XDP: `ingress_ifindex` and `rx_queue_index` as given in `ctx_in`, which the
+    /// kernel returns unchanged in `ctx_out`.
+    xdp_given: [u32; 2],
 }
 
 /// The pieces an engine maps for a run: the context model, the packet region
@@ -80,13 +106,15 @@ pub struct PacketContext {
 pub struct Regions<'a> {
     /// The context's backing model.
     pub ctx: &'a mut [u8],
-    /// The packet bytes the program may reach directly.
-    pub packet: &'a mut [u8],
+    /// The whole frame; the packet region is its `window`.
+    pub frame: &'a mut [u8],
+    /// `[data_meta, data_end)` in `frame`: the bytes the program may reach directly.
+    pub window: (usize, usize),
     /// Whether the program may write the packet directly.
     pub packet_writable: bool,
     /// Whether legacy packet loads (`LD_ABS`/`LD_IND`) read this packet.
     pub legacy_loads: bool,
-    /// (slot offset in `ctx`, offset in `packet`) for each pointer field.
+    /// (slot offset in `ctx`, offset in the window) for each pointer field.
     pub pointers: [(usize, usize); 3],
 }
 
@@ -121,19 +149,26 @@ impl PacketContext {
     }
 
     fn xdp(packet: &[u8]) -> PacketContext {
-        let mut buf = vec![0; XDP_HEADROOM];
-        buf.extend_from_slice(packet);
+        let linear = packet.len().min(XDP_MAX_LINEAR);
+        let mut buf = vec![0; XDP_FRAME];
+        buf[XDP_HEADROOM..XDP_HEADROOM + linear].copy_from_slice(&packet[..linear]);
+        let end = XDP_HEADROOM + linear;
         let mut ctx = vec![0; xdp::MODEL_SIZE];
         put32(&mut ctx, xdp::INGRESS_IFINDEX, 1);
+        put32(&mut ctx, xdp::FRAME_META, XDP_HEADROOM as u32);
+        put32(&mut ctx, xdp::FRAME_DATA, XDP_HEADROOM as u32);
+        put32(&mut ctx, xdp::FRAME_END, end as u32);
         PacketContext {
             ty: ProgramType::Xdp,
             kind: ContextKind::XdpMd,
             meta: XDP_HEADROOM,
             data: XDP_HEADROOM,
-            end: XDP_HEADROOM + packet.len().min(XDP_MAX_LINEAR),
+            end,
             out_start: XDP_HEADROOM,
             buf,
+            frags: packet[linear..].to_vec(),
             ctx,
+            xdp_given: [0; 2],
         }
     }
 
@@ -165,11 +200,13 @@ impl PacketContext {
             ty,
             kind: ContextKind::SkBuff,
             buf: packet.to_vec(),
+            frags: Vec::new(),
             meta: data,
             data,
             end: packet.len(),
             out_start: 0,
             ctx,
+            xdp_given: [0; 2],
         }
     }
 
@@ -200,7 +237,8 @@ impl PacketContext {
         };
         Regions {
             ctx: &mut self.ctx,
-            packet: &mut self.buf[self.meta..self.end],
+            frame: &mut self.buf,
+            window: (self.meta, self.end),
             packet_writable: matches!(
                 self.ty,
                 ProgramType::Xdp
@@ -218,12 +256,29 @@ impl PacketContext {
 
     /// The packet as the kernel's test run returns it (`data_out`).
     pub fn packet_out(&self) -> Vec<u8> {
-        let mut out = self.buf[self.out_start..].to_vec();
-        if self.kind == ContextKind::SkBuff && self.data == ETH_HLEN {
-            out[..ETH_HLEN].fill(0);
+        match self.kind {
+            ContextKind::XdpMd => {
+                // Where the adjust helpers left data and data_end; the model is guest
+                // memory, so a range that is not inside the frame yields nothing.
+                let meta = get32(&self.ctx, xdp::FRAME_META) as usize;
+                let end = get32(&self.ctx, xdp::FRAME_END) as usize;
+                let mut out = self.buf.get(meta..end).unwrap_or_default().to_vec();
+                out.extend_from_slice(&self.frags);
+                out
+            }
+            ContextKind::SkBuff => {
+                let mut out = self.buf[self.out_start..].to_vec();
+                if self.data == ETH_HLEN {
+                    out[..ETH_HLEN].fill(0);
+                }
+                out
+            }
         }
-        out
     }
+}
+
+fn get32(ctx: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(ctx[off..off + 4].try_into().expect("4 bytes"))
 }
 
 fn put32(ctx: &mut [u8], off: usize, v: u32) {

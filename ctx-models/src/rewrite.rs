@@ -16,7 +16,7 @@
 use ebpfvm_isa::{AluOp, CallTarget, Insn, LoadError, Operand, Program, Reg, Size, Width};
 
 use crate::access::{self, AccessError, AccessKind, Conversion};
-use crate::ProgramType;
+use crate::{helpers, ProgramType};
 
 /// What a register or stack slot holds, as far as the context is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +170,10 @@ pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteErr
                 }
                 continue;
             }
+            Insn::Call(CallTarget::Helper(id)) => {
+                check_helper(pc, ty, id)?;
+                continue;
+            }
             Insn::LegacyLoad { .. } => {
                 if !has_legacy_loads(ty) {
                     return Err(refuse(
@@ -215,6 +219,22 @@ pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteErr
         out[pc] = convert(*insn, conversion);
     }
     Program::new(out).map_err(|e: LoadError| refuse(e.pc, e.to_string()))
+}
+
+/// Refuses calls to helpers the type may not call, in the kernel's words.
+fn check_helper(pc: usize, ty: ProgramType, id: i32) -> Result<(), RewriteError> {
+    let name = u32::try_from(id).ok().and_then(|id| {
+        let name = helpers::NAMES.get(id as usize)?;
+        Some((id, name))
+    });
+    match name {
+        None => Err(refuse(pc, format!("invalid func unknown#{id}"))),
+        Some((id, name)) if helpers::allowed(ty, id) == Some(false) => Err(refuse(
+            pc,
+            format!("program of this type cannot use helper bpf_{name}#{id}"),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn convert(insn: Insn, conversion: Conversion) -> Insn {

@@ -58,7 +58,9 @@
 //!
 //! `r10` is only changed by calls and returns: it is `STACK_TOP - 512 * depth` with
 //! `0 <= depth <= 7` (the call-depth check keeps it there), and programs cannot write it
-//! (validation refuses). So an access `[r10 + off]` of `size` bytes with
+//! (validation refuses). A function entered after a tail call or to resume a frame
+//! (`tail.rs`) loads r10 and the depth that compiled code saved; the driver checks
+//! this relation again before it enters (`switch` in `lib.rs`). So an access `[r10 + off]` of `size` bytes with
 //! `-512 <= off` and `off + size <= 0` stays inside the stack region for every depth:
 //! its stack offset `STACK_SIZE - 512 * depth + off` is in `[0, STACK_SIZE - size]`.
 //! Region 2 is the stack of `STACK_SIZE` bytes, readable and writable, for every

@@ -35,8 +35,13 @@
 //! assert_eq!(outcome.insns, 5);
 //! ```
 //!
+//! Programs with maps are compiled with [`JitProgram::with_maps`] and run over
+//! `MemoryMap::with_maps`, as on the interpreter; [`JitProgram::run_linked`] takes the
+//! tail-call table (each program compiled once), as `Interpreter::run_linked` does.
+//!
 //! Start reading at `translate.rs` (the function layout and exact counting), then
-//! `cfg.rs` (regions), `bounds.rs` (the memory check) and `call.rs` (calls).
+//! `cfg.rs` (regions), `bounds.rs` (the memory check), `call.rs` (calls) and `tail.rs`
+//! (runs through several programs).
 
 mod alu;
 mod bounds;

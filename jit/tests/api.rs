@@ -207,3 +207,76 @@ fn bpf_loop_calls_its_callback_until_it_returns_non_zero() {
     assert_eq!(outcome.result, Ok(3));
     assert_eq!(u64::from_le_bytes(mem), 1 + 2 + 3);
 }
+
+/// Runs program 0 of `sources` with all of them as the tail-call table, on the JIT and
+/// on the interpreter (which must agree); helper 1 tail-calls program r1, helper 2 is
+/// `bpf_loop(callback r1, ctx r2, count r3)`.
+fn run_table(sources: &[&str], budget: Option<u64>) -> Outcome {
+    let programs: Vec<Program> = sources.iter().map(|s| assemble(s).unwrap()).collect();
+    let helpers = || {
+        let mut h = Helpers::new();
+        h.register(1, |_, a| Err(HelperError::TailCall(a[0] as u32)));
+        h.register(2, |_, a| {
+            Err(HelperError::Loop {
+                callback: a[0],
+                ctx: a[1],
+                count: a[2],
+            })
+        });
+        h
+    };
+    let jits: Vec<_> = programs
+        .iter()
+        .map(|p| JitProgram::compile(p).unwrap())
+        .collect();
+    let interps: Vec<_> = programs
+        .iter()
+        .map(|p| Interpreter::new(p).unwrap())
+        .collect();
+    let mut stack = Stack::new();
+    let mut map = MemoryMap::new(&mut stack);
+    let jit = jits[0].run_linked([0; 5], &mut map, &mut helpers(), budget, &jits);
+    let mut stack = Stack::new();
+    let mut map = MemoryMap::new(&mut stack);
+    let interp = interps[0].run_linked([0; 5], &mut map, &mut helpers(), budget, &interps);
+    assert_eq!(jit, interp, "the JIT differs from the interpreter");
+    jit
+}
+
+#[test]
+fn tail_calls_from_a_bpf_loop_callback_resume_the_loop() {
+    // Each iteration tail-calls program 1, whose exit returns into main's loop frame.
+    let main = "
+        lddw %r1, code_addr cb
+        mov %r2, 0
+        mov %r3, 3
+        call 2
+        add %r0, 1000
+        exit
+    cb:
+        mov %r1, 1
+        call 1
+        mov %r0, 77
+        exit";
+    let out = run_table(&[main, "mov %r0, 0\nexit"], None);
+    assert_eq!(out.result, Ok(1003), "three iterations");
+    // 4 instructions before the loop (an lddw counts once), 4 per iteration (mov and
+    // call in the callback, program 1's two), 2 after.
+    assert_eq!(out.insns, 4 + 3 * 4 + 2);
+    // A budget that ends inside the second tail-called run traps there, at its exit.
+    let cut = run_table(&[main, "mov %r0, 0\nexit"], Some(4 + 4 + 3));
+    let trap = cut.result.unwrap_err();
+    assert_eq!((trap.pc, cut.insns), (1, 11));
+    assert!(matches!(trap.kind, TrapKind::BudgetExhausted { .. }));
+}
+
+#[test]
+fn a_trap_after_a_tail_call_names_the_program_running() {
+    let main = "mov %r1, 1\ncall 1\nmov %r0, 5\nexit";
+    let out = run_table(&[main, "mov %r0, 1\nldxb %r0, [%r1+0]\nexit"], None);
+    let trap = out.result.unwrap_err();
+    assert_eq!((trap.pc, out.insns), (1, 3));
+    assert!(matches!(trap.kind, TrapKind::OutOfBounds { addr: 1, .. }));
+    // Outside the table the call fails and main goes on; so does a run without one.
+    assert_eq!(run_table(&[main], None).result, Ok(5));
+}

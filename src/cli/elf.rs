@@ -87,7 +87,6 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
-    let engine = engine_for(args.engine)?;
     let bytes = read_file(&args.path.to_path_buf())?;
     let select = match (args.program, args.section) {
         (Some(p), _) => Select::Program(p),
@@ -105,6 +104,10 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?,
         ),
     };
+    if args.engine == EngineChoice::Kernel {
+        return run_in_kernel(&args, &bytes, chosen.map(|p| p.name), prog_type);
+    }
+    let engine = engine_for(args.engine)?;
     if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
         return run_packet(&args, &bytes, select, cpus, ty);
     }
@@ -150,17 +153,43 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         args.json,
     );
     if args.maps_json {
-        let mut maps = Map::new();
-        for (name, entries) in vm.map_entries() {
-            let list: Vec<Value> = entries
-                .iter()
-                .map(|(k, v)| json!([hex(k), hex(v)]))
-                .collect();
-            maps.insert(name, Value::Array(list));
-        }
-        println!("{}", json!({ "maps": maps }));
+        println!("{}", maps_json(vm.map_entries()));
     }
     Ok(ExitCode::from(if outcome.result.is_ok() { 0 } else { 1 }))
+}
+
+/// `--engine kernel`: the chosen program and its object's maps loaded into the kernel;
+/// packet types run on each packet, the others on `--ctx`/`--mem` as their context.
+fn run_in_kernel(
+    args: &ElfRun<'_>,
+    bytes: &[u8],
+    name: Option<String>,
+    prog_type: Option<ProgramType>,
+) -> Result<ExitCode, CliError> {
+    use super::kernel::{self, Source};
+    let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
+    let name = name.unwrap_or_default();
+    let source = Source::Object {
+        object: &object,
+        name: &name,
+    };
+    let ty = prog_type.unwrap_or(ProgramType::Syscall);
+    if ContextKind::of(ty).is_some() {
+        let run = super::packet::PacketRun {
+            ty,
+            packet: args.packet_file,
+            pcap: args.pcap,
+            ctx: args.ctx,
+            repeat: args.repeat,
+            json: args.json,
+        };
+        return kernel::run_packets(source, run, args.maps_json);
+    }
+    let given = match args.ctx.or(args.mem) {
+        Some(p) => Some(read_file(&p.to_path_buf())?),
+        None => None,
+    };
+    kernel::run_memory(source, ty, given.as_deref(), args.json, args.maps_json)
 }
 
 /// A program of a packet type: its context accesses rewritten, run on each packet.
@@ -177,16 +206,35 @@ fn run_packet(
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
-    super::packet::run(
+    let status = super::packet::run(
         &mut vm,
         super::packet::PacketRun {
             ty,
             packet: args.packet_file,
             pcap: args.pcap,
+            ctx: args.ctx,
             repeat: args.repeat,
             json: args.json,
         },
-    )
+    )?;
+    // Maps persist across the packets of one run; their contents after the last one.
+    if args.maps_json {
+        println!("{}", maps_json(vm.map_entries()));
+    }
+    Ok(status)
+}
+
+/// `{"maps": {"NAME": [["<key hex>", "<value hex>"], ...]}}`, as cli.md gives it.
+pub(super) fn maps_json(maps: super::kernel::MapContents) -> Value {
+    let mut all = Map::new();
+    for (name, entries) in maps {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|(k, v)| json!([hex(k), hex(v)]))
+            .collect();
+        all.insert(name, Value::Array(list));
+    }
+    json!({ "maps": all })
 }
 
 fn report(

@@ -2,9 +2,11 @@
 
 mod classic;
 mod conformance;
+mod crosscheck;
 mod disasm;
 mod elf;
 mod input;
+mod kernel;
 mod packet;
 mod run;
 mod seccomp;
@@ -34,6 +36,9 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Evaluate seccomp filters for syscalls and print the action per case.
     Seccomp(seccomp::SeccompArgs),
+    /// Run a program on the interpreter, the JIT and the running kernel, packet by
+    /// packet, and report every difference (exit 1 when any).
+    Crosscheck(crosscheck::CrosscheckArgs),
 }
 
 /// Which engine runs the program.
@@ -43,7 +48,7 @@ pub enum EngineChoice {
     Interp,
     /// The Cranelift JIT.
     Jit,
-    /// The running Linux kernel, through BPF_PROG_TEST_RUN (not built yet).
+    /// The running Linux kernel, through BPF_PROG_TEST_RUN (needs root or CAP_BPF).
     Kernel,
     /// Every engine available (conformance only).
     All,
@@ -84,6 +89,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Asm(args) => disasm::asm(args),
         Command::Conformance(args) => conformance::conformance(args),
         Command::Seccomp(args) => seccomp::seccomp(args),
+        Command::Crosscheck(args) => crosscheck::crosscheck(args),
     }
 }
 
@@ -104,7 +110,9 @@ fn require_interp(engine: EngineChoice) -> Result<(), CliError> {
             "the JIT does not run this; use --engine interp".into(),
         )),
         EngineChoice::Kernel => Err(CliError::NotSupported(
-            "the kernel engine is not implemented yet; use --engine interp".into(),
+            "the kernel engine runs eBPF programs of the kernel's types (bytecode, assembly, \
+             ELF objects), not this; use --engine interp or jit"
+                .into(),
         )),
         EngineChoice::All => Err(CliError::Usage(
             "--engine all is only for `ebpfvm conformance`".into(),

@@ -1,16 +1,17 @@
 //! `ebpfvm run --type T --packet F | --pcap F` for eBPF programs of packet types
 //! (`xdp`, `sched_cls`, `sched_act`, `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`,
 //! `lwt_xmit`): each packet becomes the context the kernel's `BPF_PROG_TEST_RUN` would
-//! build; the result is the return value (the low 32 bits of r0, as the kernel reports
-//! it), its named action and the packet after the run.
+//! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
+//! result is the return value (the low 32 bits of r0, as the kernel reports it), its
+//! named action, the packet after the run, and with `--ctx` the context after it.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ebpfvm::ctx::{action, PacketContext, ProgramType};
-use ebpfvm::{Outcome, Vm};
-use serde_json::json;
+use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
+use ebpfvm::{Trap, Vm};
+use serde_json::{json, Value};
 
 use super::{read_file, CliError};
 
@@ -19,16 +20,18 @@ pub struct PacketRun<'a> {
     pub ty: ProgramType,
     pub packet: Option<&'a Path>,
     pub pcap: Option<&'a Path>,
+    /// The uapi context given with each packet (`ctx_in`).
+    pub ctx: Option<&'a Path>,
     pub repeat: u64,
     pub json: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The packets to run over, in order.
-fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
+pub(super) fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
     match (args.packet, args.pcap) {
         (Some(path), None) => Ok(vec![read_file(&path.to_path_buf())?]),
         (None, Some(path)) => Ok(super::classic::pcap::read(path)?
@@ -45,26 +48,31 @@ fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
 /// Runs `vm` (loaded for `args.ty`) once per packet and prints one result per packet.
 pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     let packets = packets(&args)?;
+    let ctx_in = args
+        .ctx
+        .map(|path| read_file(&path.to_path_buf()))
+        .transpose()?;
     let mut trapped = false;
     for (index, bytes) in packets.iter().enumerate() {
-        let context = PacketContext::new(args.ty, bytes).map_err(|e| match args.pcap {
-            Some(_) => CliError::Usage(format!("packet {index}: {e}")),
-            None => CliError::Usage(e.to_string()),
-        })?;
+        let context = context(
+            args.ty,
+            bytes,
+            ctx_in.as_deref(),
+            index,
+            args.pcap.is_some(),
+        )?;
         let start = Instant::now();
-        let mut ctx = context.clone();
-        let mut outcome = vm.run_packet(&mut ctx);
+        let mut result = run_once(vm, &context, ctx_in.is_some());
         for _ in 1..args.repeat {
-            if outcome.result.is_err() {
+            if result.result.is_err() {
                 break;
             }
-            ctx = context.clone();
-            outcome = vm.run_packet(&mut ctx);
+            result = run_once(vm, &context, ctx_in.is_some());
         }
         let ns_per_run = start.elapsed().as_nanos() as f64 / args.repeat as f64;
-        trapped |= outcome.result.is_err();
+        trapped |= result.result.is_err();
         let index = args.pcap.is_some().then_some(index);
-        report(args.ty, &outcome, &ctx.packet_out(), index, args.json);
+        report(args.ty, &result, index, args.json);
         if args.repeat > 1 && !args.json {
             println!("{} runs: {ns_per_run:.1} ns/run", args.repeat);
         }
@@ -72,37 +80,104 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(if trapped { 1 } else { 0 }))
 }
 
-fn report(ty: ProgramType, outcome: &Outcome, packet: &[u8], index: Option<usize>, as_json: bool) {
-    let result = outcome
-        .result
-        .as_ref()
-        .map(|&r0| (r0 as u32, action(ty, r0)));
-    if as_json {
-        let mut line = match &result {
-            Ok((retval, name)) => json!({
-                "retval": retval,
-                "action": name,
-                "packet": hex(packet),
-                "insns": outcome.insns,
-            }),
-            Err(trap) => json!({
-                "trap": { "pc": trap.pc, "message": trap.to_string() },
-                "insns": outcome.insns,
-            }),
+/// The context BPF_PROG_TEST_RUN would build for `bytes` (packet `index` of a capture),
+/// from the uapi context `ctx_in` when one is given.
+pub(super) fn context(
+    ty: ProgramType,
+    bytes: &[u8],
+    ctx_in: Option<&[u8]>,
+    index: usize,
+    in_capture: bool,
+) -> Result<PacketContext, CliError> {
+    let context = match ctx_in {
+        Some(ctx_in) => PacketContext::with_ctx(ty, bytes, ctx_in),
+        None => PacketContext::new(ty, bytes),
+    };
+    context.map_err(|e| {
+        let message = match in_capture {
+            true => format!("packet {index}: {e}"),
+            false => e.to_string(),
         };
+        match e {
+            PacketError::Unsupported(_) => CliError::NotSupported(message),
+            _ => CliError::Usage(message),
+        }
+    })
+}
+
+/// Runs `vm` once on a fresh copy of `context`; `with_ctx` also returns the context
+/// after the run (as the kernel's `ctx_out`).
+pub(super) fn run_once(vm: &mut Vm, context: &PacketContext, with_ctx: bool) -> PacketResult {
+    let mut ctx = context.clone();
+    let outcome = vm.run_packet(&mut ctx);
+    PacketResult {
+        result: outcome.result,
+        insns: Some(outcome.insns),
+        packet: ctx.packet_out().to_vec(),
+        ctx: with_ctx.then(|| ctx.ctx_out().to_vec()),
+    }
+}
+
+/// One packet's result on any engine (the kernel counts no instructions and never traps).
+#[derive(Clone, Debug)]
+pub(super) struct PacketResult {
+    /// r0, or the trap that stopped the run.
+    pub result: Result<u64, Trap>,
+    /// Instructions executed (our engines).
+    pub insns: Option<u64>,
+    /// The packet after the run.
+    pub packet: Vec<u8>,
+    /// The uapi context after the run, when one was given.
+    pub ctx: Option<Vec<u8>>,
+}
+
+impl PacketResult {
+    /// What the kernel reports and what engines must agree on: the low 32 bits of r0,
+    /// the packet and the context after the run, or the trap's message.
+    pub fn observed(&self) -> (Result<u32, String>, &[u8], Option<&[u8]>) {
+        let result = match &self.result {
+            Ok(r0) => Ok(*r0 as u32),
+            Err(trap) => Err(trap.to_string()),
+        };
+        (result, &self.packet, self.ctx.as_deref())
+    }
+
+    /// The result as one JSON object.
+    pub fn to_json(&self, ty: ProgramType) -> Value {
+        let mut line = match &self.result {
+            Ok(r0) => json!({
+                "retval": *r0 as u32,
+                "action": action(ty, *r0),
+                "packet": hex(&self.packet),
+            }),
+            Err(trap) => json!({ "trap": { "pc": trap.pc, "message": trap.to_string() } }),
+        };
+        if let (Some(ctx), Ok(_)) = (&self.ctx, &self.result) {
+            line["ctx"] = json!(hex(ctx));
+        }
+        if let Some(insns) = self.insns {
+            line["insns"] = json!(insns);
+        }
+        line
+    }
+}
+
+/// Prints one packet's result: a JSON line, or `retval (hex) ACTION` for people.
+pub(super) fn report(ty: ProgramType, result: &PacketResult, index: Option<usize>, as_json: bool) {
+    if as_json {
+        let mut line = result.to_json(ty);
         if let Some(i) = index {
             line["index"] = json!(i);
         }
         println!("{line}");
         return;
     }
-    match result {
-        Ok((retval, name)) => {
+    match &result.result {
+        Ok(r0) => {
+            let retval = *r0 as u32;
             let prefix = index.map(|i| format!("packet {i}: ")).unwrap_or_default();
-            println!(
-                "{prefix}{retval} ({retval:#x}) {}",
-                name.unwrap_or("(no named action)")
-            );
+            let name = action(ty, *r0).unwrap_or("(no named action)");
+            println!("{prefix}{retval} ({retval:#x}) {name}");
         }
         Err(trap) => eprintln!("{trap}"),
     }

@@ -80,7 +80,9 @@ pub struct RunArgs {
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
     #[arg(long, value_name = "FILE", conflicts_with = "packet")]
     pcap: Option<PathBuf>,
-    /// Raw context bytes (e.g. a 64-byte `seccomp_data` for `--type seccomp`).
+    /// Raw context bytes (e.g. a 64-byte `seccomp_data` for `--type seccomp`); for packet
+    /// types the `__sk_buff`/`xdp_md` given to the run as the kernel's test run takes it
+    /// (JSON results then carry `ctx`, the context after the run).
     #[arg(long, value_name = "FILE")]
     ctx: Option<PathBuf>,
     /// ELF objects: the program to run, by its function name.
@@ -141,11 +143,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         });
     }
     if let Some(program) = super::classic::load(path, args.classic)? {
+        if args.engine == Some(EngineChoice::Kernel) {
+            return Err(super::kernel::not_for("classic BPF programs", path));
+        }
         return super::classic::run(classic_run(&args, path), program);
     }
-    let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
     let prog_type = check_type(&args.prog_type)?;
     let loaded = input::load(path, args.classic)?;
+    if args.engine == Some(EngineChoice::Kernel) {
+        let source = super::kernel::Source::Program(&loaded.program);
+        return match prog_type {
+            Some(ty) => super::kernel::run_packets(source, packet_run(&args, ty), false),
+            None => {
+                let mem = match &args.mem {
+                    Some(p) => Some(read_file(p)?),
+                    None => loaded.mem,
+                };
+                let syscall = ebpfvm::ctx::ProgramType::Syscall;
+                super::kernel::run_memory(source, syscall, mem.as_deref(), args.json, false)
+            }
+        };
+    }
+    let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
     if let Some(ty) = prog_type {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
@@ -154,16 +173,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
-        return super::packet::run(
-            &mut vm,
-            super::packet::PacketRun {
-                ty,
-                packet: args.packet.as_deref(),
-                pcap: args.pcap.as_deref(),
-                repeat: args.repeat,
-                json: args.json,
-            },
-        );
+        return super::packet::run(&mut vm, packet_run(&args, ty));
     }
     let mut mem = match &args.mem {
         Some(path) => Some(read_file(path)?),
@@ -305,4 +315,16 @@ fn report(
         }
     }
     Ok(ExitCode::from(code))
+}
+
+/// The packet inputs of a packet-type run.
+fn packet_run(args: &RunArgs, ty: ebpfvm::ctx::ProgramType) -> super::packet::PacketRun<'_> {
+    super::packet::PacketRun {
+        ty,
+        packet: args.packet.as_deref(),
+        pcap: args.pcap.as_deref(),
+        ctx: args.ctx.as_deref(),
+        repeat: args.repeat,
+        json: args.json,
+    }
 }

@@ -115,15 +115,15 @@ impl XdpProgram {
             .map(|(retval, out, _)| (retval, out))
     }
 
-    /// Runs once over `packet` with context `ctx_in` (also read back into the third
-    /// result, of the same size); returns (retval, packet after the run, context after).
+    /// Runs once over `packet` with context `ctx_in`; returns (retval, packet after the
+    /// run, context after the run as the kernel returns it).
     pub fn run_ctx(
         &self,
         packet: &[u8],
         ctx_in: Option<&[u8]>,
     ) -> Result<(u32, Vec<u8>, Vec<u8>), KernelError> {
-        let mut out = vec![0u8; packet.len() + 256];
-        let mut ctx_out = vec![0u8; ctx_in.map_or(0, <[u8]>::len)];
+        let mut out = vec![0u8; packet.len() + 4096];
+        let mut ctx_out = vec![0u8; if ctx_in.is_some() { 256 } else { 0 }];
         let mut attr = [0u64; 20];
         put_u32(&mut attr, 0, self.fd as u32);
         put_u32(&mut attr, 8, packet.len() as u32); // data_size_in
@@ -144,6 +144,8 @@ impl XdpProgram {
         let retval = get_u32(&attr, 4);
         let size_out = (get_u32(&attr, 12) as usize).min(out.len());
         out.truncate(size_out);
+        let ctx_size_out = (get_u32(&attr, 44) as usize).min(ctx_out.len());
+        ctx_out.truncate(ctx_size_out);
         Ok((retval, out, ctx_out))
     }
 }

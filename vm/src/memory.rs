@@ -147,6 +147,9 @@ pub struct MemoryMap<'a> {
     regions: Vec<Region>,
     packet: Option<u64>,
     maps: Option<&'a Maps>,
+    /// Regions mapped with [`MemoryMap::map_window`]: (region index, the whole slice's
+    /// pointer and length, writable).
+    windows: Vec<(usize, *mut u8, usize, bool)>,
     _borrows: PhantomData<&'a mut [u8]>,
 }
 
@@ -166,10 +169,15 @@ impl<'a> MemoryMap<'a> {
             kind: Some(RegionKind::Code),
             ..Region::UNMAPPED
         };
+        // Room for the regions a run usually adds (context, packet, ...), so mapping
+        // them does not reallocate: building a map is part of every run's cost.
+        let mut regions = Vec::with_capacity(8);
+        regions.extend([Region::UNMAPPED, code_region, stack_region]);
         MemoryMap {
-            regions: vec![Region::UNMAPPED, code_region, stack_region],
+            regions,
             packet: None,
             maps: None,
+            windows: Vec::new(),
             _borrows: PhantomData,
         }
     }
@@ -236,6 +244,58 @@ impl<'a> MemoryMap<'a> {
             kind: Some(kind),
         });
         Some(index << 32)
+    }
+
+    /// Maps `bytes[start..end]` as a region (read-write when `writable`) whose window
+    /// can later move inside `bytes` with [`MemoryMap::set_window`]: a packet whose
+    /// start and end helpers move (XDP's `adjust_head`/`adjust_tail`). Offset 0 of the
+    /// region is always the window's first byte. `None` when the window is not inside
+    /// `bytes` or the table is full.
+    pub fn map_window(
+        &mut self,
+        kind: RegionKind,
+        bytes: &'a mut [u8],
+        start: usize,
+        end: usize,
+        writable: bool,
+    ) -> Option<u64> {
+        if start > end || end > bytes.len() {
+            return None;
+        }
+        let (base, len) = (bytes.as_mut_ptr(), bytes.len());
+        // SAFETY: start <= bytes.len(), so the pointer stays inside (or one past) the
+        // slice, which is borrowed for 'a.
+        let host = unsafe { base.add(start) };
+        let addr = self.push(
+            host,
+            end - start,
+            if writable { end - start } else { 0 },
+            kind,
+        )?;
+        self.windows
+            .push(((addr >> 32) as usize, base, len, writable));
+        Some(addr)
+    }
+
+    /// Moves the window of the region at `addr` (mapped with [`MemoryMap::map_window`])
+    /// to `[start, end)` of its slice; `false` (and no change) when the region has no
+    /// window or the new one is not inside the slice.
+    pub fn set_window(&mut self, addr: u64, start: usize, end: usize) -> bool {
+        let index = (addr >> 32) as usize;
+        let Some(&(_, base, len, writable)) = self.windows.iter().find(|w| w.0 == index) else {
+            return false;
+        };
+        if start > end || end > len {
+            return false;
+        }
+        let region = &mut self.regions[index];
+        // SAFETY: start <= len, the length of the slice at `base`, borrowed for 'a (see
+        // map_window), so the pointer stays inside (or one past) it; the limits below
+        // keep every access inside [start, end).
+        region.host = unsafe { base.add(start) };
+        region.read_len = (end - start) as u64;
+        region.write_len = if writable { (end - start) as u64 } else { 0 };
+        true
     }
 
     /// Designates the region at `addr` as the packet that legacy packet loads
