@@ -19,6 +19,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A program that uses maps comes with its object: an ELF file, or an
+//! `ebpfvm_elf::Object` built in code ([`KernelObject::from_object`]), whose programs
+//! name maps by index (`lddw` kinds 5 and 6), as our ELF loader links them.
+//!
 //! Everything goes through the `bpf()` system call (`sys.rs`, the crate's only `unsafe`
 //! code). Off Linux the crate compiles, and every entry point returns
 //! [`KernelError::NotLinux`]. Without permission (not root, no CAP_BPF) loading returns
