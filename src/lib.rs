@@ -40,6 +40,7 @@ pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
 pub use object::{ElfProgram, Select};
+pub use packet_helpers::Redirect;
 
 pub use ebpfvm_jit as jit;
 
@@ -114,6 +115,8 @@ pub struct Vm {
     jit: Option<jit::JitProgram>,
     /// The program type given to [`Vm::with_type`] (`None`: raw).
     prog_type: Option<ctx::ProgramType>,
+    /// The last `bpf_redirect` of the current run (packet types).
+    redirect: packet_helpers::LastRedirect,
 }
 
 impl Vm {
@@ -131,6 +134,7 @@ impl Vm {
             elf: None,
             jit: None,
             prog_type: None,
+            redirect: Default::default(),
         })
     }
 

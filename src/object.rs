@@ -199,6 +199,7 @@ impl Vm {
             }),
             jit: None,
             prog_type: None,
+            redirect: Default::default(),
         })
     }
 

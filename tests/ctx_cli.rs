@@ -243,3 +243,29 @@ fn a_context_can_come_with_the_packet() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("byte 0 may not be set"));
 }
+
+#[test]
+fn redirects_are_recorded() {
+    let prog = scratch("redirect.s", b"mov %r1, 3\nmov %r2, 1\ncall 23\nexit\n");
+    let frame = scratch("frame3.bin", &udp_frame(80));
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &frame,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "TC_ACT_REDIRECT");
+    assert_eq!(
+        line["redirect"],
+        serde_json::json!({ "ifindex": 3, "flags": 1 })
+    );
+    // XDP takes no flags: XDP_ABORTED, nothing recorded.
+    let out = ebpfvm(&["run", &prog, "--type", "xdp", "--packet", &frame, "--json"]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "XDP_ABORTED");
+    assert!(line.get("redirect").is_none());
+}

@@ -3,14 +3,15 @@
 //! `lwt_xmit`): each packet becomes the context the kernel's `BPF_PROG_TEST_RUN` would
 //! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
 //! result is the return value (the low 32 bits of r0, as the kernel reports it), its
-//! named action, the packet after the run, and with `--ctx` the context after it.
+//! named action, the packet after the run, with `--ctx` the context after it, and
+//! `redirect` (`ifindex`, `flags`) when the program called `bpf_redirect`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
-use ebpfvm::{Outcome, Vm};
+use ebpfvm::{Outcome, Redirect, Vm};
 use serde_json::json;
 
 use super::{read_file, CliError};
@@ -82,14 +83,12 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
         trapped |= outcome.result.is_err();
         let index = args.pcap.is_some().then_some(index);
         let ctx_out = args.ctx.is_some().then(|| ctx.ctx_out());
-        report(
-            args.ty,
-            &outcome,
-            &ctx.packet_out(),
-            ctx_out.as_deref(),
+        let extra = Extra {
+            ctx: ctx_out.as_deref(),
+            redirect: vm.last_redirect(),
             index,
-            args.json,
-        );
+        };
+        report(args.ty, &outcome, &ctx.packet_out(), extra, args.json);
         if args.repeat > 1 && !args.json {
             println!("{} runs: {ns_per_run:.1} ns/run", args.repeat);
         }
@@ -97,14 +96,15 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(if trapped { 1 } else { 0 }))
 }
 
-fn report(
-    ty: ProgramType,
-    outcome: &Outcome,
-    packet: &[u8],
-    ctx_out: Option<&[u8]>,
+/// What a result line may carry besides the value and the packet.
+struct Extra<'a> {
+    ctx: Option<&'a [u8]>,
+    redirect: Option<Redirect>,
     index: Option<usize>,
-    as_json: bool,
-) {
+}
+
+fn report(ty: ProgramType, outcome: &Outcome, packet: &[u8], extra: Extra<'_>, as_json: bool) {
+    let index = extra.index;
     let result = outcome
         .result
         .as_ref()
@@ -122,8 +122,11 @@ fn report(
                 "insns": outcome.insns,
             }),
         };
-        if let (Some(ctx), Ok(_)) = (ctx_out, &result) {
+        if let (Some(ctx), Ok(_)) = (extra.ctx, &result) {
             line["ctx"] = json!(hex(ctx));
+        }
+        if let (Some(r), Ok(_)) = (extra.redirect, &result) {
+            line["redirect"] = json!({ "ifindex": r.ifindex, "flags": r.flags });
         }
         if let Some(i) = index {
             line["index"] = json!(i);
