@@ -81,6 +81,29 @@ impl Vm {
         self.prog_type
     }
 
+    /// Runs the program once with r1 pointing to `context`, the bytes of a context that
+    /// is its own backing model (a kprobe's `pt_regs`).
+    pub fn run_context(&mut self, context: &mut [u8]) -> Outcome {
+        self.stack.clear();
+        *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let len = context.len() as u64;
+        let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
+        let Some(ctx) = map.map_mut(RegionKind::Context, context) else {
+            return too_large(len);
+        };
+        let args = [ctx, 0, 0, 0, 0];
+        if let Some(jit) = &self.jit {
+            return jit.run(args, &mut map, &mut self.helpers, self.budget);
+        }
+        self.interpreter.run_linked(
+            args,
+            &mut map,
+            &mut self.helpers,
+            self.budget,
+            &self.programs,
+        )
+    }
+
     /// Runs the program once over `context` (built for the same program type); the
     /// packet after the run is [`PacketContext::packet_out`].
     pub fn run_packet(&mut self, context: &mut PacketContext) -> Outcome {

@@ -6,6 +6,7 @@ mod disasm;
 mod elf;
 mod input;
 mod packet;
+mod regs;
 mod run;
 mod seccomp;
 
