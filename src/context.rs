@@ -18,7 +18,7 @@ impl Vm {
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
-        crate::packet_helpers::register(&mut vm.helpers, ty);
+        crate::packet_helpers::register(&mut vm.helpers, ty, &vm.redirect);
         vm.check_helpers()?;
         Ok(vm)
     }
@@ -64,10 +64,16 @@ impl Vm {
         let mut vm = Vm::from_object(&object, Select::Program(&name), cpus)?;
         vm.prog_type = ty.filter(|&t| ctx::ContextKind::of(t).is_some());
         if let Some(t) = vm.prog_type {
-            crate::packet_helpers::register(&mut vm.helpers, t);
+            crate::packet_helpers::register(&mut vm.helpers, t, &vm.redirect);
             vm.check_helpers()?;
         }
         Ok(vm)
+    }
+
+    /// The target of the last successful `bpf_redirect` of the last
+    /// [`Vm::run_packet`], if the program called it.
+    pub fn last_redirect(&self) -> Option<crate::Redirect> {
+        *self.redirect.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The program type given to [`Vm::with_type`].
@@ -75,10 +81,25 @@ impl Vm {
         self.prog_type
     }
 
+    /// Runs the program once with r1 pointing to `context`, the bytes of a context that
+    /// is its own backing model (a kprobe's `pt_regs`).
+    pub fn run_context(&mut self, context: &mut [u8]) -> Outcome {
+        self.stack.clear();
+        *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let len = context.len() as u64;
+        let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
+        let Some(ctx) = map.map_mut(RegionKind::Context, context) else {
+            return too_large(len);
+        };
+        let args = [ctx, 0, 0, 0, 0];
+        crate::execute!(self, args, map)
+    }
+
     /// Runs the program once over `context` (built for the same program type); the
     /// packet after the run is [`PacketContext::packet_out`].
     pub fn run_packet(&mut self, context: &mut PacketContext) -> Outcome {
         self.stack.clear();
+        *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let frame_len = regions.frame.len() as u64;

@@ -66,6 +66,7 @@ pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
 pub use object::{ElfProgram, Select};
+pub use packet_helpers::Redirect;
 
 pub use ebpfvm_jit as jit;
 
@@ -143,6 +144,8 @@ pub struct Vm {
     jit: Vec<jit::JitProgram>,
     /// The program type given to [`Vm::with_type`] (`None`: raw).
     prog_type: Option<ctx::ProgramType>,
+    /// The last `bpf_redirect` of the current run (packet types).
+    redirect: packet_helpers::LastRedirect,
 }
 
 impl Vm {
@@ -161,6 +164,7 @@ impl Vm {
             elf: None,
             jit: Vec::new(),
             prog_type: None,
+            redirect: Default::default(),
         })
     }
 

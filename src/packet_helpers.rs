@@ -18,11 +18,14 @@
 //! - `csum_diff` (28): the one's-complement sum of `seed` and `to` less `from`, folded
 //!   to 16 bits as kernels since 6.13 return it (any sizes).
 //! - `redirect` (23): validates the flags and returns `TC_ACT_REDIRECT` (tc) or
-//!   `XDP_REDIRECT` (XDP), as the kernel's test run does without sending anything.
+//!   `XDP_REDIRECT` (XDP), as the kernel's test run does without sending anything; the
+//!   target is recorded ([`crate::Vm::last_redirect`]).
 //! - `xdp_adjust_head` (44), `xdp_adjust_meta` (54), `xdp_adjust_tail` (65): move
 //!   `data`, `data_meta` or `data_end` inside the frame (limits in `ctx::PacketContext`);
 //!   the packet region's window moves with them ([`crate::vm::MemoryMap::set_window`]),
 //!   so the program must reload its packet pointers, as the kernel's verifier demands.
+
+use std::sync::{Arc, Mutex};
 
 use crate::ctx::layout::{skb, xdp};
 use crate::ctx::{ContextKind, ProgramType, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED};
@@ -31,8 +34,20 @@ use crate::vm::{HelperContext, HelperError, Helpers};
 const EFAULT: u64 = (-14i64) as u64;
 const EINVAL: u64 = (-22i64) as u64;
 
-/// The ids this module implements for `ty`.
-pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType) {
+/// A successful `bpf_redirect` call: where the packet would go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// The target device.
+    pub ifindex: u32,
+    /// The flags (`BPF_F_INGRESS` for tc).
+    pub flags: u64,
+}
+
+/// The last redirect of a run, shared between the helper and the [`crate::Vm`].
+pub(crate) type LastRedirect = Arc<Mutex<Option<Redirect>>>;
+
+/// The ids this module implements for `ty`; `bpf_redirect` records into `last`.
+pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedirect) {
     let Some(kind) = ContextKind::of(ty) else {
         return;
     };
@@ -45,7 +60,18 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType) {
         helpers.register(10, |c, a| csum_replace(c, a, false));
         helpers.register(11, |c, a| csum_replace(c, a, true));
     }
-    helpers.register(23, move |_, a| Ok(redirect(kind, a)));
+    let last = Arc::clone(last);
+    helpers.register(23, move |_, a| {
+        let result = redirect(kind, a);
+        if matches!(result, 4 | 7) {
+            let target = Redirect {
+                ifindex: a[0] as u32,
+                flags: a[1],
+            };
+            *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(target);
+        }
+        Ok(result)
+    });
     if kind == ContextKind::XdpMd {
         helpers.register(44, |c, [ctx, delta, ..]| {
             xdp_adjust(c, ctx, Adjust::Head, delta)

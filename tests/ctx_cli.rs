@@ -243,3 +243,58 @@ fn a_context_can_come_with_the_packet() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("byte 0 may not be set"));
 }
+
+#[test]
+fn redirects_are_recorded() {
+    let prog = scratch("redirect.s", b"mov %r1, 3\nmov %r2, 1\ncall 23\nexit\n");
+    let frame = scratch("frame3.bin", &udp_frame(80));
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &frame,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "TC_ACT_REDIRECT");
+    assert_eq!(
+        line["redirect"],
+        serde_json::json!({ "ifindex": 3, "flags": 1 })
+    );
+    // XDP takes no flags: XDP_ABORTED, nothing recorded.
+    let out = ebpfvm(&["run", &prog, "--type", "xdp", "--packet", &frame, "--json"]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "XDP_ABORTED");
+    assert!(line.get("redirect").is_none());
+}
+
+#[test]
+fn kprobe_reads_arguments_from_regs() {
+    // r0 = di + si (x86_64 pt_regs: si at 104, di at 112).
+    let prog = scratch(
+        "kprobe.s",
+        b"ldxdw %r0, [%r1+112]\nldxdw %r2, [%r1+104]\nadd %r0, %r2\nexit\n",
+    );
+    for regs in ["di=40,si=2", "40,2", "si=0x2,di=0x28"] {
+        for engine in ["interp", "jit"] {
+            let out = ebpfvm(&[
+                "run", &prog, "--type", "kprobe", "--regs", regs, "--engine", engine,
+            ]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "42 (0x2a)\n",
+                "{regs}"
+            );
+        }
+    }
+    let out = ebpfvm(&["run", &prog, "--type", "kprobe", "--regs", "zz=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no register `zz`"));
+    // Writing pt_regs is refused as the kernel refuses it.
+    let write = scratch("kwrite.s", b"stdw [%r1+112], 1\nmov %r0, 0\nexit\n");
+    let out = ebpfvm(&["run", &write, "--type", "kprobe"]);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("pc 0: invalid bpf_context access off=112 size=8"));
+}

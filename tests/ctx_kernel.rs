@@ -4,7 +4,7 @@
 //!
 //! - every context access (offset, size, read/ldsx/store/store-immediate) is accepted
 //!   by our load-time rewrite exactly when the kernel verifier accepts it, and refused
-//!   with the kernel's message;
+//!   with the kernel's message (kprobe's `pt_regs` too);
 //! - every readable field has the kernel's value for real and edge-case packets;
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
@@ -235,8 +235,11 @@ fn access_rules_match_the_kernel() {
         AccessKind::WriteImm(7),
     ];
     let mut checked = 0;
-    for &ty in TYPES {
-        let model = ContextKind::of(ty).unwrap().model_size() as i16;
+    for &ty in TYPES.iter().chain(&[ProgramType::Kprobe]) {
+        let model = match ContextKind::of(ty) {
+            Some(kind) => kind.model_size() as i16,
+            None => 176, // pt_regs (168 bytes on x86_64) and past it
+        };
         for off in -4..model {
             for size in [1, 2, 4, 8] {
                 for kind in kinds {

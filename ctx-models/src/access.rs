@@ -108,6 +108,9 @@ pub fn check(
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
     let invalid = AccessError::Invalid { off, size };
+    if ty == ProgramType::Kprobe {
+        return kprobe(crate::regs::Arch::default(), off, size, kind);
+    }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
         Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),
@@ -269,6 +272,22 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
         // Writes are whole words; reads may be narrower, a power of two.
         _ if write => size == 4,
         _ => size <= 4 && size.is_power_of_two(),
+    }
+}
+
+/// `kprobe_prog_is_valid_access`: aligned reads inside `pt_regs` of `arch`, as they
+/// are (the struct is its own backing model).
+pub fn kprobe(
+    arch: crate::regs::Arch,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
+    let inside = off >= 0 && off + size as i64 <= arch.size() as i64;
+    if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
+        Ok(Conversion::Plain)
+    } else {
+        Err(AccessError::Invalid { off, size })
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
 //! - [`action()`]: the named action of a return value.
 //! - [`helpers`]: helper names and which types may call them.
+//! - [`regs`]: `pt_regs` of kprobe programs, x86_64 and arm64, built from `--regs`.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
@@ -19,6 +20,7 @@ pub mod helpers;
 pub mod layout;
 mod packet;
 mod prog_type;
+pub mod regs;
 mod rewrite;
 
 pub use access::{AccessError, ContextKind};

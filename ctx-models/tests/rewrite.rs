@@ -184,3 +184,24 @@ fn test_run_contexts() {
     );
     assert_eq!(action(ProgramType::Xdp, 9), None);
 }
+
+#[test]
+fn pt_regs_from_the_command_line() {
+    use ebpfvm_ctx_models::regs::{pt_regs, Arch};
+    let regs = pt_regs(Arch::X86_64, "di=1,si=-1").unwrap();
+    assert_eq!(regs.len(), 168);
+    assert_eq!(regs[112], 1);
+    assert_eq!(&regs[104..112], &[0xff; 8]);
+    assert_eq!(
+        pt_regs(Arch::X86_64, "7,8,9").unwrap()[96],
+        9,
+        "dx is the third argument"
+    );
+    let arm = pt_regs(Arch::Arm64, "5,pc=0x10").unwrap();
+    assert_eq!((arm.len(), arm[0], arm[256]), (272, 5, 0x10));
+    assert!(
+        pt_regs(Arch::X86_64, "1,2,3,4,5,6,7").is_err(),
+        "six argument registers"
+    );
+    assert!(pt_regs(Arch::X86_64, "di=x").is_err());
+}

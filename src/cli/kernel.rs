@@ -112,6 +112,7 @@ impl Loaded {
                 insns: None,
                 packet: done.data_out,
                 ctx: ctx_in.map(|_| done.ctx_out),
+                redirect: None,
             })
         }
         #[cfg(not(feature = "kernel"))]

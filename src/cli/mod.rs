@@ -8,6 +8,7 @@ mod elf;
 mod input;
 mod kernel;
 mod packet;
+mod regs;
 mod run;
 mod seccomp;
 

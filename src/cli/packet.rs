@@ -3,14 +3,15 @@
 //! `lwt_xmit`): each packet becomes the context the kernel's `BPF_PROG_TEST_RUN` would
 //! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
 //! result is the return value (the low 32 bits of r0, as the kernel reports it), its
-//! named action, the packet after the run, and with `--ctx` the context after it.
+//! named action, the packet after the run, with `--ctx` the context after it, and
+//! `redirect` (`ifindex`, `flags`) when the program called `bpf_redirect`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
-use ebpfvm::{Trap, Vm};
+use ebpfvm::{Redirect, Trap, Vm};
 use serde_json::{json, Value};
 
 use super::{read_file, CliError};
@@ -140,6 +141,7 @@ pub(super) fn run_once(vm: &mut Vm, context: &PacketContext, with_ctx: bool) -> 
         insns: Some(outcome.insns),
         packet: ctx.packet_out().to_vec(),
         ctx: with_ctx.then(|| ctx.ctx_out().to_vec()),
+        redirect: vm.last_redirect(),
     }
 }
 
@@ -154,6 +156,9 @@ pub(super) struct PacketResult {
     pub packet: Vec<u8>,
     /// The uapi context after the run, when one was given.
     pub ctx: Option<Vec<u8>>,
+    /// Where `bpf_redirect`/`bpf_redirect_map` sent the packet (our engines record it;
+    /// the kernel's test run does not report it).
+    pub redirect: Option<Redirect>,
 }
 
 impl PacketResult {
@@ -179,6 +184,9 @@ impl PacketResult {
         };
         if let (Some(ctx), Ok(_)) = (&self.ctx, &self.result) {
             line["ctx"] = json!(hex(ctx));
+        }
+        if let (Some(r), Ok(_)) = (self.redirect, &self.result) {
+            line["redirect"] = json!({ "ifindex": r.ifindex, "flags": r.flags });
         }
         if let Some(insns) = self.insns {
             line["insns"] = json!(insns);

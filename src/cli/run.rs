@@ -85,6 +85,14 @@ pub struct RunArgs {
     /// (JSON results then carry `ctx`, the context after the run).
     #[arg(long, value_name = "FILE")]
     ctx: Option<PathBuf>,
+    /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
+    /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
+    /// others are 0. (`--ctx FILE` gives the whole struct instead.)
+    #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
+    regs: Option<String>,
+    /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
+    #[arg(long, value_name = "ARCH", default_value = "x86_64")]
+    arch: String,
     /// ELF objects: the program to run, by its function name.
     #[arg(long = "program", value_name = "NAME")]
     program_name: Option<String>,
@@ -153,7 +161,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     if args.engine == Some(EngineChoice::Kernel) {
         let source = super::kernel::Source::Program(&loaded.program);
         return match prog_type {
-            Some(ty) => super::kernel::run_packets(source, packet_run(&args, ty), false),
+            Some(ty) if ebpfvm::ctx::ContextKind::of(ty).is_some() => {
+                super::kernel::run_packets(source, packet_run(&args, ty), false)
+            }
+            // Other types run on their context bytes where the kernel can test-run them
+            // (it says so where it cannot, e.g. kprobe: only its verdict compares).
+            Some(ty) => {
+                let ctx = match &args.ctx {
+                    Some(p) => Some(read_file(p)?),
+                    None => None,
+                };
+                super::kernel::run_memory(source, ty, ctx.as_deref(), args.json, false)
+            }
             None => {
                 let mem = match &args.mem {
                     Some(p) => Some(read_file(p)?),
@@ -165,6 +184,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         };
     }
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
+    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run(
+            &mut vm,
+            super::regs::RegsRun {
+                regs: args.regs.as_deref(),
+                arch: &args.arch,
+                ctx: args.ctx.as_deref(),
+                json: args.json,
+            },
+        );
+    }
     if let Some(ty) = prog_type {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
@@ -249,13 +286,15 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
         return Ok(None);
     }
     match name.parse::<ProgramType>() {
-        Ok(ty) if ContextKind::of(ty).is_some() => return Ok(Some(ty)),
+        Ok(ty) if ContextKind::of(ty).is_some() || ty == ProgramType::Kprobe => {
+            return Ok(Some(ty))
+        }
         _ => {}
     }
     if KNOWN_TYPES.contains(&name) {
         let modelled: Vec<&str> = ProgramType::ALL
             .iter()
-            .filter(|&&t| ContextKind::of(t).is_some())
+            .filter(|&&t| ContextKind::of(t).is_some() || t == ProgramType::Kprobe)
             .map(|t| t.name())
             .collect();
         Err(CliError::NotSupported(format!(
