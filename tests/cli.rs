@@ -225,10 +225,10 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
         "--engine all is only for `ebpfvm conformance`",
     );
     check(
-        &["run", p, "--type", "kprobe"],
+        &["run", p, "--type", "sock_ops"],
         2,
         "",
-        "`kprobe` is not supported yet",
+        "`sock_ops` is not supported yet",
     );
     check(
         &["run", p, "--type", "xdp"],
