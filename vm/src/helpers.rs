@@ -4,7 +4,7 @@
 //! call, the instruction count) and r1-r5; it returns r0, asks the program to end with a
 //! value ([`HelperError::Exit`]), or reports a guest fault.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::memory::MemoryMap;
@@ -118,7 +118,9 @@ pub type HelperFn =
 #[derive(Default)]
 pub struct Helpers {
     dense: Vec<Option<HelperFn>>,
-    sparse: HashMap<u32, HelperFn>,
+    // A BTreeMap, not a HashMap: creating an empty one costs nothing (no random
+    // state), and socket filters build an empty `Helpers` for every packet.
+    sparse: BTreeMap<u32, HelperFn>,
 }
 
 const DENSE_LIMIT: u32 = 4096;
