@@ -161,32 +161,33 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Runs `program` (loaded for `ty`) on `packet` on both engines; `None` when the packet
-/// is refused. Panics when the engines disagree.
-fn ours(
-    ty: ProgramType,
-    program: &Program,
-    packet: &[u8],
-) -> Option<Result<(u32, Vec<u8>), String>> {
+/// `program` loaded for `ty` on the interpreter and on the JIT.
+fn engines(ty: ProgramType, program: &Program) -> Vec<Vm> {
+    [Engine::Interpreter, Engine::Jit]
+        .into_iter()
+        .map(|engine| {
+            let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+            vm.set_engine(engine).unwrap();
+            vm
+        })
+        .collect()
+}
+
+/// Runs `vms` (from [`engines`]) on `packet`; `None` when the packet is refused. Panics
+/// when the engines disagree or a run traps.
+fn ours(ty: ProgramType, vms: &mut [Vm], packet: &[u8]) -> Option<(u32, Vec<u8>)> {
     let context = PacketContext::new(ty, packet).ok()?;
-    let mut results = Vec::new();
-    for engine in [Engine::Interpreter, Engine::Jit] {
-        let mut vm = match Vm::with_type(program.clone(), ty) {
-            Ok(vm) => vm,
-            Err(e) => return Some(Err(e.to_string())),
-        };
-        vm.set_engine(engine).unwrap();
-        let mut ctx = context.clone();
-        let outcome = vm.run_packet(&mut ctx);
-        results.push(
-            outcome
-                .result
-                .map(|r0| (r0 as u32, ctx.packet_out()))
-                .map_err(|t| t.to_string()),
-        );
-    }
+    let results: Vec<_> = vms
+        .iter_mut()
+        .map(|vm| {
+            let mut ctx = context.clone();
+            let outcome = vm.run_packet(&mut ctx);
+            let r0 = outcome.result.unwrap_or_else(|t| panic!("{ty}: {t}"));
+            (r0 as u32, ctx.packet_out())
+        })
+        .collect();
     assert_eq!(results[0], results[1], "interpreter vs JIT, {ty}");
-    Some(results.remove(0))
+    results.into_iter().next()
 }
 
 /// The kernel's result; `None` when the test run refuses the packet (EINVAL).
@@ -344,9 +345,10 @@ fn every_field_matches_the_kernel() {
                 let program = Program::new(insns).unwrap();
                 let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes())
                     .unwrap_or_else(|e| panic!("{ty} off={off} size={size}: {e}"));
+                let mut vms = engines(ty, &program);
                 for (name, packet) in &packets {
                     let kernel = theirs(&loaded, packet);
-                    let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+                    let ours = ours(ty, &mut vms, packet);
                     assert_eq!(
                         ours, kernel,
                         "{ty} field off={off} size={size} bit={bit:?}, packet {name}"
@@ -653,7 +655,7 @@ fn random_programs_match_the_kernel() {
                 });
             let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
             let kernel = theirs(&loaded, packet);
-            let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+            let ours = ours(ty, &mut engines(ty, &program), packet);
             assert_eq!(
                 ours,
                 kernel,
@@ -719,9 +721,10 @@ fn examples_match_the_kernel() {
         let ty = spec.prog_type.unwrap();
         let loaded = KernelProgram::load_type(ty.id(), &spec.program.to_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut vms = engines(ty, &spec.program);
         for (packet_name, packet) in packets() {
             let kernel = theirs(&loaded, &packet);
-            let ours = ours(ty, &spec.program, &packet).map(|r| r.unwrap());
+            let ours = ours(ty, &mut vms, &packet);
             assert_eq!(ours, kernel, "{name}, packet {packet_name}");
         }
     }
