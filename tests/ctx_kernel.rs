@@ -543,7 +543,9 @@ fn random_program(g: &mut Gen, ty: ProgramType, helpers: bool) -> Program {
 fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     let xdp = ty == ProgramType::Xdp;
     let (load_id, store_id) = if xdp { (189, 190) } else { (26, 9) };
-    let candidates = [load_id, store_id, 10, 11, 23, 28, 44, 54, 65];
+    let candidates = [
+        load_id, store_id, 10, 11, 23, 28, 44, 54, 65, 24, 39, 40, 48, 68,
+    ];
     let allowed: Vec<i32> = candidates
         .into_iter()
         .filter(|&id| ebpfvm::ctx::helpers::allowed(ty, id as u32) == Some(true))
@@ -594,6 +596,28 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
             insns.push(mov(1, g.below(5) as i32));
             insns.push(mov(2, g.pick(&[0, 0, 1, 2])));
         }
+        24 | 40 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, g.next() as i32));
+        }
+        39 | 48 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(
+                2,
+                if id == 39 {
+                    small_off(g)
+                } else {
+                    g.next() as i32
+                },
+            ));
+        }
+        68 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, small_off(g)));
+            buffer(insns, 3, -96);
+            insns.push(mov(4, 1 + g.below(32) as i32));
+            insns.push(mov(5, g.pick(&[0, 0, 1, 1, 2])));
+        }
         44 | 54 | 65 => {
             let delta = match (id, g.below(3)) {
                 (44, 0) => g.pick(&[-216, -217, -256, 14, 40, 1000]),
@@ -623,7 +647,7 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     }
     insns.push(Insn::Call(ebpfvm::isa::CallTarget::Helper(id)));
     insns.extend(fold(0));
-    if id == load_id {
+    if id == load_id || id == 68 {
         insns.push(load(8, 2, 10, -96));
         insns.extend(fold(2));
         insns.push(load(8, 2, 10, -72));
