@@ -298,3 +298,22 @@ fn kprobe_reads_arguments_from_regs() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("pc 0: invalid bpf_context access off=112 size=8"));
 }
+
+#[test]
+fn raw_tracepoint_reads_its_arguments() {
+    let prog = scratch("rawtp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "raw_tracepoint",
+        "--regs",
+        "1,41",
+        "--json",
+    ]);
+    assert_eq!(json_lines(&out)[0]["retval"], 41);
+    // The arguments must cover what the program reads, as the kernel's test run demands.
+    let out = ebpfvm(&["run", &prog, "--type", "raw_tracepoint", "--regs", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the program reads 16"));
+}

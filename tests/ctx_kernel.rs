@@ -236,10 +236,13 @@ fn access_rules_match_the_kernel() {
         AccessKind::WriteImm(7),
     ];
     let mut checked = 0;
-    for &ty in TYPES.iter().chain(&[ProgramType::Kprobe]) {
+    for &ty in TYPES
+        .iter()
+        .chain(&[ProgramType::Kprobe, ProgramType::RawTracepoint])
+    {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
-            None => 176, // pt_regs (168 bytes on x86_64) and past it
+            None => 176, // pt_regs (168 bytes on x86_64), raw tracepoint args (96), past them
         };
         for off in -4..model {
             for size in [1, 2, 4, 8] {
@@ -831,4 +834,58 @@ fn contexts_given_match_the_kernel() {
         }
     }
     eprintln!("{compared} runs with a context compared");
+}
+
+#[test]
+fn raw_tracepoints_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::RawTracepoint;
+    let mut g = Gen(0xabcd_ef01_2345_6789);
+    for case in 0..300 {
+        let mut insns = vec![mov(9, g.next() as i32)];
+        for _ in 0..g.below(5) {
+            let size = g.pick(&[1u32, 2, 4, 8]);
+            let off = (g.below(96 / size as u64) * size as u64) as i16;
+            insns.push(Insn::Load {
+                size: size_of(size),
+                sign_extend: size < 8 && g.below(3) == 0,
+                dst: reg(2),
+                src: reg(1),
+                off,
+            });
+            insns.extend(fold(2));
+        }
+        insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
+        insns.push(Insn::Exit);
+        let program = Program::new(insns).unwrap();
+        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+        let len = g.pick(&[0usize, 8, 16, 48, 96, 104, 12, 95]);
+        let mut args: Vec<u8> = (0..len).map(|_| g.next() as u8).collect();
+        let kernel = match loaded.run_args(&args) {
+            Ok(retval) => Some(retval),
+            Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+            Err(e) => panic!("{e}"),
+        };
+        let extent = ebpfvm::ctx::context_extent(&program);
+        let ours = (len >= extent && len <= 96).then(|| {
+            let results: Vec<u32> = [Engine::Interpreter, Engine::Jit]
+                .into_iter()
+                .map(|engine| {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    vm.set_engine(engine).unwrap();
+                    vm.run_context(&mut args).result.unwrap() as u32
+                })
+                .collect();
+            assert_eq!(results[0], results[1]);
+            results[0]
+        });
+        assert_eq!(
+            ours,
+            kernel,
+            "case {case}, {len} bytes:\n{}",
+            ebpfvm::isa::disassemble(&program)
+        );
+    }
 }

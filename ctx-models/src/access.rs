@@ -111,6 +111,9 @@ pub fn check(
     if ty == ProgramType::Kprobe {
         return kprobe(crate::regs::Arch::default(), off, size, kind);
     }
+    if ty == ProgramType::RawTracepoint {
+        return raw_tracepoint(off, size, kind);
+    }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
         Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),
@@ -284,6 +287,20 @@ pub fn kprobe(
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
     let inside = off >= 0 && off + size as i64 <= arch.size() as i64;
+    if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
+        Ok(Conversion::Plain)
+    } else {
+        Err(AccessError::Invalid { off, size })
+    }
+}
+
+/// Bytes of `struct bpf_raw_tracepoint_args`: up to 12 u64 arguments.
+pub const RAW_TP_ARGS_SIZE: usize = 96;
+
+/// `bpf_tracing_ctx_access` for raw tracepoints: aligned reads of the 12 argument
+/// slots, as they are.
+fn raw_tracepoint(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let inside = (0..RAW_TP_ARGS_SIZE as i64).contains(&off);
     if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
         Ok(Conversion::Plain)
     } else {

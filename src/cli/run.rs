@@ -86,7 +86,8 @@ pub struct RunArgs {
     ctx: Option<PathBuf>,
     /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
-    /// others are 0. (`--ctx FILE` gives the whole struct instead.)
+    /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
+    /// FILE` gives the whole context instead.)
     #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
     regs: Option<String>,
     /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
@@ -161,6 +162,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
     let prog_type = check_type(&args.prog_type)?;
     let loaded = input::load(&args.program, args.classic)?;
+    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::RawTracepoint) {
+        let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: args.program.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run_raw_tracepoint(
+            &mut vm,
+            args.regs.as_deref(),
+            args.ctx.as_deref(),
+            extent,
+            args.json,
+        );
+    }
     if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: args.program.clone(),
@@ -250,6 +268,9 @@ struct Timing {
     ns_per_insn: f64,
 }
 
+/// Types whose context is its own backing model, run by `regs.rs`.
+const OWN_MODEL: &[ProgramType] = &[ProgramType::Kprobe, ProgramType::RawTracepoint];
+
 /// The program type named, `None` for `raw`; types without a modelled context are
 /// refused as not supported yet.
 fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
@@ -257,15 +278,13 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
         return Ok(None);
     }
     match name.parse::<ProgramType>() {
-        Ok(ty) if ContextKind::of(ty).is_some() || ty == ProgramType::Kprobe => {
-            return Ok(Some(ty))
-        }
+        Ok(ty) if ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty) => return Ok(Some(ty)),
         _ => {}
     }
     if KNOWN_TYPES.contains(&name) {
         let modelled: Vec<&str> = ProgramType::ALL
             .iter()
-            .filter(|&&t| ContextKind::of(t).is_some() || t == ProgramType::Kprobe)
+            .filter(|&&t| ContextKind::of(t).is_some() || OWN_MODEL.contains(&t))
             .map(|t| t.name())
             .collect();
         Err(CliError::NotSupported(format!(
