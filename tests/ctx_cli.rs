@@ -317,3 +317,25 @@ fn raw_tracepoint_reads_its_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the program reads 16"));
 }
+
+#[test]
+fn tracepoint_and_perf_event_read_their_record() {
+    // A tracepoint record: 8 bytes of common header, then fields.
+    let mut record = vec![0u8; 24];
+    record[8..16].copy_from_slice(&42u64.to_le_bytes());
+    let record = scratch("record.bin", &record);
+    let prog = scratch("tp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--ctx", &record]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42 (0x2a)\n");
+    // The common header is off limits, as in the kernel.
+    let header = scratch("tp0.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&["run", &header, "--type", "tracepoint", "--ctx", &record]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=0"));
+    // bpf_perf_event_data: sample_period at 168, narrow loads allowed.
+    let mut data = vec![0u8; 184];
+    data[168] = 7;
+    let data = scratch("perf.bin", &data);
+    let prog = scratch("pe.s", b"ldxb %r0, [%r1+168]\nexit\n");
+    let out = ebpfvm(&["run", &prog, "--type", "perf_event", "--ctx", &data]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7 (0x7)\n");
+}

@@ -236,13 +236,17 @@ fn access_rules_match_the_kernel() {
         AccessKind::WriteImm(7),
     ];
     let mut checked = 0;
-    for &ty in TYPES
-        .iter()
-        .chain(&[ProgramType::Kprobe, ProgramType::RawTracepoint])
-    {
+    for &ty in TYPES.iter().chain(&[
+        ProgramType::Kprobe,
+        ProgramType::RawTracepoint,
+        ProgramType::Tracepoint,
+        ProgramType::PerfEvent,
+    ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
-            None => 176, // pt_regs (168 bytes on x86_64), raw tracepoint args (96), past them
+            // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
+            // (184), the start of a tracepoint record; and past them.
+            None => 192,
         };
         for off in -4..model {
             for size in [1, 2, 4, 8] {

@@ -1,6 +1,7 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
-//! its arguments (`bpf_raw_tracepoint_args`). The kernel cannot test-run
+//! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
+//! `--ctx` record. The kernel cannot test-run
 //! kprobes, so only the load-time rules are compared with it (raw tracepoints run
 //! there too); the result is the return value (low 32 bits of r0, as the kernel's
 //! program runner returns it).
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
+use ebpfvm::ctx::ProgramType;
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -56,6 +58,41 @@ pub fn run_raw_tracepoint(
         )));
     }
     let outcome = vm.run_context(&mut args);
+    print_outcome(&outcome, json)
+}
+
+/// tracepoint and perf_event: r1 points to the `--ctx` bytes (a tracepoint record as
+/// its `format` file lays it out; a `bpf_perf_event_data`: `pt_regs`, then
+/// `sample_period` and `addr`), zero-padded to the struct (perf_event) or to what the
+/// program reads (tracepoint).
+pub fn run_record(
+    vm: &mut Vm,
+    ty: ProgramType,
+    ctx: Option<&Path>,
+    extent: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let Some(path) = ctx else {
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program needs its context: give --ctx FILE"
+        )));
+    };
+    let mut bytes = read_file(&path.to_path_buf())?;
+    let size = if ty == ProgramType::PerfEvent {
+        ebpfvm::ctx::access::PERF_EVENT_DATA_SIZE
+    } else {
+        extent
+            .max(bytes.len())
+            .min(ebpfvm::ctx::access::TRACEPOINT_MAX)
+    };
+    if bytes.len() > size {
+        return Err(CliError::Usage(format!(
+            "--ctx: {} bytes, more than the {size} of a `{ty}` context",
+            bytes.len()
+        )));
+    }
+    bytes.resize(size, 0);
+    let outcome = vm.run_context(&mut bytes);
     print_outcome(&outcome, json)
 }
 

@@ -179,6 +179,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             args.json,
         );
     }
+    if let Some(ty) =
+        prog_type.filter(|&t| matches!(t, ProgramType::Tracepoint | ProgramType::PerfEvent))
+    {
+        let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: args.program.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
+    }
     if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: args.program.clone(),
@@ -269,7 +282,12 @@ struct Timing {
 }
 
 /// Types whose context is its own backing model, run by `regs.rs`.
-const OWN_MODEL: &[ProgramType] = &[ProgramType::Kprobe, ProgramType::RawTracepoint];
+const OWN_MODEL: &[ProgramType] = &[
+    ProgramType::Kprobe,
+    ProgramType::RawTracepoint,
+    ProgramType::Tracepoint,
+    ProgramType::PerfEvent,
+];
 
 /// The program type named, `None` for `raw`; types without a modelled context are
 /// refused as not supported yet.
