@@ -61,7 +61,9 @@ pub struct RunArgs {
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
     /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
-    /// packet after the run, hex). ELF objects default to their section's type.
+    /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
+    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts.
+    /// ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
