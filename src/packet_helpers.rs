@@ -17,6 +17,10 @@
 //!   pseudo-header flag changes nothing.
 //! - `csum_diff` (28): the one's-complement sum of `seed` and `to` less `from`, folded
 //!   to 16 bits as kernels since 6.13 return it (any sizes).
+//! - `skb_load_bytes_relative` (68): from the MAC or the network header, which may lie
+//!   before `data`; `skb_pull_data` (39): 0, or `-ENOMEM` past the packet;
+//!   `csum_update` (40): `-ENOTSUPP` (no checksum offload); `set_hash` (48): sets
+//!   `hash`; `get_route_realm` (24): 0 (no route).
 //! - `redirect` (23): validates the flags and returns `TC_ACT_REDIRECT` (tc) or
 //!   `XDP_REDIRECT` (XDP), as the kernel's test run does without sending anything; the
 //!   target is recorded ([`crate::Vm::last_redirect`]).
@@ -33,6 +37,8 @@ use crate::vm::{HelperContext, HelperError, Helpers};
 
 const EFAULT: u64 = (-14i64) as u64;
 const EINVAL: u64 = (-22i64) as u64;
+const ENOMEM: u64 = (-12i64) as u64;
+const ENOTSUPP: u64 = (-524i64) as u64;
 
 /// A successful `bpf_redirect` call: where the packet would go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +65,24 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
     if kind == ContextKind::SkBuff {
         helpers.register(10, |c, a| csum_replace(c, a, false));
         helpers.register(11, |c, a| csum_replace(c, a, true));
+        // No route in a test run: no realm.
+        helpers.register(24, |_, _| Ok(0));
+        helpers.register(39, |c, [ctx, len, ..]| pull_data(c, ctx, len));
+        // The test run's socket buffer has no checksum to update (CHECKSUM_NONE).
+        helpers.register(40, |_, _| Ok(ENOTSUPP));
+        helpers.register(48, |c, [ctx, hash, ..]| {
+            c.write(
+                ctx.wrapping_add(skb::HASH as u64),
+                &(hash as u32).to_le_bytes(),
+            )?;
+            Ok(0)
+        });
+        // The frame offset of data: the MAC header for tc, the network header else.
+        let data_offset = match ty {
+            ProgramType::SchedCls | ProgramType::SchedAct => 0,
+            _ => ETH_HLEN as u64,
+        };
+        helpers.register(68, move |c, a| load_bytes_relative(c, data_offset, a));
     }
     let last = Arc::clone(last);
     helpers.register(23, move |_, a| {
@@ -257,6 +281,52 @@ fn store_bytes(
     }
     let bytes = c.read(from, len)?.to_vec();
     c.write(data + off, &bytes)?;
+    Ok(0)
+}
+
+/// `skb_pull_data`: everything is linear already; asking for more than the packet
+/// fails as `skb_ensure_writable` does.
+fn pull_data(c: &mut HelperContext<'_, '_>, ctx: u64, len: u64) -> Result<u64, HelperError> {
+    let (_, packet_len) = packet(c, ContextKind::SkBuff, ctx)?;
+    Ok(if len > packet_len { ENOMEM } else { 0 })
+}
+
+/// `skb_load_bytes_relative(skb, offset, to, len, start_header)`: like `skb_load_bytes`
+/// from the MAC header (0) or the network header (1), which for types that see the
+/// packet from the network header lies before `data`: the packet region's window opens
+/// over the whole frame for the copy.
+fn load_bytes_relative(
+    c: &mut HelperContext<'_, '_>,
+    data_offset: u64,
+    [ctx, off, to, len, start_header]: [u64; 5],
+) -> Result<u64, HelperError> {
+    let (_, packet_len) = packet(c, ContextKind::SkBuff, ctx)?;
+    let region = u64::from_le_bytes(
+        c.read(ctx.wrapping_add(skb::SLOT_DATA_META as u64), 8)?
+            .try_into()
+            .expect("8 bytes"),
+    );
+    let frame_end = data_offset + packet_len;
+    let start = match start_header {
+        0 => 0,
+        1 => ETH_HLEN as u64,
+        _ => u64::MAX,
+    };
+    let fits = start != u64::MAX && off <= 0xffff && start + off + len <= frame_end;
+    if !fits {
+        c.write(to, &vec![0; len.min(1 << 16) as usize])?;
+        return Ok(EFAULT);
+    }
+    let frame_window = |c: &mut HelperContext<'_, '_>, from: u64| {
+        c.memory()
+            .set_window(region, from as usize, frame_end as usize)
+    };
+    if !frame_window(c, 0) {
+        return Err(HelperError::Fault("the packet region has no window".into()));
+    }
+    let bytes = c.read(region + start + off, len).map(<[u8]>::to_vec);
+    frame_window(c, data_offset);
+    c.write(to, &bytes?)?;
     Ok(0)
 }
 

@@ -298,3 +298,44 @@ fn kprobe_reads_arguments_from_regs() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("pc 0: invalid bpf_context access off=112 size=8"));
 }
+
+#[test]
+fn raw_tracepoint_reads_its_arguments() {
+    let prog = scratch("rawtp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "raw_tracepoint",
+        "--regs",
+        "1,41",
+        "--json",
+    ]);
+    assert_eq!(json_lines(&out)[0]["retval"], 41);
+    // The arguments must cover what the program reads, as the kernel's test run demands.
+    let out = ebpfvm(&["run", &prog, "--type", "raw_tracepoint", "--regs", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the program reads 16"));
+}
+
+#[test]
+fn tracepoint_and_perf_event_read_their_record() {
+    // A tracepoint record: 8 bytes of common header, then fields.
+    let mut record = vec![0u8; 24];
+    record[8..16].copy_from_slice(&42u64.to_le_bytes());
+    let record = scratch("record.bin", &record);
+    let prog = scratch("tp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--ctx", &record]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42 (0x2a)\n");
+    // The common header is off limits, as in the kernel.
+    let header = scratch("tp0.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&["run", &header, "--type", "tracepoint", "--ctx", &record]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=0"));
+    // bpf_perf_event_data: sample_period at 168, narrow loads allowed.
+    let mut data = vec![0u8; 184];
+    data[168] = 7;
+    let data = scratch("perf.bin", &data);
+    let prog = scratch("pe.s", b"ldxb %r0, [%r1+168]\nexit\n");
+    let out = ebpfvm(&["run", &prog, "--type", "perf_event", "--ctx", &data]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7 (0x7)\n");
+}

@@ -161,32 +161,33 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Runs `program` (loaded for `ty`) on `packet` on both engines; `None` when the packet
-/// is refused. Panics when the engines disagree.
-fn ours(
-    ty: ProgramType,
-    program: &Program,
-    packet: &[u8],
-) -> Option<Result<(u32, Vec<u8>), String>> {
+/// `program` loaded for `ty` on the interpreter and on the JIT.
+fn engines(ty: ProgramType, program: &Program) -> Vec<Vm> {
+    [Engine::Interpreter, Engine::Jit]
+        .into_iter()
+        .map(|engine| {
+            let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+            vm.set_engine(engine).unwrap();
+            vm
+        })
+        .collect()
+}
+
+/// Runs `vms` (from [`engines`]) on `packet`; `None` when the packet is refused. Panics
+/// when the engines disagree or a run traps.
+fn ours(ty: ProgramType, vms: &mut [Vm], packet: &[u8]) -> Option<(u32, Vec<u8>)> {
     let context = PacketContext::new(ty, packet).ok()?;
-    let mut results = Vec::new();
-    for engine in [Engine::Interpreter, Engine::Jit] {
-        let mut vm = match Vm::with_type(program.clone(), ty) {
-            Ok(vm) => vm,
-            Err(e) => return Some(Err(e.to_string())),
-        };
-        vm.set_engine(engine).unwrap();
-        let mut ctx = context.clone();
-        let outcome = vm.run_packet(&mut ctx);
-        results.push(
-            outcome
-                .result
-                .map(|r0| (r0 as u32, ctx.packet_out()))
-                .map_err(|t| t.to_string()),
-        );
-    }
+    let results: Vec<_> = vms
+        .iter_mut()
+        .map(|vm| {
+            let mut ctx = context.clone();
+            let outcome = vm.run_packet(&mut ctx);
+            let r0 = outcome.result.unwrap_or_else(|t| panic!("{ty}: {t}"));
+            (r0 as u32, ctx.packet_out())
+        })
+        .collect();
     assert_eq!(results[0], results[1], "interpreter vs JIT, {ty}");
-    Some(results.remove(0))
+    results.into_iter().next()
 }
 
 /// The kernel's result; `None` when the test run refuses the packet (EINVAL).
@@ -235,10 +236,17 @@ fn access_rules_match_the_kernel() {
         AccessKind::WriteImm(7),
     ];
     let mut checked = 0;
-    for &ty in TYPES.iter().chain(&[ProgramType::Kprobe]) {
+    for &ty in TYPES.iter().chain(&[
+        ProgramType::Kprobe,
+        ProgramType::RawTracepoint,
+        ProgramType::Tracepoint,
+        ProgramType::PerfEvent,
+    ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
-            None => 176, // pt_regs (168 bytes on x86_64) and past it
+            // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
+            // (184), the start of a tracepoint record; and past them.
+            None => 192,
         };
         for off in -4..model {
             for size in [1, 2, 4, 8] {
@@ -344,9 +352,10 @@ fn every_field_matches_the_kernel() {
                 let program = Program::new(insns).unwrap();
                 let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes())
                     .unwrap_or_else(|e| panic!("{ty} off={off} size={size}: {e}"));
+                let mut vms = engines(ty, &program);
                 for (name, packet) in &packets {
                     let kernel = theirs(&loaded, packet);
-                    let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+                    let ours = ours(ty, &mut vms, packet);
                     assert_eq!(
                         ours, kernel,
                         "{ty} field off={off} size={size} bit={bit:?}, packet {name}"
@@ -541,7 +550,9 @@ fn random_program(g: &mut Gen, ty: ProgramType, helpers: bool) -> Program {
 fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     let xdp = ty == ProgramType::Xdp;
     let (load_id, store_id) = if xdp { (189, 190) } else { (26, 9) };
-    let candidates = [load_id, store_id, 10, 11, 23, 28, 44, 54, 65];
+    let candidates = [
+        load_id, store_id, 10, 11, 23, 28, 44, 54, 65, 24, 39, 40, 48, 68,
+    ];
     let allowed: Vec<i32> = candidates
         .into_iter()
         .filter(|&id| ebpfvm::ctx::helpers::allowed(ty, id as u32) == Some(true))
@@ -592,6 +603,28 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
             insns.push(mov(1, g.below(5) as i32));
             insns.push(mov(2, g.pick(&[0, 0, 1, 2])));
         }
+        24 | 40 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, g.next() as i32));
+        }
+        39 | 48 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(
+                2,
+                if id == 39 {
+                    small_off(g)
+                } else {
+                    g.next() as i32
+                },
+            ));
+        }
+        68 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, small_off(g)));
+            buffer(insns, 3, -96);
+            insns.push(mov(4, 1 + g.below(32) as i32));
+            insns.push(mov(5, g.pick(&[0, 0, 1, 1, 2])));
+        }
         44 | 54 | 65 => {
             let delta = match (id, g.below(3)) {
                 (44, 0) => g.pick(&[-216, -217, -256, 14, 40, 1000]),
@@ -621,7 +654,7 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     }
     insns.push(Insn::Call(ebpfvm::isa::CallTarget::Helper(id)));
     insns.extend(fold(0));
-    if id == load_id {
+    if id == load_id || id == 68 {
         insns.push(load(8, 2, 10, -96));
         insns.extend(fold(2));
         insns.push(load(8, 2, 10, -72));
@@ -653,7 +686,7 @@ fn random_programs_match_the_kernel() {
                 });
             let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
             let kernel = theirs(&loaded, packet);
-            let ours = ours(ty, &program, packet).map(|r| r.unwrap());
+            let ours = ours(ty, &mut engines(ty, &program), packet);
             assert_eq!(
                 ours,
                 kernel,
@@ -719,9 +752,10 @@ fn examples_match_the_kernel() {
         let ty = spec.prog_type.unwrap();
         let loaded = KernelProgram::load_type(ty.id(), &spec.program.to_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut vms = engines(ty, &spec.program);
         for (packet_name, packet) in packets() {
             let kernel = theirs(&loaded, &packet);
-            let ours = ours(ty, &spec.program, &packet).map(|r| r.unwrap());
+            let ours = ours(ty, &mut vms, &packet);
             assert_eq!(ours, kernel, "{name}, packet {packet_name}");
         }
     }
@@ -804,4 +838,58 @@ fn contexts_given_match_the_kernel() {
         }
     }
     eprintln!("{compared} runs with a context compared");
+}
+
+#[test]
+fn raw_tracepoints_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::RawTracepoint;
+    let mut g = Gen(0xabcd_ef01_2345_6789);
+    for case in 0..300 {
+        let mut insns = vec![mov(9, g.next() as i32)];
+        for _ in 0..g.below(5) {
+            let size = g.pick(&[1u32, 2, 4, 8]);
+            let off = (g.below(96 / size as u64) * size as u64) as i16;
+            insns.push(Insn::Load {
+                size: size_of(size),
+                sign_extend: size < 8 && g.below(3) == 0,
+                dst: reg(2),
+                src: reg(1),
+                off,
+            });
+            insns.extend(fold(2));
+        }
+        insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
+        insns.push(Insn::Exit);
+        let program = Program::new(insns).unwrap();
+        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+        let len = g.pick(&[0usize, 8, 16, 48, 96, 104, 12, 95]);
+        let mut args: Vec<u8> = (0..len).map(|_| g.next() as u8).collect();
+        let kernel = match loaded.run_args(&args) {
+            Ok(retval) => Some(retval),
+            Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+            Err(e) => panic!("{e}"),
+        };
+        let extent = ebpfvm::ctx::context_extent(&program);
+        let ours = (len >= extent && len <= 96).then(|| {
+            let results: Vec<u32> = [Engine::Interpreter, Engine::Jit]
+                .into_iter()
+                .map(|engine| {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    vm.set_engine(engine).unwrap();
+                    vm.run_context(&mut args).result.unwrap() as u32
+                })
+                .collect();
+            assert_eq!(results[0], results[1]);
+            results[0]
+        });
+        assert_eq!(
+            ours,
+            kernel,
+            "case {case}, {len} bytes:\n{}",
+            ebpfvm::isa::disassemble(&program)
+        );
+    }
 }

@@ -111,6 +111,15 @@ pub fn check(
     if ty == ProgramType::Kprobe {
         return kprobe(crate::regs::Arch::default(), off, size, kind);
     }
+    if ty == ProgramType::RawTracepoint {
+        return raw_tracepoint(off, size, kind);
+    }
+    if ty == ProgramType::Tracepoint {
+        return tracepoint(off, size, kind);
+    }
+    if ty == ProgramType::PerfEvent {
+        return perf_event(off, size, kind);
+    }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
         Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),
@@ -288,6 +297,66 @@ pub fn kprobe(
         Ok(Conversion::Plain)
     } else {
         Err(AccessError::Invalid { off, size })
+    }
+}
+
+/// Bytes of `struct bpf_raw_tracepoint_args`: up to 12 u64 arguments.
+pub const RAW_TP_ARGS_SIZE: usize = 96;
+
+/// `bpf_tracing_ctx_access` for raw tracepoints: aligned reads of the 12 argument
+/// slots, as they are.
+fn raw_tracepoint(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let inside = (0..RAW_TP_ARGS_SIZE as i64).contains(&off);
+    if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
+        Ok(Conversion::Plain)
+    } else {
+        Err(AccessError::Invalid { off, size })
+    }
+}
+
+/// Largest tracepoint record a program may read (`PERF_MAX_TRACE_SIZE`).
+pub const TRACEPOINT_MAX: usize = 8192;
+
+/// `tp_prog_is_valid_access`: aligned reads of the record after its first 8 bytes (the
+/// common header a program reaches through helpers only).
+/// (The kernel compares a negative offset as unsigned against 8 and lets it read before
+/// the record; that memory is not modelled.)
+fn tracepoint(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    if off < 0 && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
+        return Err(AccessError::Unsupported(
+            "reading before a tracepoint record (a negative offset)",
+        ));
+    }
+    let inside = (8..TRACEPOINT_MAX as i64).contains(&off);
+    if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
+        Ok(Conversion::Plain)
+    } else {
+        Err(AccessError::Invalid { off, size })
+    }
+}
+
+/// `sizeof(struct bpf_perf_event_data)` on x86_64: `pt_regs`, `sample_period`, `addr`.
+pub const PERF_EVENT_DATA_SIZE: usize = 184;
+
+/// `pe_prog_is_valid_access` (64-bit): whole registers of `regs`; `sample_period` (168)
+/// and `addr` (176) also narrower, a power of two.
+fn perf_event(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let invalid = AccessError::Invalid { off, size };
+    if !(0..PERF_EVENT_DATA_SIZE as i64).contains(&off)
+        || !matches!(kind, AccessKind::Read { .. })
+        || off % size as i64 != 0
+    {
+        return Err(invalid);
+    }
+    let ok = if off >= 168 {
+        size <= 8 && size.is_power_of_two()
+    } else {
+        size == 8
+    };
+    if ok {
+        Ok(Conversion::Plain)
+    } else {
+        Err(invalid)
     }
 }
 

@@ -109,6 +109,8 @@ pub mod skb {
     pub const IFINDEX: usize = 40;
     /// `tc_index`
     pub const TC_INDEX: usize = 44;
+    /// `hash`
+    pub const HASH: usize = 68;
     /// `cb[0]`; `cb[4]` ends at 68.
     pub const CB: usize = 48;
     /// End of `cb[4]`.

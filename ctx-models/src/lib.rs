@@ -29,4 +29,4 @@ pub use packet::{
     PacketContext, PacketError, Regions, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};
-pub use rewrite::{rewrite, RewriteError};
+pub use rewrite::{context_extent, rewrite, RewriteError};

@@ -237,6 +237,27 @@ fn check_helper(pc: usize, ty: ProgramType, id: i32) -> Result<(), RewriteError>
     }
 }
 
+/// One past the last context byte `program` reads or writes through the context
+/// pointer (the kernel's `max_ctx_offset`, which a raw tracepoint's test-run context
+/// must cover).
+pub fn context_extent(program: &Program) -> usize {
+    let insns = program.insns();
+    let states = analyse(insns);
+    let mut extent = 0i64;
+    for (insn, state) in insns.iter().zip(&states) {
+        let Some(state) = state else { continue };
+        let (base, off, size) = match *insn {
+            Insn::Load { src, off, size, .. } => (src, off, size),
+            Insn::Store { dst, off, size, .. } => (dst, off, size),
+            _ => continue,
+        };
+        if state.reg(base) == Val::Ctx {
+            extent = extent.max(off as i64 + size.bytes() as i64);
+        }
+    }
+    extent as usize
+}
+
 fn convert(insn: Insn, conversion: Conversion) -> Insn {
     match (insn, conversion) {
         (Insn::Load { dst, src, .. }, Conversion::Pointer { slot }) => Insn::Load {

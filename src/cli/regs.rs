@@ -1,13 +1,17 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
-//! program over a `pt_regs` built from the command line. The kernel cannot test-run
-//! kprobes, so only the load-time rules are compared with it; the result is the return
-//! value (low 32 bits of r0, as the kernel's program runner returns it).
+//! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
+//! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
+//! `--ctx` record. The kernel cannot test-run
+//! kprobes, so only the load-time rules are compared with it (raw tracepoints run
+//! there too); the result is the return value (low 32 bits of r0, as the kernel's
+//! program runner returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::Vm;
+use ebpfvm::ctx::ProgramType;
+use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
 use super::{read_file, CliError};
@@ -18,6 +22,109 @@ pub struct RegsRun<'a> {
     pub arch: &'a str,
     pub ctx: Option<&'a Path>,
     pub json: bool,
+}
+
+/// raw_tracepoint: r1 points to the arguments (`--regs 1,2,3`, 64 bits each, or the
+/// `--ctx` bytes), which must cover every argument the program reads and be at most 12,
+/// as the kernel's test run demands.
+pub fn run_raw_tracepoint(
+    vm: &mut Vm,
+    list: Option<&str>,
+    ctx: Option<&Path>,
+    extent: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let mut args = match (list, ctx) {
+        (_, Some(path)) => read_file(&path.to_path_buf())?,
+        (list, None) => {
+            let mut bytes = Vec::new();
+            for item in list
+                .unwrap_or("")
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+            {
+                let value = parse_u64(item)
+                    .ok_or_else(|| CliError::Usage(format!("--regs: `{item}` is not a number")))?;
+                bytes.extend(value.to_le_bytes());
+            }
+            bytes
+        }
+    };
+    if args.len() < extent || args.len() > 96 {
+        return Err(CliError::Usage(format!(
+            "the raw tracepoint context is {} bytes; the program reads {extent} and at most 96 \
+             are allowed (the kernel's test run fails with EINVAL)",
+            args.len()
+        )));
+    }
+    let outcome = vm.run_context(&mut args);
+    print_outcome(&outcome, json)
+}
+
+/// tracepoint and perf_event: r1 points to the `--ctx` bytes (a tracepoint record as
+/// its `format` file lays it out; a `bpf_perf_event_data`: `pt_regs`, then
+/// `sample_period` and `addr`), zero-padded to the struct (perf_event) or to what the
+/// program reads (tracepoint).
+pub fn run_record(
+    vm: &mut Vm,
+    ty: ProgramType,
+    ctx: Option<&Path>,
+    extent: usize,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let Some(path) = ctx else {
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program needs its context: give --ctx FILE"
+        )));
+    };
+    let mut bytes = read_file(&path.to_path_buf())?;
+    let size = if ty == ProgramType::PerfEvent {
+        ebpfvm::ctx::access::PERF_EVENT_DATA_SIZE
+    } else {
+        extent
+            .max(bytes.len())
+            .min(ebpfvm::ctx::access::TRACEPOINT_MAX)
+    };
+    if bytes.len() > size {
+        return Err(CliError::Usage(format!(
+            "--ctx: {} bytes, more than the {size} of a `{ty}` context",
+            bytes.len()
+        )));
+    }
+    bytes.resize(size, 0);
+    let outcome = vm.run_context(&mut bytes);
+    print_outcome(&outcome, json)
+}
+
+fn parse_u64(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (negative, digits) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+    let value = match digits.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => digits.parse().ok()?,
+    };
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
+    let code = if outcome.result.is_ok() { 0 } else { 1 };
+    match (&outcome.result, json) {
+        (Ok(r0), true) => println!(
+            "{}",
+            json!({ "retval": *r0 as u32, "insns": outcome.insns })
+        ),
+        (Ok(r0), false) => println!("{} ({:#x})", *r0 as u32, *r0 as u32),
+        (Err(trap), true) => println!(
+            "{}",
+            json!({ "trap": { "pc": trap.pc, "message": trap.to_string() }, "insns": outcome.insns })
+        ),
+        (Err(trap), false) => eprintln!("{trap}"),
+    }
+    Ok(ExitCode::from(code))
 }
 
 pub fn run(vm: &mut Vm, args: RegsRun<'_>) -> Result<ExitCode, CliError> {

@@ -62,7 +62,9 @@ pub struct RunArgs {
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
     /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
-    /// packet after the run, hex). ELF objects default to their section's type.
+    /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
+    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts.
+    /// ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
@@ -87,7 +89,8 @@ pub struct RunArgs {
     ctx: Option<PathBuf>,
     /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
-    /// others are 0. (`--ctx FILE` gives the whole struct instead.)
+    /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
+    /// FILE` gives the whole context instead.)
     #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
     regs: Option<String>,
     /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
@@ -184,6 +187,36 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         };
     }
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
+    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::RawTracepoint) {
+        let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run_raw_tracepoint(
+            &mut vm,
+            args.regs.as_deref(),
+            args.ctx.as_deref(),
+            extent,
+            args.json,
+        );
+    }
+    if let Some(ty) =
+        prog_type.filter(|&t| matches!(t, ProgramType::Tracepoint | ProgramType::PerfEvent))
+    {
+        let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
+    }
     if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
@@ -279,6 +312,14 @@ struct Timing {
     ns_per_insn: f64,
 }
 
+/// Types whose context is its own backing model, run by `regs.rs`.
+const OWN_MODEL: &[ProgramType] = &[
+    ProgramType::Kprobe,
+    ProgramType::RawTracepoint,
+    ProgramType::Tracepoint,
+    ProgramType::PerfEvent,
+];
+
 /// The program type named, `None` for `raw`; types without a modelled context are
 /// refused as not supported yet.
 fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
@@ -286,15 +327,13 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
         return Ok(None);
     }
     match name.parse::<ProgramType>() {
-        Ok(ty) if ContextKind::of(ty).is_some() || ty == ProgramType::Kprobe => {
-            return Ok(Some(ty))
-        }
+        Ok(ty) if ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty) => return Ok(Some(ty)),
         _ => {}
     }
     if KNOWN_TYPES.contains(&name) {
         let modelled: Vec<&str> = ProgramType::ALL
             .iter()
-            .filter(|&&t| ContextKind::of(t).is_some() || t == ProgramType::Kprobe)
+            .filter(|&&t| ContextKind::of(t).is_some() || OWN_MODEL.contains(&t))
             .map(|t| t.name())
             .collect();
         Err(CliError::NotSupported(format!(

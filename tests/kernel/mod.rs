@@ -109,6 +109,23 @@ impl XdpProgram {
         }
     }
 
+    /// Runs once with only a context (raw tracepoints: their arguments); returns retval.
+    pub fn run_args(&self, ctx: &[u8]) -> Result<u32, KernelError> {
+        let mut attr = [0u64; 20];
+        put_u32(&mut attr, 0, self.fd as u32);
+        put_u32(&mut attr, 40, ctx.len() as u32); // ctx_size_in
+        attr[6] = if ctx.is_empty() {
+            0
+        } else {
+            ctx.as_ptr() as u64
+        }; // ctx_in
+        if bpf(BPF_PROG_TEST_RUN, &mut attr) != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
+        }
+        Ok(get_u32(&attr, 4))
+    }
+
     /// Runs once over `packet`; returns (retval, packet after the run).
     pub fn run(&self, packet: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
         self.run_ctx(packet, None)
