@@ -225,10 +225,10 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
         "kernel engine is not implemented yet",
     );
     check(
-        &["run", p, "--type", "kprobe"],
+        &["run", p, "--type", "sock_ops"],
         2,
         "",
-        "`kprobe` is not supported yet",
+        "`sock_ops` is not supported yet",
     );
     check(
         &["run", p, "--type", "xdp"],
