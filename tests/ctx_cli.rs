@@ -339,3 +339,18 @@ fn tracepoint_and_perf_event_read_their_record() {
     let out = ebpfvm(&["run", &prog, "--type", "perf_event", "--ctx", &data]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "7 (0x7)\n");
 }
+
+#[test]
+fn kprobe_and_tracepoint_examples() {
+    let out = ebpfvm(&["run", "examples/kprobe_args.o", "--regs", "di=40,si=2"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "trace: open flags 40 mode 2\n42 (0x2a)\n"
+    );
+    // sys_enter_openat: flags at 32; O_CREAT | O_WRONLY creates.
+    let mut record = vec![0u8; 48];
+    record[32] = 0o101;
+    let record = scratch("openat.bin", &record);
+    let out = ebpfvm(&["run", "examples/tracepoint.o", "--ctx", &record]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1)\n");
+}

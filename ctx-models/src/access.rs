@@ -3,8 +3,9 @@
 //!
 //! The rules restate the kernel's `*_is_valid_access` functions (net/core/filter.c:
 //! `bpf_skb_is_valid_access` and the per-type `sk_filter_`, `tc_cls_act_`, `cg_skb_`,
-//! `lwt_` and `xdp_` variants), checked against the running kernel by
-//! `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
+//! `lwt_` and `xdp_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
+//! `pe_prog_` and the raw tracepoints' `bpf_tracing_ctx_access`), checked against the
+//! running kernel by `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
 //! `invalid bpf_context access off=76 size=4`.
 
 use crate::layout::{skb, xdp};

@@ -4,7 +4,8 @@
 //!
 //! Program types whose context is plain memory run today (`kprobe`, `tracepoint`,
 //! `raw_tracepoint`, `perf_event`, `syscall`, and sections libbpf does not name, which
-//! run as `raw`): r1 points to the `--ctx` (or `--mem`) bytes, r2 holds their length.
+//! run as `raw`): r1 points to the `--ctx` (or `--mem`) bytes, r2 holds their length;
+//! `--regs` builds a kprobe's `pt_regs` (a raw tracepoint's arguments) instead.
 //! Packet types (`xdp`, `sched_cls`, ...) run on `--packet`/`--pcap` through
 //! [`super::packet`]; the other socket types need their kernel context, which is not
 //! modelled yet, and are refused with a message naming the type. For ELF objects `--type raw` (the
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use ebpfvm::ctx::regs::{pt_regs, Arch};
 use ebpfvm::ctx::ContextKind;
 use ebpfvm::elf::{Object, ProgramType};
 use ebpfvm::{Outcome, Program, Select, Vm};
@@ -31,6 +33,8 @@ pub struct ElfRun<'a> {
     pub mem: Option<&'a Path>,
     pub ctx: Option<&'a Path>,
     pub packet: bool,
+    /// kprobe `--regs` (raw tracepoints: the arguments).
+    pub regs: Option<&'a str>,
     pub packet_file: Option<&'a Path>,
     pub pcap: Option<&'a Path>,
     pub budget: Option<u64>,
@@ -131,9 +135,14 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         .map_err(|e| load_error(args.path, e))?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
     let given = args.ctx.or(args.mem);
-    let mut buffer = match given {
-        Some(p) => read_file(&p.to_path_buf())?,
-        None => Vec::new(),
+    let mut buffer = match (given, args.regs) {
+        (Some(p), _) => read_file(&p.to_path_buf())?,
+        // kprobe: a pt_regs from --regs (raw tracepoints: the arguments).
+        (None, Some(list)) if prog_type == Some(ProgramType::Kprobe) => {
+            pt_regs(Arch::default(), list).map_err(|e| CliError::Usage(e.to_string()))?
+        }
+        (None, Some(list)) => super::regs::arguments(list)?,
+        (None, None) => Vec::new(),
     };
     let start = Instant::now();
     let mut outcome = vm.run(&mut buffer);

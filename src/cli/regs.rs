@@ -96,6 +96,17 @@ pub fn run_record(
     print_outcome(&outcome, json)
 }
 
+/// `1,0x10,-1`: 64-bit little-endian values, one after the other.
+pub fn arguments(list: &str) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    for item in list.split(',').filter(|s| !s.trim().is_empty()) {
+        let value = parse_u64(item)
+            .ok_or_else(|| CliError::Usage(format!("--regs: `{item}` is not a number")))?;
+        bytes.extend(value.to_le_bytes());
+    }
+    Ok(bytes)
+}
+
 fn parse_u64(text: &str) -> Option<u64> {
     let t = text.trim();
     let (negative, digits) = t.strip_prefix('-').map_or((false, t), |r| (true, r));

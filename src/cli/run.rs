@@ -144,6 +144,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             mem: args.mem.as_deref(),
             ctx: args.ctx.as_deref(),
             packet: args.packet.is_some() || args.pcap.is_some(),
+            regs: args.regs.as_deref(),
             packet_file: args.packet.as_deref(),
             pcap: args.pcap.as_deref(),
             budget: args.budget,
