@@ -136,7 +136,8 @@ impl Default for CompileOptions {
 
 /// A program `bpf_filter` may run: the kernel's checker accepted it, so every jump
 /// lands inside it, it ends in a return, and scratch indexes are below 16 (libpcap's
-/// interpreter checks none of these).
+/// interpreter checks none of these). Every opcode the checker accepts is one libpcap's
+/// interpreter knows (`MOD` and `XOR` since libpcap 1.6; older versions abort on them).
 #[derive(Clone, Debug)]
 pub struct PcapProgram(Vec<BpfInsn>);
 

@@ -18,7 +18,6 @@ pub struct DisasmArgs {
     /// Treat the program as classic BPF.
     #[arg(long)]
     classic: bool,
-    /// --filter prints the compiled classic program as `tcpdump -d` does.
     #[command(flatten)]
     filter: super::classic::filter::FilterArgs,
 }

@@ -13,13 +13,14 @@ use crate::cli::CliError;
 #[derive(Args, Debug)]
 pub struct FilterArgs {
     /// A tcpdump filter expression (pcap-filter(7)), e.g. 'tcp port 80', compiled by
-    /// libpcap as `tcpdump -d` compiles it and run as a classic socket filter in place
-    /// of PROGRAM. Needs libpcap at run time (libpcap.so.0.8, .so.1 or .so).
+    /// libpcap as `tcpdump -d` compiles it, in place of PROGRAM: `run` runs it as a
+    /// classic socket filter, `disasm` prints it as `tcpdump -d` does. Needs libpcap at
+    /// run time (libpcap.so.0.8, .so.1 or .so).
     #[arg(long, value_name = "EXPR", conflicts_with_all = ["program", "classic"])]
     pub filter: Option<String>,
     /// With --filter: the link type to compile for, by libpcap's name (EN10MB,
-    /// LINUX_SLL, RAW, ...) or DLT number. Default: the capture's with --pcap (its first
-    /// interface's for pcapng), else EN10MB.
+    /// LINUX_SLL, RAW, ...) or DLT number. Default: the capture's with `run --pcap` (its
+    /// first interface's for pcapng), else EN10MB.
     #[arg(
         long,
         value_name = "DLT",
