@@ -65,7 +65,12 @@ fn rbpf_runs(c: &mut Criterion) {
         vm.cranelift_compile()
             .expect("rbpf's Cranelift JIT compiles the program");
         let interp = vm.execute_program(mem.as_mut_slice());
-        assert_eq!(interp.ok(), Some(p.expected), "{}: rbpf interpreter", p.name);
+        assert_eq!(
+            interp.ok(),
+            Some(p.expected),
+            "{}: rbpf interpreter",
+            p.name
+        );
         // SAFETY: rbpf's x86 JIT does not check accesses; its (checking) interpreter
         // has just run the same program on the same input without a memory error.
         let jitted = unsafe { vm.execute_program_jit(mem.as_mut_slice()) };

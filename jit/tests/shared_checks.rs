@@ -87,7 +87,7 @@ fn case(e: &mut SplitMix) -> Case {
                 },
             };
             insns.push(insn);
-            if e.next() % 3 == 0 {
+            if e.next().is_multiple_of(3) {
                 insns.push(Insn::Alu {
                     width: Width::W64,
                     op: AluOp::Add,
