@@ -1,6 +1,6 @@
 //! The benchmark programs of `benches/programs/` (C compiled to raw eBPF, see its
-//! README), loaded for the criterion benches in `benches/interp.rs` and for anything
-//! else that wants to run them.
+//! README), loaded for the criterion benches in `benches/interp.rs` and `benches/jit.rs`
+//! and for anything else that wants to run them.
 //!
 //! Each program is a `raw` program: r1 points to its input buffer (`NAME.mem`) and r2
 //! holds the buffer's length; r0 on exit must equal the native result in
@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use ebpfvm_isa::{Features, Program};
+use ebpfvm_jit::JitProgram;
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 /// One benchmark program with its input and the result its native build gives.
@@ -44,6 +45,26 @@ impl BenchProgram {
     pub fn interpreter(&self) -> Interpreter {
         Interpreter::new(&self.program)
             .unwrap_or_else(|e| panic!("{}: interpreter refused the program: {e}", self.name))
+    }
+
+    /// Compiles the program with our JIT.
+    ///
+    /// # Panics
+    /// If the JIT refuses the program.
+    pub fn jit(&self) -> JitProgram {
+        JitProgram::compile(&self.program)
+            .unwrap_or_else(|e| panic!("{}: the JIT refused the program: {e}", self.name))
+    }
+
+    /// The bytecode for rbpf's raw VM, which passes the buffer in r1 but not its length
+    /// in r2: the program behind one `mov r2, LEN` (jump offsets are relative, so the
+    /// program needs no other change). Executes one instruction more than ours.
+    pub fn rbpf_bytes(&self) -> Vec<u8> {
+        let len = u32::try_from(self.mem.len()).expect("inputs are small");
+        let mut bytes = vec![0xb7, 0x02, 0, 0];
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes.extend_from_slice(&self.bytes);
+        bytes
     }
 
     /// The input in a fresh 8-byte-aligned buffer, as the programs' README requires.
@@ -172,6 +193,42 @@ pub fn run_interp(
     interp.run([addr, len, 0, 0, 0], &mut map, helpers, None)
 }
 
+/// The compile-time benchmark: 201 instructions mixing 64-bit loads through r1, stack
+/// stores, ALU and conditional jumps (40 rounds of five, then `exit`), the shape of
+/// issue 3's "200-instruction program".
+pub fn mixed_program() -> Program {
+    let mut text = String::new();
+    for i in 0..40 {
+        text += &format!(
+            "ldxdw %r2, [%r1+{}]\nadd %r0, %r2\nstxdw [%r10-{}], %r0\nxor %r3, %r0\njgt %r3, {}, +0\n",
+            (i % 8) * 8,
+            8 + (i % 16) * 8,
+            i
+        );
+    }
+    text += "exit";
+    ebpfvm_isa::assemble(&text).expect("the mixed program assembles")
+}
+
+/// [`run_interp`] for the JIT: the same set-up, then [`JitProgram::run`].
+///
+/// # Panics
+/// If `mem` is larger than a region may be (4 GiB).
+pub fn run_jit(
+    jit: &JitProgram,
+    mem: &mut [u8],
+    stack: &mut Stack,
+    helpers: &mut Helpers,
+) -> Outcome {
+    stack.clear();
+    let len = mem.len() as u64;
+    let mut map = MemoryMap::new(stack);
+    let addr = map
+        .map_mut(RegionKind::Memory, mem)
+        .expect("the input fits in one region");
+    jit.run([addr, len, 0, 0, 0], &mut map, helpers, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +258,43 @@ mod tests {
             let second = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
             assert_eq!(first, second, "{}", p.name);
             assert_eq!(first.result, Ok(p.expected), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn the_jit_gives_the_interpreters_outcomes() {
+        let mut stack = Stack::new();
+        let mut helpers = Helpers::new();
+        for p in load_all() {
+            let jit = p.jit();
+            let mut mem = p.aligned_mem();
+            let want = p.run_once();
+            let got = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+            assert_eq!(got, want, "{}", p.name);
+            // Again on the same buffer, as the benches run it.
+            let again = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+            assert_eq!(again, want, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn rbpf_engines_compute_the_native_results() {
+        // The benches' reference column is only meaningful if rbpf does the same work.
+        for p in load_all() {
+            let bytes = p.rbpf_bytes();
+            let mut mem = p.aligned_mem();
+            let mut vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf loads it");
+            let got = vm.execute_program(mem.as_mut_slice());
+            assert_eq!(got.ok(), Some(p.expected), "{}: rbpf interpreter", p.name);
+            vm.jit_compile().expect("rbpf's JIT compiles it");
+            // SAFETY: rbpf's x86 JIT does not check accesses; its interpreter just ran
+            // the same program on the same input without a memory error.
+            let got = unsafe { vm.execute_program_jit(mem.as_mut_slice()) };
+            assert_eq!(got.ok(), Some(p.expected), "{}: rbpf x86 JIT", p.name);
+            vm.cranelift_compile()
+                .expect("rbpf's Cranelift JIT compiles it");
+            let got = vm.execute_program_cranelift(mem.as_mut_slice());
+            assert_eq!(got.ok(), Some(p.expected), "{}: rbpf Cranelift JIT", p.name);
         }
     }
 

@@ -37,6 +37,7 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use ebpfvm_isa::{Insn, Reg};
 
+use crate::bounds::Checked;
 use crate::cfg::{ends_region, Cfg};
 use crate::ctx::{off, status};
 use crate::JitError;
@@ -89,6 +90,9 @@ pub(crate) struct Translator<'a> {
     pub leave: Option<Block>,
     /// `helper_special(status, pc, site)`: a helper call did not just return.
     helper_special: Option<Block>,
+    /// What passed memory checks proved through each register in the current region
+    /// (`bounds.rs`, invariants 6 and 7).
+    pub checked: [Option<Checked>; 11],
     /// The pc of the instruction being translated.
     pub pc: usize,
     /// Its index in its region.
@@ -185,6 +189,7 @@ pub(crate) fn translate(
         pop: None,
         leave: None,
         helper_special: None,
+        checked: [None; 11],
         pc: 0,
         k: 0,
         rem0: zero,
@@ -207,6 +212,8 @@ impl<'a> Translator<'a> {
         let count = region.count;
         self.b.switch_to_block(self.entries[r]);
         self.rem0 = self.b.use_var(self.rem);
+        // Facts from other regions do not hold here (they may not dominate it).
+        self.checked = [None; 11];
         self.region_start = region.start;
         self.count = count;
         let insns = self.insns;
@@ -319,7 +326,9 @@ impl<'a> Translator<'a> {
     }
 
     /// Sets `r` (never r10 from a guest instruction: validation refuses writes to it).
+    /// Forgets what memory checks proved through `r`.
     pub(crate) fn set_reg(&mut self, r: Reg, v: Value) {
+        self.checked[r.index()] = None;
         self.b.def_var(self.regs[r.index()], v);
     }
 
@@ -342,6 +351,8 @@ impl<'a> Translator<'a> {
 
     /// Reloads the region table after a call that may have mapped regions.
     pub(crate) fn reload_table(&mut self) {
+        // Regions end at calls, so this is only a precaution: old entries are stale.
+        self.checked = [None; 11];
         let f = MemFlagsData::trusted();
         let v = self.b.ins().load(self.ptr, f, self.ctx, off::TABLE);
         self.b.def_var(self.table, v);

@@ -1,0 +1,174 @@
+//! Criterion benchmarks of the JIT on the programs of `benches/programs/`, with rbpf
+//! (crates.io) as a reference column.
+//!
+//! * `jit/NAME`: one full run on our JIT, set up exactly as `interp/NAME` in
+//!   `interp.rs` (zero the stack, fresh `MemoryMap`, input as r1, length in r2).
+//! * `rbpf_interp/NAME`, `rbpf_jit/NAME`, `rbpf_cranelift/NAME`: the same program on
+//!   rbpf's interpreter, its x86 JIT (no memory checks) and its Cranelift JIT (checks
+//!   every access), through its raw VM on the same input bytes. rbpf does not pass the
+//!   length, so its program starts with `mov r2, LEN` (one instruction more).
+//! * `compile/NAME`, `rbpf_compile/NAME`, `rbpf_cranelift_compile/NAME`: compiling the
+//!   program (and freeing the previous code); `NAME` includes `mixed201`, a
+//!   201-instruction program of loads, stores, ALU and jumps.
+//! * `call/*`: the cost of one call of `mov r0, 0; exit` with everything set up once:
+//!   the per-call overhead of each engine.
+//!
+//! Every result is checked against `expected.txt` before it is timed.
+//!
+//! Run with `cargo bench -p ebpfvm-benches --bench jit -- --warm-up-time 1
+//! --measurement-time 3`.
+
+// criterion_group! defines an undocumented `pub fn benches`.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ebpfvm_benches::{load_all, mixed_program, run_jit};
+use ebpfvm_isa::assemble;
+use ebpfvm_jit::JitProgram;
+use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Stack};
+
+fn jit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("jit");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    for p in load_all() {
+        let jit = p.jit();
+        let mut mem = p.aligned_mem();
+        let outcome = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+        assert_eq!(outcome.result, Ok(p.expected), "{}: {outcome:?}", p.name);
+        group.throughput(Throughput::Elements(outcome.insns));
+        group.bench_function(&p.name, |b| {
+            b.iter(|| {
+                let outcome = run_jit(
+                    black_box(&jit),
+                    black_box(mem.as_mut_slice()),
+                    &mut stack,
+                    &mut helpers,
+                );
+                black_box(outcome)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn rbpf_runs(c: &mut Criterion) {
+    let programs = load_all();
+    let bytes: Vec<Vec<u8>> = programs.iter().map(|p| p.rbpf_bytes()).collect();
+    let mut mems: Vec<_> = programs.iter().map(|p| p.aligned_mem()).collect();
+    let mut vms = Vec::new();
+    for ((p, bytes), mem) in programs.iter().zip(&bytes).zip(&mut mems) {
+        let mut vm = rbpf::EbpfVmRaw::new(Some(bytes)).expect("rbpf loads the program");
+        vm.jit_compile().expect("rbpf's JIT compiles the program");
+        vm.cranelift_compile()
+            .expect("rbpf's Cranelift JIT compiles the program");
+        let interp = vm.execute_program(mem.as_mut_slice());
+        assert_eq!(
+            interp.ok(),
+            Some(p.expected),
+            "{}: rbpf interpreter",
+            p.name
+        );
+        // SAFETY: rbpf's x86 JIT does not check accesses; its (checking) interpreter
+        // has just run the same program on the same input without a memory error.
+        let jitted = unsafe { vm.execute_program_jit(mem.as_mut_slice()) };
+        assert_eq!(jitted.ok(), Some(p.expected), "{}: rbpf x86 JIT", p.name);
+        let cl = vm.execute_program_cranelift(mem.as_mut_slice());
+        assert_eq!(cl.ok(), Some(p.expected), "{}: rbpf Cranelift", p.name);
+        vms.push(vm);
+    }
+    let mut group = c.benchmark_group("rbpf_interp");
+    for ((p, vm), mem) in programs.iter().zip(&vms).zip(&mut mems) {
+        group.bench_function(&p.name, |b| {
+            b.iter(|| black_box(vm.execute_program(black_box(mem.as_mut_slice()))))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("rbpf_jit");
+    for ((p, vm), mem) in programs.iter().zip(&vms).zip(&mut mems) {
+        group.bench_function(&p.name, |b| {
+            // SAFETY: as above, the same program on the same input.
+            b.iter(|| black_box(unsafe { vm.execute_program_jit(black_box(mem.as_mut_slice())) }))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("rbpf_cranelift");
+    for ((p, vm), mem) in programs.iter().zip(&vms).zip(&mut mems) {
+        group.bench_function(&p.name, |b| {
+            b.iter(|| black_box(vm.execute_program_cranelift(black_box(mem.as_mut_slice()))))
+        });
+    }
+    group.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let mut programs: Vec<_> = load_all()
+        .into_iter()
+        .map(|p| (p.name.clone(), p.program.clone()))
+        .collect();
+    programs.push(("mixed201".to_string(), mixed_program()));
+    let mut group = c.benchmark_group("compile");
+    for (name, program) in &programs {
+        group.throughput(Throughput::Elements(program.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| JitProgram::compile(black_box(program)).expect("compiles"))
+        });
+    }
+    group.finish();
+    let bytes: Vec<Vec<u8>> = programs.iter().map(|(_, p)| p.to_bytes()).collect();
+    let mut vms: Vec<_> = bytes
+        .iter()
+        .map(|b| rbpf::EbpfVmRaw::new(Some(b)).expect("rbpf loads the program"))
+        .collect();
+    let mut group = c.benchmark_group("rbpf_compile");
+    for ((name, _), vm) in programs.iter().zip(&mut vms) {
+        group.bench_function(name, |b| b.iter(|| vm.jit_compile().expect("compiles")));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("rbpf_cranelift_compile");
+    for ((name, _), vm) in programs.iter().zip(&mut vms) {
+        group.bench_function(name, |b| {
+            b.iter(|| vm.cranelift_compile().expect("compiles"))
+        });
+    }
+    group.finish();
+}
+
+fn call(c: &mut Criterion) {
+    let empty = assemble("mov %r0, 0\nexit").expect("assembles");
+    let jit = JitProgram::compile(&empty).expect("compiles");
+    let interp = Interpreter::new(&empty).expect("lowers");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let mut map = MemoryMap::new(&mut stack);
+    assert_eq!(jit.run([0; 5], &mut map, &mut helpers, None).result, Ok(0));
+    assert_eq!(
+        interp.run([0; 5], &mut map, &mut helpers, None).result,
+        Ok(0)
+    );
+    let mut group = c.benchmark_group("call");
+    group.bench_function("jit", |b| {
+        b.iter(|| black_box(jit.run(black_box([0; 5]), &mut map, &mut helpers, None)))
+    });
+    group.bench_function("interp", |b| {
+        b.iter(|| black_box(interp.run(black_box([0; 5]), &mut map, &mut helpers, None)))
+    });
+    let bytes = empty.to_bytes();
+    let mut vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf loads the program");
+    vm.jit_compile().expect("compiles");
+    vm.cranelift_compile().expect("compiles");
+    let mut mem = [0u8; 8];
+    group.bench_function("rbpf_jit", |b| {
+        // SAFETY: the program touches no memory.
+        b.iter(|| black_box(unsafe { vm.execute_program_jit(black_box(&mut mem)) }))
+    });
+    group.bench_function("rbpf_cranelift", |b| {
+        b.iter(|| black_box(vm.execute_program_cranelift(black_box(&mut mem))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, jit, rbpf_runs, compile, call);
+criterion_main!(benches);
