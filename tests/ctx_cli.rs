@@ -354,3 +354,91 @@ fn kprobe_and_tracepoint_examples() {
     let out = ebpfvm(&["run", "examples/tracepoint.o", "--ctx", &record]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1)\n");
 }
+
+/// A flow dissector: IPv4 frames fill the flow keys (protocol, addresses, ports,
+/// thoff) and return BPF_OK; anything else BPF_DROP.
+const FLOW_DISSECTOR: &str = "
+    ldxw %r2, [%r1+76]       # data: the frame's first byte
+    ldxw %r3, [%r1+80]       # data_end
+    ldxdw %r6, [%r1+144]     # flow_keys
+    mov %r4, %r2
+    add %r4, 38
+    jgt %r4, %r3, +16        # shorter than Ethernet + IPv4 + ports: BPF_DROP
+    ldxh %r5, [%r2+12]
+    jne %r5, 8, +14          # not IPv4 (0x0800 read little-endian): BPF_DROP
+    ldxb %r5, [%r2+23]
+    stxb [%r6+9], %r5        # ip_proto
+    ldxw %r5, [%r2+26]
+    stxw [%r6+16], %r5       # ipv4_src
+    ldxw %r5, [%r2+30]
+    stxw [%r6+20], %r5       # ipv4_dst
+    ldxh %r5, [%r2+34]
+    stxh [%r6+12], %r5       # sport
+    ldxh %r5, [%r2+36]
+    stxh [%r6+14], %r5       # dport
+    sth [%r6+2], 34          # thoff
+    sth [%r6+4], 0x800       # addr_proto: ETH_P_IP
+    mov %r0, 0               # BPF_OK
+    exit
+    mov %r0, 2               # BPF_DROP
+    exit
+";
+
+#[test]
+fn flow_dissector_returns_the_flow_keys_as_the_packet() {
+    let prog = scratch("flow.s", FLOW_DISSECTOR.as_bytes());
+    let udp = scratch("flow_udp.bin", &udp_frame(53));
+    let mut arp = vec![0u8; 12];
+    arp.extend([0x08, 0x06]);
+    arp.extend([0u8; 28]);
+    let arp = scratch("flow_arp.bin", &arp);
+    let mut flags = vec![0u8; 56];
+    flags[48] = 1; // BPF_FLOW_DISSECTOR_F_PARSE_1ST_FRAG
+    let flags = scratch("flow_flags.bin", &flags);
+    // nhoff 14, thoff 34, addr_proto 0x0800, ip_proto 17, n_proto 08 00, ports, addresses.
+    let keys = "0e002200000800000011080004d200350a0000010a000002";
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "flow_dissector",
+            "--packet",
+            &udp,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "BPF_OK");
+        let packet = line["packet"].as_str().unwrap();
+        assert_eq!(packet.len(), 112, "56 bytes of bpf_flow_keys");
+        assert_eq!(&packet[..keys.len()], keys);
+        assert!(packet[keys.len()..].bytes().all(|b| b == b'0'));
+
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "flow_dissector",
+            "--packet",
+            &arp,
+            "--ctx",
+            &flags,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 2);
+        assert_eq!(line["action"], "BPF_DROP");
+        // Untouched keys: nhoff = thoff = 14, n_proto ARP, the flags given.
+        let packet = line["packet"].as_str().unwrap();
+        assert_eq!(&packet[..24], "0e000e000000000000000806");
+        assert_eq!(&packet[96..104], "01000000");
+        // ctx_out is ctx_in as given.
+        let ctx = format!("{}01000000{}", "00".repeat(48), "00".repeat(4));
+        assert_eq!(line["ctx"], ctx.as_str());
+    }
+}

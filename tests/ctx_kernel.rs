@@ -12,7 +12,10 @@
 //!   `csum_diff`, `redirect`) give the same return value and packet after the run on the
 //!   interpreter, the JIT and the kernel; packets the kernel refuses are refused here
 //!   too;
-//! - calls to helpers a type may not call are refused as the kernel refuses them.
+//! - calls to helpers a type may not call are refused as the kernel refuses them;
+//! - flow dissectors: random programs that read the packet, call `skb_load_bytes`, read
+//!   and write the flow keys and return any value give the kernel's retval, flow keys
+//!   (its `data_out`) and `ctx_out`, with and without a `ctx_in` of flags.
 //!
 //! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
 //! why, where `bpf()` is not permitted.
@@ -241,6 +244,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::RawTracepoint,
         ProgramType::Tracepoint,
         ProgramType::PerfEvent,
+        ProgramType::FlowDissector,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
@@ -704,7 +708,7 @@ fn helper_allow_lists_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    for &ty in TYPES {
+    for &ty in TYPES.iter().chain(&[ProgramType::FlowDissector]) {
         for id in (0..216).chain([-1, 5000]) {
             let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
             insns.extend([
@@ -892,4 +896,173 @@ fn raw_tracepoints_match_the_kernel() {
             ebpfvm::isa::disassemble(&program)
         );
     }
+}
+
+/// A random flow dissector: reads the packet behind a bounds check, loads bytes with
+/// `skb_load_bytes`, reads and writes random flow keys fields (nhoff and thoff too, which
+/// the kernel clamps after the run) and returns one of the BPF_* values or garbage.
+fn flow_dissector_program(g: &mut Gen) -> Program {
+    let mut insns = vec![
+        alu(AluOp::Mov, 6, Operand::Reg(reg(1))),
+        mov(9, g.next() as i32),
+        load(8, 7, 6, 144), // r7 = flow_keys
+        // The helper's buffer, initialised (a shorter load leaves the rest as it was).
+        Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: -64,
+            src: Operand::Imm(g.next() as i32),
+        },
+    ];
+    for _ in 0..(3 + g.below(10)) {
+        match g.below(6) {
+            0 | 1 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let off = g.below(57 - size as u64) as i16;
+                insns.push(Insn::Load {
+                    size: size_of(size),
+                    sign_extend: size < 8 && g.below(4) == 0,
+                    dst: reg(2),
+                    src: reg(7),
+                    off,
+                });
+                insns.extend(fold(2));
+            }
+            2 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let off = match g.below(3) {
+                    0 => g.pick(&[0, 2]),
+                    _ => g.below(57 - size as u64) as i16,
+                };
+                let src = if g.below(2) == 0 {
+                    Operand::Reg(reg(9))
+                } else {
+                    Operand::Imm(match g.below(3) {
+                        0 => g.below(120) as i32,
+                        _ => g.next() as i32,
+                    })
+                };
+                insns.push(Insn::Store {
+                    size: size_of(size),
+                    dst: reg(7),
+                    off,
+                    src,
+                });
+            }
+            3 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let at = g.below(80) as i16;
+                insns.push(load(4, 2, 6, 76));
+                insns.push(load(4, 3, 6, 80));
+                insns.push(alu(AluOp::Mov, 4, Operand::Reg(reg(2))));
+                insns.push(alu(AluOp::Add, 4, Operand::Imm(at as i32 + size as i32)));
+                insns.push(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Gt,
+                    dst: reg(4),
+                    src: Operand::Reg(reg(3)),
+                    off: 3,
+                });
+                insns.push(load(size, 5, 2, at));
+                insns.extend(fold(5));
+            }
+            4 => {
+                // skb_load_bytes(ctx, off, r10 - 64, len)
+                insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+                insns.push(mov(2, g.pick(&[0, 12, 14, 30, 60, 5000, -1])));
+                insns.push(alu(AluOp::Mov, 3, Operand::Reg(Reg::FP)));
+                insns.push(alu(AluOp::Add, 3, Operand::Imm(-64)));
+                insns.push(mov(4, 1 + g.below(32) as i32));
+                insns.push(Insn::Call(ebpfvm::isa::CallTarget::Helper(26)));
+                insns.extend(fold(0));
+                insns.push(load(8, 2, 10, -64));
+                insns.extend(fold(2));
+            }
+            _ => insns.push(alu(AluOp::Add, 9, Operand::Imm(g.next() as i32))),
+        }
+    }
+    match g.below(4) {
+        0 => insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9)))),
+        _ => insns.push(mov(0, g.pick(&[0, 0, 2, 7, 129, -1]))),
+    }
+    insns.push(Insn::Exit);
+    Program::new(insns).unwrap()
+}
+
+#[test]
+fn flow_dissectors_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::FlowDissector;
+    let mut packets = packets();
+    packets.push(("4096 bytes", vec![0x45; 4096]));
+    packets.push(("4097 bytes", vec![0x45; 4097]));
+    packets.push(("13 bytes", vec![8; 13]));
+    let mut g = Gen(0x0f10_d155_ec70_0001);
+    let mut compared = 0;
+    for case in 0..400 {
+        let program = flow_dissector_program(&mut g);
+        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
+            panic!(
+                "case {case}: kernel refused\n{}\n{e}",
+                ebpfvm::isa::disassemble(&program)
+            )
+        });
+        let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
+        let ctx_in: Option<Vec<u8>> = match g.below(4) {
+            0 => None,
+            1 => {
+                let mut c = vec![0u8; g.pick(&[56, 56, 48, 60])];
+                if let Some(flags) = c.get_mut(48..52) {
+                    flags.copy_from_slice(&(g.below(8) as u32).to_le_bytes());
+                }
+                if g.below(5) == 0 {
+                    let at = g.below(c.len() as u64) as usize;
+                    c[at] = 1;
+                }
+                Some(c)
+            }
+            _ => Some(vec![0u8; 56]),
+        };
+        let kernel = match loaded.run_ctx(packet, ctx_in.as_deref()) {
+            Ok(r) => Some(r),
+            Err(KernelError::Run(why))
+                if why.contains("Invalid argument") || why.contains("Argument list too long") =>
+            {
+                None
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let context = match &ctx_in {
+            Some(c) => PacketContext::with_ctx(ty, packet, c),
+            None => PacketContext::new(ty, packet),
+        };
+        let ours = context.ok().map(|context| {
+            let results: Vec<_> = engines(ty, &program)
+                .iter_mut()
+                .map(|vm| {
+                    let mut ctx = context.clone();
+                    let r0 = vm.run_packet(&mut ctx).result.unwrap();
+                    let ctx_out = if ctx_in.is_some() {
+                        ctx.ctx_out()
+                    } else {
+                        Vec::new()
+                    };
+                    let retval = r0 as u32;
+                    (retval, ctx.packet_out(), ctx_out)
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "interpreter vs JIT, case {case}");
+            results.into_iter().next().unwrap()
+        });
+        assert_eq!(
+            ours,
+            kernel,
+            "case {case}, packet {name}, ctx_in {ctx_in:02x?}:\n{}",
+            ebpfvm::isa::disassemble(&program)
+        );
+        compared += 1;
+    }
+    eprintln!("{compared} flow dissector runs compared");
 }

@@ -3,7 +3,7 @@
 //!
 //! The rules restate the kernel's `*_is_valid_access` functions (net/core/filter.c:
 //! `bpf_skb_is_valid_access` and the per-type `sk_filter_`, `tc_cls_act_`, `cg_skb_`,
-//! `lwt_` and `xdp_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
+//! `lwt_`, `xdp_` and `flow_dissector_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
 //! `pe_prog_` and the raw tracepoints' `bpf_tracing_ctx_access`), checked against the
 //! running kernel by `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
 //! `invalid bpf_context access off=76 size=4`.
@@ -31,7 +31,8 @@ impl ContextKind {
             | P::CgroupSkb
             | P::LwtIn
             | P::LwtOut
-            | P::LwtXmit => Some(ContextKind::SkBuff),
+            | P::LwtXmit
+            | P::FlowDissector => Some(ContextKind::SkBuff),
             P::Xdp => Some(ContextKind::XdpMd),
             _ => None,
         }
@@ -120,6 +121,9 @@ pub fn check(
     }
     if ty == ProgramType::PerfEvent {
         return perf_event(off, size, kind);
+    }
+    if ty == ProgramType::FlowDissector {
+        return flow_dissector(off, size, kind);
     }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
@@ -282,6 +286,24 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
         // Writes are whole words; reads may be narrower, a power of two.
         _ if write => size == 4,
         _ => size <= 4 && size.is_power_of_two(),
+    }
+}
+
+/// `flow_dissector_is_valid_access`: aligned reads of `data` and `data_end` (32 bits,
+/// not sign-extending) and of the `flow_keys` pointer (64 bits); nothing else, no
+/// writes. The backing model holds the flow keys' guest address at `flow_keys` itself
+/// (the uapi field is 64 bits wide), so that load stays as it is.
+fn flow_dissector(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let invalid = AccessError::Invalid { off, size };
+    match (off, size, kind) {
+        (76, 4, AccessKind::Read { sign_extend: false }) => Ok(Conversion::Pointer {
+            slot: skb::SLOT_DATA,
+        }),
+        (80, 4, AccessKind::Read { sign_extend: false }) => Ok(Conversion::Pointer {
+            slot: skb::SLOT_DATA_END,
+        }),
+        (144, 8, AccessKind::Read { .. }) => Ok(Conversion::Plain),
+        _ => Err(invalid),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `BPF_PROG_TEST_RUN`-style run builds from a packet, and what the return value means.
 //!
 //! - [`ProgramType`]: the kernel's `enum bpf_prog_type`, names and ELF sections.
-//! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`) and their backing models.
+//! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`, `bpf_flow_keys`) and their backing models.
 //! - [`access`]: the per-type access rules (the kernel's `*_is_valid_access`).
 //! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
 //! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
@@ -26,7 +26,8 @@ mod rewrite;
 pub use access::{AccessError, ContextKind};
 pub use action::action;
 pub use packet::{
-    PacketContext, PacketError, Regions, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED, XDP_HEADROOM,
+    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
+    XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};
 pub use rewrite::{context_extent, rewrite, RewriteError};
