@@ -442,3 +442,25 @@ fn flow_dissector_returns_the_flow_keys_as_the_packet() {
         assert_eq!(line["ctx"], ctx.as_str());
     }
 }
+
+#[test]
+fn sk_skb_checks_its_access_rules_but_does_not_run_yet() {
+    let frame = scratch("sk_skb.bin", &udp_frame(80));
+    let mark = scratch("sk_skb_mark.s", b"ldxw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&["run", &mark, "--type", "sk_skb", "--packet", &frame]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pc 0: invalid bpf_context access off=8 size=4"),
+        "{err}"
+    );
+    let len = scratch("sk_skb_len.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&["run", &len, "--type", "sk_skb", "--packet", &frame]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "running sk_skb programs (the kernel cannot test-run them) is not supported yet"
+        ),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+}

@@ -4,7 +4,7 @@
 //!
 //! - every context access (offset, size, read/ldsx/store/store-immediate) is accepted
 //!   by our load-time rewrite exactly when the kernel verifier accepts it, and refused
-//!   with the kernel's message (kprobe's `pt_regs` too);
+//!   with the kernel's message (kprobe's `pt_regs`, `flow_dissector` and `sk_skb` too);
 //! - every readable field has the kernel's value for real and edge-case packets;
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
@@ -245,6 +245,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::Tracepoint,
         ProgramType::PerfEvent,
         ProgramType::FlowDissector,
+        ProgramType::SkSkb,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
@@ -708,7 +709,10 @@ fn helper_allow_lists_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    for &ty in TYPES.iter().chain(&[ProgramType::FlowDissector]) {
+    for &ty in TYPES
+        .iter()
+        .chain(&[ProgramType::FlowDissector, ProgramType::SkSkb])
+    {
         for id in (0..216).chain([-1, 5000]) {
             let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
             insns.extend([

@@ -3,7 +3,7 @@
 //!
 //! The rules restate the kernel's `*_is_valid_access` functions (net/core/filter.c:
 //! `bpf_skb_is_valid_access` and the per-type `sk_filter_`, `tc_cls_act_`, `cg_skb_`,
-//! `lwt_`, `xdp_` and `flow_dissector_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
+//! `lwt_`, `sk_skb_`, `xdp_` and `flow_dissector_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
 //! `pe_prog_` and the raw tracepoints' `bpf_tracing_ctx_access`), checked against the
 //! running kernel by `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
 //! `invalid bpf_context access off=76 size=4`.
@@ -32,7 +32,8 @@ impl ContextKind {
             | P::LwtIn
             | P::LwtOut
             | P::LwtXmit
-            | P::FlowDissector => Some(ContextKind::SkBuff),
+            | P::FlowDissector
+            | P::SkSkb => Some(ContextKind::SkBuff),
             P::Xdp => Some(ContextKind::XdpMd),
             _ => None,
         }
@@ -250,6 +251,15 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
                 || range(skb::WIRE_LEN, 4)
                 || range(skb::HWTSTAMP, 8),
             range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb,
+        ),
+        P::SkSkb => (
+            range(skb::TC_CLASSID, 4)
+                || range(skb::DATA_META, 4)
+                || range(skb::TSTAMP, 8)
+                || range(skb::WIRE_LEN, 4)
+                || range(skb::HWTSTAMP, 8)
+                || range(skb::MARK, 4),
+            range(skb::TC_INDEX, 4) || range(skb::PRIORITY, 4),
         ),
         P::SchedCls | P::SchedAct => {
             if off == skb::TSTAMP_TYPE {

@@ -149,6 +149,11 @@ impl PacketContext {
         }
         match kind {
             ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
+            // Its access rules are modelled (and checked against the kernel's verifier),
+            // but the kernel cannot test-run it: no reference for its context's values.
+            ContextKind::SkBuff if ty == ProgramType::SkSkb => Err(PacketError::Unsupported(
+                "running sk_skb programs (the kernel cannot test-run them)".into(),
+            )),
             ContextKind::SkBuff if ty == ProgramType::FlowDissector => {
                 if packet.len() > FLOW_DISSECTOR_MAX {
                     return Err(size_error("longer than 4096 bytes"));

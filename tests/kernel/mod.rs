@@ -80,6 +80,16 @@ impl XdpProgram {
     /// Loads bytecode as a program of type `prog_type` (`enum bpf_prog_type`), with
     /// expected attach type 0.
     pub fn load_type(prog_type: u32, bytecode: &[u8]) -> Result<XdpProgram, KernelError> {
+        XdpProgram::load_attach(prog_type, 0, bytecode)
+    }
+
+    /// [`XdpProgram::load_type`] with an expected attach type (`enum bpf_attach_type`),
+    /// which several types need to load at all (`cgroup_sock_addr`, `sk_lookup`, ...).
+    pub fn load_attach(
+        prog_type: u32,
+        attach_type: u32,
+        bytecode: &[u8],
+    ) -> Result<XdpProgram, KernelError> {
         let license = CString::new("GPL").expect("no NUL");
         let mut log = vec![0u8; 1 << 20];
         let mut attr = [0u64; 20];
@@ -90,6 +100,7 @@ impl XdpProgram {
         put_u32(&mut attr, 24, 1); // log_level
         put_u32(&mut attr, 28, log.len() as u32);
         attr[4] = log.as_mut_ptr() as u64;
+        put_u32(&mut attr, 68, attach_type); // expected_attach_type
         let fd = bpf(BPF_PROG_LOAD, &mut attr);
         if fd >= 0 {
             return Ok(XdpProgram { fd: fd as i32 });
