@@ -464,3 +464,61 @@ fn sk_skb_checks_its_access_rules_but_does_not_run_yet() {
     );
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// sk_lookup: drop lookups for local port 22, pass the rest.
+const SK_LOOKUP: &str = "
+    ldxw %r2, [%r1+60]       # local_port (host order)
+    mov %r0, 1               # SK_PASS
+    jne %r2, 22, +1
+    mov %r0, 0               # SK_DROP: nothing reaches port 22
+    exit
+";
+
+/// A `bpf_sk_lookup` for TCP from 10.0.0.1:5555 to 10.0.0.2:`port`.
+fn sk_lookup_ctx(port: u32) -> Vec<u8> {
+    let mut c = vec![0u8; 72];
+    c[8..12].copy_from_slice(&2u32.to_le_bytes()); // AF_INET
+    c[12..16].copy_from_slice(&6u32.to_le_bytes()); // IPPROTO_TCP
+    c[16..20].copy_from_slice(&[10, 0, 0, 1]);
+    c[36..38].copy_from_slice(&5555u16.to_be_bytes());
+    c[40..44].copy_from_slice(&[10, 0, 0, 2]);
+    c[60..64].copy_from_slice(&port.to_le_bytes());
+    c
+}
+
+#[test]
+fn sk_lookup_runs_on_its_context_with_action_and_ctx_out() {
+    let prog = scratch("sk_lookup.s", SK_LOOKUP.as_bytes());
+    let ssh = scratch("sk_lookup_22.bin", &sk_lookup_ctx(22));
+    let web = scratch("sk_lookup_80.bin", &sk_lookup_ctx(80));
+    for engine in ["interp", "jit"] {
+        for (ctx, retval, action) in [(&ssh, 0, "SK_DROP"), (&web, 1, "SK_PASS")] {
+            let out = ebpfvm(&[
+                "run",
+                &prog,
+                "--type",
+                "sk_lookup",
+                "--ctx",
+                ctx,
+                "--engine",
+                engine,
+                "--json",
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            let line = &json_lines(&out)[0];
+            assert_eq!(line["retval"], retval);
+            assert_eq!(line["action"], action);
+            assert_eq!(line["ctx"], hex(&std::fs::read(ctx).unwrap()));
+        }
+    }
+    // What the kernel's test run refuses is refused, with its errno's reason.
+    let mut bad = sk_lookup_ctx(80);
+    bad[60..64].copy_from_slice(&70000u32.to_le_bytes());
+    let bad = scratch("sk_lookup_bad.bin", &bad);
+    let out = ebpfvm(&["run", &prog, "--type", "sk_lookup", "--ctx", &bad]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("local_port 70000 is above 65535"), "{err}");
+    let out = ebpfvm(&["run", &prog, "--type", "sk_lookup"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give --ctx FILE"), "{err}");
+}

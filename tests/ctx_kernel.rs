@@ -246,6 +246,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::PerfEvent,
         ProgramType::FlowDissector,
         ProgramType::SkSkb,
+        ProgramType::SkLookup,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
@@ -260,7 +261,8 @@ fn access_rules_match_the_kernel() {
                         continue; // there is no 64-bit ldsx
                     }
                     let program = access_program(off, size, kind);
-                    let kernel = KernelProgram::load_type(ty.id(), &program.to_bytes());
+                    let kernel =
+                        KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes());
                     let ours = Vm::with_type(program, ty);
                     checked += 1;
                     match (&kernel, &ours) {
@@ -285,6 +287,12 @@ fn access_rules_match_the_kernel() {
         }
     }
     eprintln!("{checked} accesses checked");
+}
+
+/// The expected attach type a program of `ty` must be loaded with (`enum
+/// bpf_attach_type`); 0 where the type does not care.
+fn attach_type(ty: ProgramType) -> u32 {
+    ty.default_attach_type().unwrap_or(0)
 }
 
 /// Every readable field of `ty`: (offset, size) of each allowed read.
@@ -709,10 +717,11 @@ fn helper_allow_lists_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    for &ty in TYPES
-        .iter()
-        .chain(&[ProgramType::FlowDissector, ProgramType::SkSkb])
-    {
+    for &ty in TYPES.iter().chain(&[
+        ProgramType::FlowDissector,
+        ProgramType::SkSkb,
+        ProgramType::SkLookup,
+    ]) {
         for id in (0..216).chain([-1, 5000]) {
             let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
             insns.extend([
@@ -721,11 +730,12 @@ fn helper_allow_lists_match_the_kernel() {
                 Insn::Exit,
             ]);
             let program = Program::new(insns).unwrap();
-            let log = match KernelProgram::load_type(ty.id(), &program.to_bytes()) {
-                Ok(_) => String::new(),
-                Err(KernelError::Refused(log)) => log,
-                Err(e) => panic!("{e}"),
-            };
+            let log =
+                match KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes()) {
+                    Ok(_) => String::new(),
+                    Err(KernelError::Refused(log)) => log,
+                    Err(e) => panic!("{e}"),
+                };
             let kernel_refuses = log.contains("cannot use helper") || log.contains("invalid func");
             match ebpfvm::ctx::rewrite(&program, ty) {
                 Ok(_) => assert!(
@@ -1069,4 +1079,126 @@ fn flow_dissectors_match_the_kernel() {
         compared += 1;
     }
     eprintln!("{compared} flow dissector runs compared");
+}
+
+/// A random `bpf_sk_lookup` for the test run: mostly valid, sometimes with what the
+/// kernel refuses (a selected socket, a port above 16 bits, another family, bytes past
+/// the struct, `ingress_ifindex`).
+fn random_sk_lookup(g: &mut Gen) -> Vec<u8> {
+    let mut c: Vec<u8> = (0..72).map(|_| g.next() as u8).collect();
+    c[0..8].fill(0);
+    c[38..40].fill(g.pick(&[0, 0, 0, 1]));
+    c[64..72].fill(0);
+    let family: u32 = g.pick(&[2, 2, 10, 10, 0x3_0002, 0x1_000a, 0, 3]);
+    c[8..12].copy_from_slice(&family.to_le_bytes());
+    let any = g.next() as u32 & 0xffff;
+    let port: u32 = g.pick(&[0, 80, 443, 65535, 65536, any]);
+    c[60..64].copy_from_slice(&port.to_le_bytes());
+    match g.below(12) {
+        0 => c[g.below(8) as usize] = 1,
+        1 => c[64 + g.below(8) as usize] = 1,
+        2 => c.extend([0, 0, 0, 0]),
+        3 => c.extend([0, 1]),
+        4 => c.truncate(g.pick(&[0, 12, 40, 64, 68])),
+        _ => {}
+    }
+    c
+}
+
+#[test]
+fn sk_lookups_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::SkLookup;
+    let reads: Vec<(i16, u32)> = (0..72)
+        .flat_map(|off| [1u32, 2, 4, 8].map(|size| (off, size)))
+        .filter(|&(off, size)| {
+            access::check(
+                ty,
+                off as i64,
+                size,
+                AccessKind::Read { sign_extend: false },
+            )
+            .is_ok()
+        })
+        .collect();
+    let mut g = Gen(0x5c10_0c0b_0000_0001);
+    let mut compared = 0;
+    for case in 0..500 {
+        let mut insns = vec![mov(9, g.next() as i32)];
+        for _ in 0..(1 + g.below(6)) {
+            let (off, size) = g.pick(&reads);
+            insns.push(Insn::Load {
+                size: size_of(size),
+                sign_extend: size < 8 && g.below(4) == 0,
+                dst: reg(2),
+                src: reg(1),
+                off,
+            });
+            if off == 0 {
+                // sk: a socket or NULL, which may only be compared.
+                insns.push(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Eq,
+                    dst: reg(2),
+                    src: Operand::Imm(0),
+                    off: 1,
+                });
+                insns.push(alu(AluOp::Add, 9, Operand::Imm(0x1234)));
+            } else {
+                insns.extend(fold(2));
+            }
+        }
+        // sk_lookup may return SK_DROP (0) or SK_PASS (1) only.
+        insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
+        insns.push(alu(AluOp::Rsh, 0, Operand::Imm(g.below(40) as i32)));
+        insns.push(alu(AluOp::And, 0, Operand::Imm(1)));
+        insns.push(Insn::Exit);
+        let program = Program::new(insns).unwrap();
+        let loaded = KernelProgram::load_attach(ty.id(), 36, &program.to_bytes()).unwrap();
+        let ctx_in = random_sk_lookup(&mut g);
+        let kernel = match loaded.run_ctx_only(&ctx_in) {
+            Ok(r) => Ok(r),
+            Err(KernelError::Run(why)) => Err(why),
+            Err(e) => panic!("{e}"),
+        };
+        let ours = ebpfvm::ctx::sk_lookup::context(&ctx_in).map(|model| {
+            let results: Vec<u32> = [Engine::Interpreter, Engine::Jit]
+                .into_iter()
+                .map(|engine| {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    vm.set_engine(engine).unwrap();
+                    let mut ctx = model.clone();
+                    vm.run_context(&mut ctx).result.unwrap() as u32
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "interpreter vs JIT, case {case}");
+            (results[0], ebpfvm::ctx::sk_lookup::ctx_out(&ctx_in))
+        });
+        match (&ours, &kernel) {
+            (Ok(o), Ok(k)) => assert_eq!(
+                o,
+                k,
+                "case {case}, ctx_in {ctx_in:02x?}:\n{}",
+                ebpfvm::isa::disassemble(&program)
+            ),
+            (Err(e), Err(why)) => {
+                let errno = why.rsplit("os error ").next().unwrap_or("");
+                let expected = match e {
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Invalid(_) => "22)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::TooBig => "7)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Port(_) => "34)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Family(_) => "97)",
+                };
+                assert_eq!(
+                    errno, expected,
+                    "case {case}: we say `{e}`, the kernel {why}"
+                );
+            }
+            _ => panic!("case {case}, ctx_in {ctx_in:02x?}: ours {ours:?}, kernel {kernel:?}"),
+        }
+        compared += 1;
+    }
+    eprintln!("{compared} sk_lookup runs compared");
 }

@@ -10,6 +10,7 @@
 //! - [`action()`]: the named action of a return value.
 //! - [`helpers`]: helper names and which types may call them.
 //! - [`regs`]: `pt_regs` of kprobe programs, x86_64 and arm64, built from `--regs`.
+//! - [`sk_lookup`]: `struct bpf_sk_lookup`, its own backing model, built from `ctx_in`.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
@@ -22,6 +23,7 @@ mod packet;
 mod prog_type;
 pub mod regs;
 mod rewrite;
+pub mod sk_lookup;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;

@@ -186,6 +186,16 @@ const SECTIONS: &[(&str, Match, ProgramType)] = &[
 ];
 
 impl ProgramType {
+    /// The expected attach type (`enum bpf_attach_type`) a program of this type is
+    /// loaded with when nothing else says, for the types the kernel will not load with
+    /// the default 0; `None` where 0 will do.
+    pub fn default_attach_type(self) -> Option<u32> {
+        match self {
+            ProgramType::SkLookup => Some(36), // BPF_SK_LOOKUP
+            _ => None,
+        }
+    }
+
     /// The type libbpf gives a program in section `name`, or `None` when libbpf would
     /// not recognise the name.
     pub fn from_section(name: &str) -> Option<ProgramType> {

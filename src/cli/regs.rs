@@ -1,16 +1,16 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
 //! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
-//! `--ctx` record. The kernel cannot test-run
-//! kprobes, so only the load-time rules are compared with it (raw tracepoints run
-//! there too); the result is the return value (low 32 bits of r0, as the kernel's
+//! `--ctx` record; `--type sk_lookup` over the `--ctx` `bpf_sk_lookup`. The kernel
+//! cannot test-run kprobes, so only the load-time rules are compared with it (raw
+//! tracepoints and sk_lookup run there too); the result is the return value (low 32 bits of r0, as the kernel's
 //! program runner returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::ProgramType;
+use ebpfvm::ctx::{sk_lookup, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -94,6 +94,39 @@ pub fn run_record(
     bytes.resize(size, 0);
     let outcome = vm.run_context(&mut bytes);
     print_outcome(&outcome, json)
+}
+
+/// sk_lookup: r1 points to the `--ctx` `bpf_sk_lookup`, checked and built as the
+/// kernel's test run builds it; the result carries the action and, with `--json`,
+/// `ctx`, the context after the run as the test run returns it.
+pub fn run_sk_lookup(vm: &mut Vm, ctx: Option<&Path>, json: bool) -> Result<ExitCode, CliError> {
+    let Some(path) = ctx else {
+        return Err(CliError::Usage(
+            "an `sk_lookup` program needs its context: give --ctx FILE (a bpf_sk_lookup)".into(),
+        ));
+    };
+    let given = read_file(&path.to_path_buf())?;
+    let mut model =
+        sk_lookup::context(&given).map_err(|e| CliError::Usage(format!("--ctx: {e}")))?;
+    let outcome = vm.run_context(&mut model);
+    let r0 = match &outcome.result {
+        Ok(r0) => *r0 as u32,
+        Err(_) => return print_outcome(&outcome, json),
+    };
+    let action = ebpfvm::ctx::action(ProgramType::SkLookup, r0 as u64);
+    if json {
+        let ctx_out: String = sk_lookup::ctx_out(&given)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        println!(
+            "{}",
+            json!({ "retval": r0, "action": action, "ctx": ctx_out, "insns": outcome.insns })
+        );
+    } else {
+        println!("{r0} ({r0:#x}) {}", action.unwrap_or(""));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `1,0x10,-1`: 64-bit little-endian values, one after the other.

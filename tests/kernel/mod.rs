@@ -137,6 +137,29 @@ impl XdpProgram {
         Ok(get_u32(&attr, 4))
     }
 
+    /// Runs once with only a context, which comes back (sk_lookup); returns (retval,
+    /// context after the run).
+    pub fn run_ctx_only(&self, ctx: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
+        let mut ctx_out = vec![0u8; 256];
+        let mut attr = [0u64; 20];
+        put_u32(&mut attr, 0, self.fd as u32);
+        put_u32(&mut attr, 32, 1); // repeat
+        put_u32(&mut attr, 40, ctx.len() as u32); // ctx_size_in
+        put_u32(&mut attr, 44, ctx_out.len() as u32); // ctx_size_out
+        attr[6] = if ctx.is_empty() {
+            0
+        } else {
+            ctx.as_ptr() as u64
+        }; // ctx_in
+        attr[7] = ctx_out.as_mut_ptr() as u64; // ctx_out
+        if bpf(BPF_PROG_TEST_RUN, &mut attr) != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
+        }
+        ctx_out.truncate((get_u32(&attr, 44) as usize).min(256));
+        Ok((get_u32(&attr, 4), ctx_out))
+    }
+
     /// Runs once over `packet`; returns (retval, packet after the run).
     pub fn run(&self, packet: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
         self.run_ctx(packet, None)
