@@ -247,6 +247,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::FlowDissector,
         ProgramType::SkSkb,
         ProgramType::SkLookup,
+        ProgramType::CgroupSock,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,

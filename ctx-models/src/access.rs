@@ -129,6 +129,9 @@ pub fn check(
     if ty == ProgramType::SkLookup {
         return crate::sk_lookup::check(off, size, kind);
     }
+    if ty == ProgramType::CgroupSock {
+        return crate::sock::cgroup_sock(off, size, kind);
+    }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
         Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),

@@ -11,6 +11,7 @@
 //! - [`helpers`]: helper names and which types may call them.
 //! - [`regs`]: `pt_regs` of kprobe programs, x86_64 and arm64, built from `--regs`.
 //! - [`sk_lookup`]: `struct bpf_sk_lookup`, its own backing model, built from `ctx_in`.
+//! - [`sock`]: `struct bpf_sock` of `cgroup_sock` programs, its own backing model.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
@@ -24,6 +25,7 @@ mod prog_type;
 pub mod regs;
 mod rewrite;
 pub mod sk_lookup;
+pub mod sock;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;

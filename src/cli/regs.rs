@@ -1,16 +1,17 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
 //! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
-//! `--ctx` record; `--type sk_lookup` over the `--ctx` `bpf_sk_lookup`. The kernel
-//! cannot test-run kprobes, so only the load-time rules are compared with it (raw
-//! tracepoints and sk_lookup run there too); the result is the return value (low 32 bits of r0, as the kernel's
-//! program runner returns it).
+//! `--ctx` record; `--type sk_lookup`/`cgroup_sock` over the `--ctx` `bpf_sk_lookup` or
+//! `bpf_sock`. The kernel cannot test-run kprobes or cgroup_sock programs, so only the
+//! load-time rules are compared with it (raw tracepoints and sk_lookup run there too);
+//! the result is the return value (low 32 bits of r0, as the kernel's program runner
+//! returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::{sk_lookup, ProgramType};
+use ebpfvm::ctx::{sk_lookup, sock, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -96,32 +97,42 @@ pub fn run_record(
     print_outcome(&outcome, json)
 }
 
-/// sk_lookup: r1 points to the `--ctx` `bpf_sk_lookup`, checked and built as the
-/// kernel's test run builds it; the result carries the action and, with `--json`,
-/// `ctx`, the context after the run as the test run returns it.
-pub fn run_sk_lookup(vm: &mut Vm, ctx: Option<&Path>, json: bool) -> Result<ExitCode, CliError> {
+/// sk_lookup and cgroup_sock: r1 points to the `--ctx` struct (`bpf_sk_lookup`, checked
+/// and built as the kernel's test run builds it; `bpf_sock`, as given). The result
+/// carries the action and, with `--json`, `ctx`: for sk_lookup the context as the test
+/// run returns it, for cgroup_sock the struct after the program's writes.
+pub fn run_struct(
+    vm: &mut Vm,
+    ty: ProgramType,
+    ctx: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let Some(path) = ctx else {
-        return Err(CliError::Usage(
-            "an `sk_lookup` program needs its context: give --ctx FILE (a bpf_sk_lookup)".into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program needs its context: give --ctx FILE"
+        )));
     };
     let given = read_file(&path.to_path_buf())?;
-    let mut model =
-        sk_lookup::context(&given).map_err(|e| CliError::Usage(format!("--ctx: {e}")))?;
+    let usage = |e: &dyn std::fmt::Display| CliError::Usage(format!("--ctx: {e}"));
+    let mut model = match ty {
+        ProgramType::SkLookup => sk_lookup::context(&given).map_err(|e| usage(&e))?,
+        _ => sock::context(&given).map_err(|e| usage(&e))?,
+    };
     let outcome = vm.run_context(&mut model);
     let r0 = match &outcome.result {
         Ok(r0) => *r0 as u32,
         Err(_) => return print_outcome(&outcome, json),
     };
-    let action = ebpfvm::ctx::action(ProgramType::SkLookup, r0 as u64);
+    let action = ebpfvm::ctx::action(ty, r0 as u64);
     if json {
-        let ctx_out: String = sk_lookup::ctx_out(&given)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let after = match ty {
+            ProgramType::SkLookup => sk_lookup::ctx_out(&given),
+            _ => model,
+        };
+        let after: String = after.iter().map(|b| format!("{b:02x}")).collect();
         println!(
             "{}",
-            json!({ "retval": r0, "action": action, "ctx": ctx_out, "insns": outcome.insns })
+            json!({ "retval": r0, "action": action, "ctx": after, "insns": outcome.insns })
         );
     } else {
         println!("{r0} ({r0:#x}) {}", action.unwrap_or(""));

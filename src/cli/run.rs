@@ -218,7 +218,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         vm.set_engine(engine).map_err(load_error)?;
         return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
     }
-    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::SkLookup) {
+    if let Some(ty) =
+        prog_type.filter(|&t| matches!(t, ProgramType::SkLookup | ProgramType::CgroupSock))
+    {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
             message: e.to_string(),
@@ -226,7 +228,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
-        return super::regs::run_sk_lookup(&mut vm, args.ctx.as_deref(), args.json);
+        return super::regs::run_struct(&mut vm, ty, args.ctx.as_deref(), args.json);
     }
     if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
@@ -330,6 +332,7 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::Tracepoint,
     ProgramType::PerfEvent,
     ProgramType::SkLookup,
+    ProgramType::CgroupSock,
 ];
 
 /// The program type named, `None` for `raw`; types without a modelled context are
