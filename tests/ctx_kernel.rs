@@ -248,6 +248,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::SkSkb,
         ProgramType::SkLookup,
         ProgramType::CgroupSock,
+        ProgramType::CgroupSockAddr,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,

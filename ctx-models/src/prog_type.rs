@@ -191,7 +191,8 @@ impl ProgramType {
     /// the default 0; `None` where 0 will do.
     pub fn default_attach_type(self) -> Option<u32> {
         match self {
-            ProgramType::SkLookup => Some(36), // BPF_SK_LOOKUP
+            ProgramType::SkLookup => Some(36),       // BPF_SK_LOOKUP
+            ProgramType::CgroupSockAddr => Some(10), // BPF_CGROUP_INET4_CONNECT
             _ => None,
         }
     }

@@ -218,9 +218,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         vm.set_engine(engine).map_err(load_error)?;
         return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
     }
-    if let Some(ty) =
-        prog_type.filter(|&t| matches!(t, ProgramType::SkLookup | ProgramType::CgroupSock))
-    {
+    if let Some(ty) = prog_type.filter(|&t| STRUCT_TYPES.contains(&t)) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
             message: e.to_string(),
@@ -333,6 +331,14 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::PerfEvent,
     ProgramType::SkLookup,
     ProgramType::CgroupSock,
+    ProgramType::CgroupSockAddr,
+];
+
+/// Types that run on a uapi struct given with `--ctx` (`regs::run_struct`).
+const STRUCT_TYPES: &[ProgramType] = &[
+    ProgramType::SkLookup,
+    ProgramType::CgroupSock,
+    ProgramType::CgroupSockAddr,
 ];
 
 /// The program type named, `None` for `raw`; types without a modelled context are
