@@ -636,3 +636,46 @@ fn cgroup_sock_addr_rewrites_the_address_given() {
         "{err}"
     );
 }
+
+/// sock_ops: for BPF_SOCK_OPS_TIMEOUT_INIT (1), reply with a 10-second timeout.
+const SOCK_OPS: &str = "
+    ldxw %r2, [%r1+0]        # op
+    mov %r0, 1
+    jne %r2, 1, +1
+    stw [%r1+4], 10000       # reply
+    exit
+";
+
+#[test]
+fn sock_ops_replies_in_the_struct_given() {
+    let prog = scratch("sock_ops.s", SOCK_OPS.as_bytes());
+    let mut ops = vec![0u8; 224];
+    ops[0] = 1; // BPF_SOCK_OPS_TIMEOUT_INIT
+    let ctx = scratch("sock_ops.bin", &ops);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run", &prog, "--type", "sock_ops", "--ctx", &ctx, "--engine", engine, "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 1);
+        let mut after = ops.clone();
+        after[4..8].copy_from_slice(&10000u32.to_le_bytes());
+        assert_eq!(line["ctx"], hex(&after));
+    }
+    // Only reply and sk_txhash are writable, as the kernel verifier says.
+    let op = scratch("sock_ops_op.s", b"stw [%r1+0], 1\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &op, "--type", "sock_ops", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=0 size=4"),
+        "{err}"
+    );
+    let sk = scratch("sock_ops_sk.s", b"ldxdw %r0, [%r1+184]\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &sk, "--type", "sock_ops", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reading bpf_sock_ops->sk is not supported yet"),
+        "{err}"
+    );
+}

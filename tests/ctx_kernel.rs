@@ -249,12 +249,13 @@ fn access_rules_match_the_kernel() {
         ProgramType::SkLookup,
         ProgramType::CgroupSock,
         ProgramType::CgroupSockAddr,
+        ProgramType::SockOps,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
             // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
-            // (184), the start of a tracepoint record; and past them.
-            None => 192,
+            // (184), the start of a tracepoint record, bpf_sock_ops (224); and past them.
+            None => 232,
         };
         for off in -4..model {
             for size in [1, 2, 4, 8] {

@@ -135,6 +135,9 @@ pub fn check(
     if ty == ProgramType::CgroupSockAddr {
         return crate::sock::cgroup_sock_addr(off, size, kind);
     }
+    if ty == ProgramType::SockOps {
+        return crate::sock_ops::check(off, size, kind);
+    }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
         Some(ContextKind::XdpMd) => xdp_allowed(off, size, kind),

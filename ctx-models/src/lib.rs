@@ -11,7 +11,9 @@
 //! - [`helpers`]: helper names and which types may call them.
 //! - [`regs`]: `pt_regs` of kprobe programs, x86_64 and arm64, built from `--regs`.
 //! - [`sk_lookup`]: `struct bpf_sk_lookup`, its own backing model, built from `ctx_in`.
-//! - [`sock`]: `struct bpf_sock` of `cgroup_sock` programs, its own backing model.
+//! - [`sock`]: `struct bpf_sock` and `struct bpf_sock_addr` of the cgroup socket
+//!   programs, their own backing models.
+//! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
@@ -26,6 +28,7 @@ pub mod regs;
 mod rewrite;
 pub mod sk_lookup;
 pub mod sock;
+pub mod sock_ops;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;

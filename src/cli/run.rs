@@ -332,6 +332,7 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::SkLookup,
     ProgramType::CgroupSock,
     ProgramType::CgroupSockAddr,
+    ProgramType::SockOps,
 ];
 
 /// Types that run on a uapi struct given with `--ctx` (`regs::run_struct`).
@@ -339,6 +340,7 @@ const STRUCT_TYPES: &[ProgramType] = &[
     ProgramType::SkLookup,
     ProgramType::CgroupSock,
     ProgramType::CgroupSockAddr,
+    ProgramType::SockOps,
 ];
 
 /// The program type named, `None` for `raw`; types without a modelled context are
