@@ -679,3 +679,78 @@ fn sock_ops_replies_in_the_struct_given() {
         "{err}"
     );
 }
+
+#[test]
+fn cgroup_device_and_sysctl_run_on_the_struct_given() {
+    // Deny write access (BPF_DEVCG_ACC_WRITE, 4 in the upper half of access_type) to
+    // character devices (BPF_DEVCG_DEV_CHAR, 2 in the lower half) of major 1.
+    let device = scratch(
+        "device.s",
+        b"ldxh %r2, [%r1+0]\nldxh %r3, [%r1+2]\nldxw %r4, [%r1+4]\nmov %r0, 1\n\
+          jne %r2, 2, +5\njne %r4, 1, +4\nmov %r5, %r3\nand %r5, 4\njeq %r5, 0, +1\n\
+          mov %r0, 0\nexit\n",
+    );
+    for (access, action) in [(4u8, "DENY"), (2, "ALLOW")] {
+        let mut dev = vec![0u8; 12];
+        dev[0] = 2;
+        dev[2] = access;
+        dev[4] = 1;
+        let ctx = scratch("device.bin", &dev);
+        let out = ebpfvm(&[
+            "run",
+            &device,
+            "--type",
+            "cgroup_device",
+            "--ctx",
+            &ctx,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(json_lines(&out)[0]["action"], action);
+    }
+    // sysctl: file_pos is writable, write is not.
+    let sysctl = scratch("sysctl.s", b"ldxw %r0, [%r1+0]\nstw [%r1+4], 9\nexit\n");
+    let ctx = scratch("sysctl.bin", &[1, 0, 0, 0, 0, 0, 0, 0]);
+    let out = ebpfvm(&[
+        "run",
+        &sysctl,
+        "--type",
+        "cgroup_sysctl",
+        "--ctx",
+        &ctx,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "ALLOW");
+    assert_eq!(line["ctx"], "0100000009000000");
+    let bad = scratch("sysctl_bad.s", b"stw [%r1+0], 1\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &bad, "--type", "cgroup_sysctl", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=0 size=4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn types_checked_at_load_only_say_so() {
+    let ok = scratch("msg_ok.s", b"ldxw %r0, [%r1+68]\nexit\n");
+    let bad = scratch("msg_bad.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    for ty in ["sk_msg", "sk_reuseport", "cgroup_sockopt"] {
+        let out = ebpfvm(&["run", &ok, "--type", ty]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if ty == "sk_msg" {
+            assert!(
+                err.contains("running sk_msg programs is not supported yet"),
+                "{err}"
+            );
+        }
+        assert_eq!(out.status.code(), Some(2), "{ty}: {err}");
+        let out = ebpfvm(&["run", &bad, "--type", ty]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid bpf_context access off=0 size=4"),
+            "{ty}: {err}"
+        );
+    }
+}

@@ -250,6 +250,11 @@ fn access_rules_match_the_kernel() {
         ProgramType::CgroupSock,
         ProgramType::CgroupSockAddr,
         ProgramType::SockOps,
+        ProgramType::SkMsg,
+        ProgramType::SkReuseport,
+        ProgramType::CgroupDevice,
+        ProgramType::CgroupSysctl,
+        ProgramType::CgroupSockopt,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,

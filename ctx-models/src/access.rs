@@ -135,8 +135,14 @@ pub fn check(
     if ty == ProgramType::CgroupSockAddr {
         return crate::sock::cgroup_sock_addr(off, size, kind);
     }
-    if ty == ProgramType::SockOps {
-        return crate::sock_ops::check(off, size, kind);
+    match ty {
+        ProgramType::SockOps => return crate::sock_ops::check(off, size, kind),
+        ProgramType::SkMsg => return crate::msg::sk_msg(off, size, kind),
+        ProgramType::SkReuseport => return crate::msg::sk_reuseport(off, size, kind),
+        ProgramType::CgroupDevice => return crate::cgroup::device(off, size, kind),
+        ProgramType::CgroupSysctl => return crate::cgroup::sysctl(off, size, kind),
+        ProgramType::CgroupSockopt => return crate::cgroup::sockopt(off, size, kind),
+        _ => {}
     }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),

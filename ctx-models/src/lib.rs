@@ -14,14 +14,19 @@
 //! - [`sock`]: `struct bpf_sock` and `struct bpf_sock_addr` of the cgroup socket
 //!   programs, their own backing models.
 //! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
+//! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md` (access rules only).
+//! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
+//!   models) and `struct bpf_sockopt` (access rules only).
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
 
 pub mod access;
 mod action;
+pub mod cgroup;
 pub mod helpers;
 pub mod layout;
+pub mod msg;
 mod packet;
 mod prog_type;
 pub mod regs;

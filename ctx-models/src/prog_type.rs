@@ -193,6 +193,11 @@ impl ProgramType {
         match self {
             ProgramType::SkLookup => Some(36),       // BPF_SK_LOOKUP
             ProgramType::CgroupSockAddr => Some(10), // BPF_CGROUP_INET4_CONNECT
+            ProgramType::CgroupDevice => Some(6),    // BPF_CGROUP_DEVICE
+            ProgramType::SkMsg => Some(7),           // BPF_SK_MSG_VERDICT
+            ProgramType::CgroupSysctl => Some(18),   // BPF_CGROUP_SYSCTL
+            ProgramType::CgroupSockopt => Some(21),  // BPF_CGROUP_GETSOCKOPT
+            ProgramType::SkReuseport => Some(40),    // BPF_SK_REUSEPORT_SELECT
             _ => None,
         }
     }

@@ -1,17 +1,17 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
 //! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
-//! `--ctx` record; `--type sk_lookup`/`cgroup_sock`/`cgroup_sock_addr`/`sock_ops` over
-//! the `--ctx` struct. The kernel cannot test-run kprobes or the socket programs but
-//! sk_lookup, so only their load-time rules are compared with it (raw tracepoints and
-//! sk_lookup run there too); the result is the return value (low 32 bits of r0, as the
-//! kernel's program runner returns it).
+//! `--ctx` record; `--type sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`, `sock_ops`,
+//! `cgroup_device`, `cgroup_sysctl` over the `--ctx` struct. The kernel cannot test-run
+//! kprobes or those types but sk_lookup, so only their load-time rules are compared
+//! with it (raw tracepoints and sk_lookup run there too); the result is the return
+//! value (low 32 bits of r0, as the kernel's program runner returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::{sk_lookup, sock, sock_ops, ProgramType};
+use ebpfvm::ctx::{cgroup, sk_lookup, sock, sock_ops, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -97,9 +97,9 @@ pub fn run_record(
     print_outcome(&outcome, json)
 }
 
-/// sk_lookup, cgroup_sock, cgroup_sock_addr and sock_ops: r1 points to the `--ctx`
-/// struct (`bpf_sk_lookup`, checked and built as the kernel's test run builds it;
-/// `bpf_sock`, `bpf_sock_addr` and `bpf_sock_ops`, as given). The result carries the action and, with `--json`,
+/// sk_lookup, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device and
+/// cgroup_sysctl: r1 points to the `--ctx` struct (`bpf_sk_lookup`, checked and built
+/// as the kernel's test run builds it; the others as given). The result carries the action and, with `--json`,
 /// `ctx`: for sk_lookup the context as the test run returns it, for the others the
 /// struct after the program's writes.
 pub fn run_struct(
@@ -119,6 +119,13 @@ pub fn run_struct(
         ProgramType::SkLookup => sk_lookup::context(&given).map_err(|e| usage(&e))?,
         ProgramType::CgroupSockAddr => sock::addr_context(&given).map_err(|e| usage(&e))?,
         ProgramType::SockOps => sock_ops::context(&given).map_err(|e| usage(&e))?,
+        ProgramType::CgroupDevice => {
+            cgroup::context("bpf_cgroup_dev_ctx", cgroup::DEV_SIZE, &given)
+                .map_err(|e| usage(&e))?
+        }
+        ProgramType::CgroupSysctl => {
+            cgroup::context("bpf_sysctl", cgroup::SYSCTL_SIZE, &given).map_err(|e| usage(&e))?
+        }
         _ => sock::context(&given).map_err(|e| usage(&e))?,
     };
     let outcome = vm.run_context(&mut model);
