@@ -4,7 +4,10 @@
 //!
 //! - every context access (offset, size, read/ldsx/store/store-immediate) is accepted
 //!   by our load-time rewrite exactly when the kernel verifier accepts it, and refused
-//!   with the kernel's message (kprobe's `pt_regs`, `flow_dissector` and `sk_skb` too);
+//!   with the kernel's message (kprobe's `pt_regs`, and every other type modelled:
+//!   `flow_dissector`, `sk_skb`, `sk_lookup`, the cgroup socket types, `sock_ops`,
+//!   `sk_msg`, `sk_reuseport`, `cgroup_device`, `cgroup_sysctl`, `cgroup_sockopt`,
+//!   `lwt_seg6local`, loaded with their expected attach types);
 //! - every readable field has the kernel's value for real and edge-case packets;
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
@@ -255,6 +258,7 @@ fn access_rules_match_the_kernel() {
         ProgramType::CgroupDevice,
         ProgramType::CgroupSysctl,
         ProgramType::CgroupSockopt,
+        ProgramType::LwtSeg6local,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,

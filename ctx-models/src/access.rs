@@ -33,7 +33,8 @@ impl ContextKind {
             | P::LwtOut
             | P::LwtXmit
             | P::FlowDissector
-            | P::SkSkb => Some(ContextKind::SkBuff),
+            | P::SkSkb
+            | P::LwtSeg6local => Some(ContextKind::SkBuff),
             P::Xdp => Some(ContextKind::XdpMd),
             _ => None,
         }
@@ -261,7 +262,7 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
             range(skb::TC_CLASSID, 4) || range(skb::DATA_META, 4) || range(skb::WIRE_LEN, 4),
             range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb || range(skb::TSTAMP, 8),
         ),
-        P::LwtIn | P::LwtOut | P::LwtXmit => (
+        P::LwtIn | P::LwtOut | P::LwtXmit | P::LwtSeg6local => (
             range(skb::TC_CLASSID, 4)
                 || sock
                 || range(skb::DATA_META, 4)

@@ -151,9 +151,11 @@ impl PacketContext {
             ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
             // Its access rules are modelled (and checked against the kernel's verifier),
             // but the kernel cannot test-run it: no reference for its context's values.
-            ContextKind::SkBuff if ty == ProgramType::SkSkb => Err(PacketError::Unsupported(
-                "running sk_skb programs (the kernel cannot test-run them)".into(),
-            )),
+            ContextKind::SkBuff if matches!(ty, ProgramType::SkSkb | ProgramType::LwtSeg6local) => {
+                Err(PacketError::Unsupported(format!(
+                    "running {ty} programs (the kernel cannot test-run them)"
+                )))
+            }
             ContextKind::SkBuff if ty == ProgramType::FlowDissector => {
                 if packet.len() > FLOW_DISSECTOR_MAX {
                     return Err(size_error("longer than 4096 bytes"));
