@@ -18,7 +18,10 @@
 //! - calls to helpers a type may not call are refused as the kernel refuses them;
 //! - flow dissectors: random programs that read the packet, call `skb_load_bytes`, read
 //!   and write the flow keys and return any value give the kernel's retval, flow keys
-//!   (its `data_out`) and `ctx_out`, with and without a `ctx_in` of flags.
+//!   (its `data_out`) and `ctx_out`, with and without a `ctx_in` of flags;
+//! - sk_lookup: random programs reading every readable field over random
+//!   `bpf_sk_lookup`s give the kernel's retval and `ctx_out`, and the contexts the
+//!   kernel's test run refuses are refused here for the same errno.
 //!
 //! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
 //! why, where `bpf()` is not permitted.
