@@ -118,6 +118,12 @@ impl Vm {
             let addr = packet + offset as u64;
             regions.ctx[slot..slot + 8].copy_from_slice(&addr.to_le_bytes());
         }
+        if let Some((keys, at)) = regions.flow_keys {
+            let Some(addr) = map.map_mut(RegionKind::Context, keys) else {
+                return too_large(0);
+            };
+            regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+        }
         if regions.legacy_loads {
             map.set_packet(packet);
         }

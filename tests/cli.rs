@@ -225,10 +225,10 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
         "--engine all is only for `ebpfvm conformance`",
     );
     check(
-        &["run", p, "--type", "sock_ops"],
+        &["run", p, "--type", "struct_ops"],
         2,
         "",
-        "`sock_ops` is not supported yet",
+        "`struct_ops` is not supported yet",
     );
     check(
         &["run", p, "--type", "xdp"],

@@ -354,3 +354,403 @@ fn kprobe_and_tracepoint_examples() {
     let out = ebpfvm(&["run", "examples/tracepoint.o", "--ctx", &record]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1)\n");
 }
+
+/// A flow dissector: IPv4 frames fill the flow keys (protocol, addresses, ports,
+/// thoff) and return BPF_OK; anything else BPF_DROP.
+const FLOW_DISSECTOR: &str = "
+    ldxw %r2, [%r1+76]       # data: the frame's first byte
+    ldxw %r3, [%r1+80]       # data_end
+    ldxdw %r6, [%r1+144]     # flow_keys
+    mov %r4, %r2
+    add %r4, 38
+    jgt %r4, %r3, +16        # shorter than Ethernet + IPv4 + ports: BPF_DROP
+    ldxh %r5, [%r2+12]
+    jne %r5, 8, +14          # not IPv4 (0x0800 read little-endian): BPF_DROP
+    ldxb %r5, [%r2+23]
+    stxb [%r6+9], %r5        # ip_proto
+    ldxw %r5, [%r2+26]
+    stxw [%r6+16], %r5       # ipv4_src
+    ldxw %r5, [%r2+30]
+    stxw [%r6+20], %r5       # ipv4_dst
+    ldxh %r5, [%r2+34]
+    stxh [%r6+12], %r5       # sport
+    ldxh %r5, [%r2+36]
+    stxh [%r6+14], %r5       # dport
+    sth [%r6+2], 34          # thoff
+    sth [%r6+4], 0x800       # addr_proto: ETH_P_IP
+    mov %r0, 0               # BPF_OK
+    exit
+    mov %r0, 2               # BPF_DROP
+    exit
+";
+
+#[test]
+fn flow_dissector_returns_the_flow_keys_as_the_packet() {
+    let prog = scratch("flow.s", FLOW_DISSECTOR.as_bytes());
+    let udp = scratch("flow_udp.bin", &udp_frame(53));
+    let mut arp = vec![0u8; 12];
+    arp.extend([0x08, 0x06]);
+    arp.extend([0u8; 28]);
+    let arp = scratch("flow_arp.bin", &arp);
+    let mut flags = vec![0u8; 56];
+    flags[48] = 1; // BPF_FLOW_DISSECTOR_F_PARSE_1ST_FRAG
+    let flags = scratch("flow_flags.bin", &flags);
+    // nhoff 14, thoff 34, addr_proto 0x0800, ip_proto 17, n_proto 08 00, ports, addresses.
+    let keys = "0e002200000800000011080004d200350a0000010a000002";
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "flow_dissector",
+            "--packet",
+            &udp,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "BPF_OK");
+        let packet = line["packet"].as_str().unwrap();
+        assert_eq!(packet.len(), 112, "56 bytes of bpf_flow_keys");
+        assert_eq!(&packet[..keys.len()], keys);
+        assert!(packet[keys.len()..].bytes().all(|b| b == b'0'));
+
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "flow_dissector",
+            "--packet",
+            &arp,
+            "--ctx",
+            &flags,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 2);
+        assert_eq!(line["action"], "BPF_DROP");
+        // Untouched keys: nhoff = thoff = 14, n_proto ARP, the flags given.
+        let packet = line["packet"].as_str().unwrap();
+        assert_eq!(&packet[..24], "0e000e000000000000000806");
+        assert_eq!(&packet[96..104], "01000000");
+        // ctx_out is ctx_in as given.
+        let ctx = format!("{}01000000{}", "00".repeat(48), "00".repeat(4));
+        assert_eq!(line["ctx"], ctx.as_str());
+    }
+}
+
+#[test]
+fn sk_skb_checks_its_access_rules_but_does_not_run_yet() {
+    let frame = scratch("sk_skb.bin", &udp_frame(80));
+    let mark = scratch("sk_skb_mark.s", b"ldxw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&["run", &mark, "--type", "sk_skb", "--packet", &frame]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pc 0: invalid bpf_context access off=8 size=4"),
+        "{err}"
+    );
+    let len = scratch("sk_skb_len.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&["run", &len, "--type", "sk_skb", "--packet", &frame]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "running sk_skb programs (the kernel cannot test-run them) is not supported yet"
+        ),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
+
+/// sk_lookup: drop lookups for local port 22, pass the rest.
+const SK_LOOKUP: &str = "
+    ldxw %r2, [%r1+60]       # local_port (host order)
+    mov %r0, 1               # SK_PASS
+    jne %r2, 22, +1
+    mov %r0, 0               # SK_DROP: nothing reaches port 22
+    exit
+";
+
+/// A `bpf_sk_lookup` for TCP from 10.0.0.1:5555 to 10.0.0.2:`port`.
+fn sk_lookup_ctx(port: u32) -> Vec<u8> {
+    let mut c = vec![0u8; 72];
+    c[8..12].copy_from_slice(&2u32.to_le_bytes()); // AF_INET
+    c[12..16].copy_from_slice(&6u32.to_le_bytes()); // IPPROTO_TCP
+    c[16..20].copy_from_slice(&[10, 0, 0, 1]);
+    c[36..38].copy_from_slice(&5555u16.to_be_bytes());
+    c[40..44].copy_from_slice(&[10, 0, 0, 2]);
+    c[60..64].copy_from_slice(&port.to_le_bytes());
+    c
+}
+
+#[test]
+fn sk_lookup_runs_on_its_context_with_action_and_ctx_out() {
+    let prog = scratch("sk_lookup.s", SK_LOOKUP.as_bytes());
+    let ssh = scratch("sk_lookup_22.bin", &sk_lookup_ctx(22));
+    let web = scratch("sk_lookup_80.bin", &sk_lookup_ctx(80));
+    for engine in ["interp", "jit"] {
+        for (ctx, retval, action) in [(&ssh, 0, "SK_DROP"), (&web, 1, "SK_PASS")] {
+            let out = ebpfvm(&[
+                "run",
+                &prog,
+                "--type",
+                "sk_lookup",
+                "--ctx",
+                ctx,
+                "--engine",
+                engine,
+                "--json",
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            let line = &json_lines(&out)[0];
+            assert_eq!(line["retval"], retval);
+            assert_eq!(line["action"], action);
+            assert_eq!(line["ctx"], hex(&std::fs::read(ctx).unwrap()));
+        }
+    }
+    // What the kernel's test run refuses is refused, with its errno's reason.
+    let mut bad = sk_lookup_ctx(80);
+    bad[60..64].copy_from_slice(&70000u32.to_le_bytes());
+    let bad = scratch("sk_lookup_bad.bin", &bad);
+    let out = ebpfvm(&["run", &prog, "--type", "sk_lookup", "--ctx", &bad]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("local_port 70000 is above 65535"), "{err}");
+    let out = ebpfvm(&["run", &prog, "--type", "sk_lookup"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give --ctx FILE"), "{err}");
+}
+
+/// cgroup_sock: UDP sockets get mark 0x42; every socket is allowed.
+const CGROUP_SOCK: &str = "
+    ldxw %r2, [%r1+12]       # protocol
+    jne %r2, 17, +1
+    stw [%r1+16], 0x42       # mark
+    mov %r0, 1               # allow
+    exit
+";
+
+#[test]
+fn cgroup_sock_runs_on_the_bpf_sock_given() {
+    let prog = scratch("cgroup_sock.s", CGROUP_SOCK.as_bytes());
+    let mut sock = vec![0u8; 80];
+    sock[4] = 2; // AF_INET
+    sock[8] = 2; // SOCK_DGRAM
+    sock[12] = 17; // IPPROTO_UDP
+    let ctx = scratch("sock.bin", &sock);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "cgroup_sock",
+            "--ctx",
+            &ctx,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "ALLOW");
+        let mut after = sock.clone();
+        after[16] = 0x42;
+        assert_eq!(line["ctx"], hex(&after));
+    }
+    // The source address is hidden before bind, as the kernel verifier says.
+    let src = scratch("cgroup_sock_src.s", b"ldxw %r0, [%r1+24]\nexit\n");
+    let out = ebpfvm(&["run", &src, "--type", "cgroup_sock", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=24 size=4"),
+        "{err}"
+    );
+    // A family wider than the kernel's 16 bits is refused.
+    sock[6] = 1;
+    let wide = scratch("sock_wide.bin", &sock);
+    let out = ebpfvm(&["run", &prog, "--type", "cgroup_sock", "--ctx", &wide]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`family` holds more than the kernel keeps (16 bits)"),
+        "{err}"
+    );
+}
+
+/// cgroup_sock_addr (connect4): connections to port 80 go to 127.0.0.1:8080 instead.
+const CONNECT4: &str = "
+    ldxw %r2, [%r1+24]       # user_port (network order in the low 16 bits)
+    jne %r2, 0x5000, +2      # htons(80)
+    stw [%r1+4], 0x0100007f  # user_ip4 = 127.0.0.1
+    stw [%r1+24], 0x901f     # user_port = htons(8080)
+    mov %r0, 1               # allow
+    exit
+";
+
+#[test]
+fn cgroup_sock_addr_rewrites_the_address_given() {
+    let prog = scratch("connect4.s", CONNECT4.as_bytes());
+    let mut addr = vec![0u8; 72];
+    addr[0] = 2; // user_family AF_INET
+    addr[4..8].copy_from_slice(&[10, 0, 0, 9]);
+    addr[24..26].copy_from_slice(&80u16.to_be_bytes());
+    addr[28] = 2; // family
+    addr[32] = 1; // SOCK_STREAM
+    addr[36] = 6; // IPPROTO_TCP
+    let ctx = scratch("connect4.bin", &addr);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "cgroup_sock_addr",
+            "--ctx",
+            &ctx,
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "ALLOW");
+        let mut after = addr.clone();
+        after[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        after[24..26].copy_from_slice(&8080u16.to_be_bytes());
+        assert_eq!(line["ctx"], hex(&after));
+    }
+    // IPv6 fields are hidden from connect4 programs, as the kernel verifier says.
+    let ip6 = scratch("connect4_ip6.s", b"ldxw %r0, [%r1+8]\nexit\n");
+    let out = ebpfvm(&["run", &ip6, "--type", "cgroup_sock_addr", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=8 size=4"),
+        "{err}"
+    );
+    // The socket pointer is not modelled: refused at load, saying so.
+    let sk = scratch("connect4_sk.s", b"ldxdw %r0, [%r1+64]\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &sk, "--type", "cgroup_sock_addr", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reading bpf_sock_addr->sk is not supported yet"),
+        "{err}"
+    );
+}
+
+/// sock_ops: for BPF_SOCK_OPS_TIMEOUT_INIT (1), reply with a 10-second timeout.
+const SOCK_OPS: &str = "
+    ldxw %r2, [%r1+0]        # op
+    mov %r0, 1
+    jne %r2, 1, +1
+    stw [%r1+4], 10000       # reply
+    exit
+";
+
+#[test]
+fn sock_ops_replies_in_the_struct_given() {
+    let prog = scratch("sock_ops.s", SOCK_OPS.as_bytes());
+    let mut ops = vec![0u8; 224];
+    ops[0] = 1; // BPF_SOCK_OPS_TIMEOUT_INIT
+    let ctx = scratch("sock_ops.bin", &ops);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run", &prog, "--type", "sock_ops", "--ctx", &ctx, "--engine", engine, "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 1);
+        let mut after = ops.clone();
+        after[4..8].copy_from_slice(&10000u32.to_le_bytes());
+        assert_eq!(line["ctx"], hex(&after));
+    }
+    // Only reply and sk_txhash are writable, as the kernel verifier says.
+    let op = scratch("sock_ops_op.s", b"stw [%r1+0], 1\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &op, "--type", "sock_ops", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=0 size=4"),
+        "{err}"
+    );
+    let sk = scratch("sock_ops_sk.s", b"ldxdw %r0, [%r1+184]\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &sk, "--type", "sock_ops", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reading bpf_sock_ops->sk is not supported yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cgroup_device_and_sysctl_run_on_the_struct_given() {
+    // Deny write access (BPF_DEVCG_ACC_WRITE, 4 in the upper half of access_type) to
+    // character devices (BPF_DEVCG_DEV_CHAR, 2 in the lower half) of major 1.
+    let device = scratch(
+        "device.s",
+        b"ldxh %r2, [%r1+0]\nldxh %r3, [%r1+2]\nldxw %r4, [%r1+4]\nmov %r0, 1\n\
+          jne %r2, 2, +5\njne %r4, 1, +4\nmov %r5, %r3\nand %r5, 4\njeq %r5, 0, +1\n\
+          mov %r0, 0\nexit\n",
+    );
+    for (access, action) in [(4u8, "DENY"), (2, "ALLOW")] {
+        let mut dev = vec![0u8; 12];
+        dev[0] = 2;
+        dev[2] = access;
+        dev[4] = 1;
+        let ctx = scratch("device.bin", &dev);
+        let out = ebpfvm(&[
+            "run",
+            &device,
+            "--type",
+            "cgroup_device",
+            "--ctx",
+            &ctx,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(json_lines(&out)[0]["action"], action);
+    }
+    // sysctl: file_pos is writable, write is not.
+    let sysctl = scratch("sysctl.s", b"ldxw %r0, [%r1+0]\nstw [%r1+4], 9\nexit\n");
+    let ctx = scratch("sysctl.bin", &[1, 0, 0, 0, 0, 0, 0, 0]);
+    let out = ebpfvm(&[
+        "run",
+        &sysctl,
+        "--type",
+        "cgroup_sysctl",
+        "--ctx",
+        &ctx,
+        "--json",
+    ]);
+    let line = &json_lines(&out)[0];
+    assert_eq!(line["action"], "ALLOW");
+    assert_eq!(line["ctx"], "0100000009000000");
+    let bad = scratch("sysctl_bad.s", b"stw [%r1+0], 1\nmov %r0, 1\nexit\n");
+    let out = ebpfvm(&["run", &bad, "--type", "cgroup_sysctl", "--ctx", &ctx]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid bpf_context access off=0 size=4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn types_checked_at_load_only_say_so() {
+    let ok = scratch("msg_ok.s", b"ldxw %r0, [%r1+68]\nexit\n");
+    let bad = scratch("msg_bad.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    for ty in ["sk_msg", "sk_reuseport", "cgroup_sockopt"] {
+        let out = ebpfvm(&["run", &ok, "--type", ty]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if ty == "sk_msg" {
+            assert!(
+                err.contains("running sk_msg programs is not supported yet"),
+                "{err}"
+            );
+        }
+        assert_eq!(out.status.code(), Some(2), "{ty}: {err}");
+        let out = ebpfvm(&["run", &bad, "--type", ty]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid bpf_context access off=0 size=4"),
+            "{ty}: {err}"
+        );
+    }
+}

@@ -4,7 +4,10 @@
 //!
 //! - every context access (offset, size, read/ldsx/store/store-immediate) is accepted
 //!   by our load-time rewrite exactly when the kernel verifier accepts it, and refused
-//!   with the kernel's message (kprobe's `pt_regs` too);
+//!   with the kernel's message (kprobe's `pt_regs`, and every other type modelled:
+//!   `flow_dissector`, `sk_skb`, `sk_lookup`, the cgroup socket types, `sock_ops`,
+//!   `sk_msg`, `sk_reuseport`, `cgroup_device`, `cgroup_sysctl`, `cgroup_sockopt`,
+//!   `lwt_seg6local`, loaded with their expected attach types);
 //! - every readable field has the kernel's value for real and edge-case packets;
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
@@ -12,7 +15,13 @@
 //!   `csum_diff`, `redirect`) give the same return value and packet after the run on the
 //!   interpreter, the JIT and the kernel; packets the kernel refuses are refused here
 //!   too;
-//! - calls to helpers a type may not call are refused as the kernel refuses them.
+//! - calls to helpers a type may not call are refused as the kernel refuses them;
+//! - flow dissectors: random programs that read the packet, call `skb_load_bytes`, read
+//!   and write the flow keys and return any value give the kernel's retval, flow keys
+//!   (its `data_out`) and `ctx_out`, with and without a `ctx_in` of flags;
+//! - sk_lookup: random programs reading every readable field over random
+//!   `bpf_sk_lookup`s give the kernel's retval and `ctx_out`, and the contexts the
+//!   kernel's test run refuses are refused here for the same errno.
 //!
 //! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
 //! why, where `bpf()` is not permitted.
@@ -241,12 +250,24 @@ fn access_rules_match_the_kernel() {
         ProgramType::RawTracepoint,
         ProgramType::Tracepoint,
         ProgramType::PerfEvent,
+        ProgramType::FlowDissector,
+        ProgramType::SkSkb,
+        ProgramType::SkLookup,
+        ProgramType::CgroupSock,
+        ProgramType::CgroupSockAddr,
+        ProgramType::SockOps,
+        ProgramType::SkMsg,
+        ProgramType::SkReuseport,
+        ProgramType::CgroupDevice,
+        ProgramType::CgroupSysctl,
+        ProgramType::CgroupSockopt,
+        ProgramType::LwtSeg6local,
     ]) {
         let model = match ContextKind::of(ty) {
             Some(kind) => kind.model_size() as i16,
             // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
-            // (184), the start of a tracepoint record; and past them.
-            None => 192,
+            // (184), the start of a tracepoint record, bpf_sock_ops (224); and past them.
+            None => 232,
         };
         for off in -4..model {
             for size in [1, 2, 4, 8] {
@@ -255,7 +276,8 @@ fn access_rules_match_the_kernel() {
                         continue; // there is no 64-bit ldsx
                     }
                     let program = access_program(off, size, kind);
-                    let kernel = KernelProgram::load_type(ty.id(), &program.to_bytes());
+                    let kernel =
+                        KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes());
                     let ours = Vm::with_type(program, ty);
                     checked += 1;
                     match (&kernel, &ours) {
@@ -280,6 +302,12 @@ fn access_rules_match_the_kernel() {
         }
     }
     eprintln!("{checked} accesses checked");
+}
+
+/// The expected attach type a program of `ty` must be loaded with (`enum
+/// bpf_attach_type`); 0 where the type does not care.
+fn attach_type(ty: ProgramType) -> u32 {
+    ty.default_attach_type().unwrap_or(0)
 }
 
 /// Every readable field of `ty`: (offset, size) of each allowed read.
@@ -704,7 +732,11 @@ fn helper_allow_lists_match_the_kernel() {
     if !kernel_available() {
         return;
     }
-    for &ty in TYPES {
+    for &ty in TYPES.iter().chain(&[
+        ProgramType::FlowDissector,
+        ProgramType::SkSkb,
+        ProgramType::SkLookup,
+    ]) {
         for id in (0..216).chain([-1, 5000]) {
             let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
             insns.extend([
@@ -713,11 +745,12 @@ fn helper_allow_lists_match_the_kernel() {
                 Insn::Exit,
             ]);
             let program = Program::new(insns).unwrap();
-            let log = match KernelProgram::load_type(ty.id(), &program.to_bytes()) {
-                Ok(_) => String::new(),
-                Err(KernelError::Refused(log)) => log,
-                Err(e) => panic!("{e}"),
-            };
+            let log =
+                match KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes()) {
+                    Ok(_) => String::new(),
+                    Err(KernelError::Refused(log)) => log,
+                    Err(e) => panic!("{e}"),
+                };
             let kernel_refuses = log.contains("cannot use helper") || log.contains("invalid func");
             match ebpfvm::ctx::rewrite(&program, ty) {
                 Ok(_) => assert!(
@@ -892,4 +925,295 @@ fn raw_tracepoints_match_the_kernel() {
             ebpfvm::isa::disassemble(&program)
         );
     }
+}
+
+/// A random flow dissector: reads the packet behind a bounds check, loads bytes with
+/// `skb_load_bytes`, reads and writes random flow keys fields (nhoff and thoff too, which
+/// the kernel clamps after the run) and returns one of the BPF_* values or garbage.
+fn flow_dissector_program(g: &mut Gen) -> Program {
+    let mut insns = vec![
+        alu(AluOp::Mov, 6, Operand::Reg(reg(1))),
+        mov(9, g.next() as i32),
+        load(8, 7, 6, 144), // r7 = flow_keys
+        // The helper's buffer, initialised (a shorter load leaves the rest as it was).
+        Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: -64,
+            src: Operand::Imm(g.next() as i32),
+        },
+    ];
+    for _ in 0..(3 + g.below(10)) {
+        match g.below(6) {
+            0 | 1 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let off = g.below(57 - size as u64) as i16;
+                insns.push(Insn::Load {
+                    size: size_of(size),
+                    sign_extend: size < 8 && g.below(4) == 0,
+                    dst: reg(2),
+                    src: reg(7),
+                    off,
+                });
+                insns.extend(fold(2));
+            }
+            2 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let off = match g.below(3) {
+                    0 => g.pick(&[0, 2]),
+                    _ => g.below(57 - size as u64) as i16,
+                };
+                let src = if g.below(2) == 0 {
+                    Operand::Reg(reg(9))
+                } else {
+                    Operand::Imm(match g.below(3) {
+                        0 => g.below(120) as i32,
+                        _ => g.next() as i32,
+                    })
+                };
+                insns.push(Insn::Store {
+                    size: size_of(size),
+                    dst: reg(7),
+                    off,
+                    src,
+                });
+            }
+            3 => {
+                let size = g.pick(&[1u32, 2, 4, 8]);
+                let at = g.below(80) as i16;
+                insns.push(load(4, 2, 6, 76));
+                insns.push(load(4, 3, 6, 80));
+                insns.push(alu(AluOp::Mov, 4, Operand::Reg(reg(2))));
+                insns.push(alu(AluOp::Add, 4, Operand::Imm(at as i32 + size as i32)));
+                insns.push(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Gt,
+                    dst: reg(4),
+                    src: Operand::Reg(reg(3)),
+                    off: 3,
+                });
+                insns.push(load(size, 5, 2, at));
+                insns.extend(fold(5));
+            }
+            4 => {
+                // skb_load_bytes(ctx, off, r10 - 64, len)
+                insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+                insns.push(mov(2, g.pick(&[0, 12, 14, 30, 60, 5000, -1])));
+                insns.push(alu(AluOp::Mov, 3, Operand::Reg(Reg::FP)));
+                insns.push(alu(AluOp::Add, 3, Operand::Imm(-64)));
+                insns.push(mov(4, 1 + g.below(32) as i32));
+                insns.push(Insn::Call(ebpfvm::isa::CallTarget::Helper(26)));
+                insns.extend(fold(0));
+                insns.push(load(8, 2, 10, -64));
+                insns.extend(fold(2));
+            }
+            _ => insns.push(alu(AluOp::Add, 9, Operand::Imm(g.next() as i32))),
+        }
+    }
+    match g.below(4) {
+        0 => insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9)))),
+        _ => insns.push(mov(0, g.pick(&[0, 0, 2, 7, 129, -1]))),
+    }
+    insns.push(Insn::Exit);
+    Program::new(insns).unwrap()
+}
+
+#[test]
+fn flow_dissectors_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::FlowDissector;
+    let mut packets = packets();
+    packets.push(("4096 bytes", vec![0x45; 4096]));
+    packets.push(("4097 bytes", vec![0x45; 4097]));
+    packets.push(("13 bytes", vec![8; 13]));
+    let mut g = Gen(0x0f10_d155_ec70_0001);
+    let mut compared = 0;
+    for case in 0..400 {
+        let program = flow_dissector_program(&mut g);
+        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
+            panic!(
+                "case {case}: kernel refused\n{}\n{e}",
+                ebpfvm::isa::disassemble(&program)
+            )
+        });
+        let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
+        let ctx_in: Option<Vec<u8>> = match g.below(4) {
+            0 => None,
+            1 => {
+                let mut c = vec![0u8; g.pick(&[56, 56, 48, 60])];
+                if let Some(flags) = c.get_mut(48..52) {
+                    flags.copy_from_slice(&(g.below(8) as u32).to_le_bytes());
+                }
+                if g.below(5) == 0 {
+                    let at = g.below(c.len() as u64) as usize;
+                    c[at] = 1;
+                }
+                Some(c)
+            }
+            _ => Some(vec![0u8; 56]),
+        };
+        let kernel = match loaded.run_ctx(packet, ctx_in.as_deref()) {
+            Ok(r) => Some(r),
+            Err(KernelError::Run(why))
+                if why.contains("Invalid argument") || why.contains("Argument list too long") =>
+            {
+                None
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let context = match &ctx_in {
+            Some(c) => PacketContext::with_ctx(ty, packet, c),
+            None => PacketContext::new(ty, packet),
+        };
+        let ours = context.ok().map(|context| {
+            let results: Vec<_> = engines(ty, &program)
+                .iter_mut()
+                .map(|vm| {
+                    let mut ctx = context.clone();
+                    let r0 = vm.run_packet(&mut ctx).result.unwrap();
+                    let ctx_out = if ctx_in.is_some() {
+                        ctx.ctx_out()
+                    } else {
+                        Vec::new()
+                    };
+                    let retval = r0 as u32;
+                    (retval, ctx.packet_out(), ctx_out)
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "interpreter vs JIT, case {case}");
+            results.into_iter().next().unwrap()
+        });
+        assert_eq!(
+            ours,
+            kernel,
+            "case {case}, packet {name}, ctx_in {ctx_in:02x?}:\n{}",
+            ebpfvm::isa::disassemble(&program)
+        );
+        compared += 1;
+    }
+    eprintln!("{compared} flow dissector runs compared");
+}
+
+/// A random `bpf_sk_lookup` for the test run: mostly valid, sometimes with what the
+/// kernel refuses (a selected socket, a port above 16 bits, another family, bytes past
+/// the struct, `ingress_ifindex`).
+fn random_sk_lookup(g: &mut Gen) -> Vec<u8> {
+    let mut c: Vec<u8> = (0..72).map(|_| g.next() as u8).collect();
+    c[0..8].fill(0);
+    c[38..40].fill(g.pick(&[0, 0, 0, 1]));
+    c[64..72].fill(0);
+    let family: u32 = g.pick(&[2, 2, 10, 10, 0x3_0002, 0x1_000a, 0, 3]);
+    c[8..12].copy_from_slice(&family.to_le_bytes());
+    let any = g.next() as u32 & 0xffff;
+    let port: u32 = g.pick(&[0, 80, 443, 65535, 65536, any]);
+    c[60..64].copy_from_slice(&port.to_le_bytes());
+    match g.below(12) {
+        0 => c[g.below(8) as usize] = 1,
+        1 => c[64 + g.below(8) as usize] = 1,
+        2 => c.extend([0, 0, 0, 0]),
+        3 => c.extend([0, 1]),
+        4 => c.truncate(g.pick(&[0, 12, 40, 64, 68])),
+        _ => {}
+    }
+    c
+}
+
+#[test]
+fn sk_lookups_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ty = ProgramType::SkLookup;
+    let reads: Vec<(i16, u32)> = (0..72)
+        .flat_map(|off| [1u32, 2, 4, 8].map(|size| (off, size)))
+        .filter(|&(off, size)| {
+            access::check(
+                ty,
+                off as i64,
+                size,
+                AccessKind::Read { sign_extend: false },
+            )
+            .is_ok()
+        })
+        .collect();
+    let mut g = Gen(0x5c10_0c0b_0000_0001);
+    let mut compared = 0;
+    for case in 0..500 {
+        let mut insns = vec![mov(9, g.next() as i32)];
+        for _ in 0..(1 + g.below(6)) {
+            let (off, size) = g.pick(&reads);
+            insns.push(Insn::Load {
+                size: size_of(size),
+                sign_extend: size < 8 && g.below(4) == 0,
+                dst: reg(2),
+                src: reg(1),
+                off,
+            });
+            if off == 0 {
+                // sk: a socket or NULL, which may only be compared.
+                insns.push(Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Eq,
+                    dst: reg(2),
+                    src: Operand::Imm(0),
+                    off: 1,
+                });
+                insns.push(alu(AluOp::Add, 9, Operand::Imm(0x1234)));
+            } else {
+                insns.extend(fold(2));
+            }
+        }
+        // sk_lookup may return SK_DROP (0) or SK_PASS (1) only.
+        insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
+        insns.push(alu(AluOp::Rsh, 0, Operand::Imm(g.below(40) as i32)));
+        insns.push(alu(AluOp::And, 0, Operand::Imm(1)));
+        insns.push(Insn::Exit);
+        let program = Program::new(insns).unwrap();
+        let loaded = KernelProgram::load_attach(ty.id(), 36, &program.to_bytes()).unwrap();
+        let ctx_in = random_sk_lookup(&mut g);
+        let kernel = match loaded.run_ctx_only(&ctx_in) {
+            Ok(r) => Ok(r),
+            Err(KernelError::Run(why)) => Err(why),
+            Err(e) => panic!("{e}"),
+        };
+        let ours = ebpfvm::ctx::sk_lookup::context(&ctx_in).map(|model| {
+            let results: Vec<u32> = [Engine::Interpreter, Engine::Jit]
+                .into_iter()
+                .map(|engine| {
+                    let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                    vm.set_engine(engine).unwrap();
+                    let mut ctx = model.clone();
+                    vm.run_context(&mut ctx).result.unwrap() as u32
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "interpreter vs JIT, case {case}");
+            (results[0], ebpfvm::ctx::sk_lookup::ctx_out(&ctx_in))
+        });
+        match (&ours, &kernel) {
+            (Ok(o), Ok(k)) => assert_eq!(
+                o,
+                k,
+                "case {case}, ctx_in {ctx_in:02x?}:\n{}",
+                ebpfvm::isa::disassemble(&program)
+            ),
+            (Err(e), Err(why)) => {
+                let errno = why.rsplit("os error ").next().unwrap_or("");
+                let expected = match e {
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Invalid(_) => "22)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::TooBig => "7)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Port(_) => "34)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Family(_) => "97)",
+                };
+                assert_eq!(
+                    errno, expected,
+                    "case {case}: we say `{e}`, the kernel {why}"
+                );
+            }
+            _ => panic!("case {case}, ctx_in {ctx_in:02x?}: ours {ours:?}, kernel {kernel:?}"),
+        }
+        compared += 1;
+    }
+    eprintln!("{compared} sk_lookup runs compared");
 }

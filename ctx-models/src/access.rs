@@ -3,7 +3,7 @@
 //!
 //! The rules restate the kernel's `*_is_valid_access` functions (net/core/filter.c:
 //! `bpf_skb_is_valid_access` and the per-type `sk_filter_`, `tc_cls_act_`, `cg_skb_`,
-//! `lwt_` and `xdp_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
+//! `lwt_`, `sk_skb_`, `xdp_` and `flow_dissector_` variants; kernel/trace/bpf_trace.c: `kprobe_prog_`, `tp_prog_`,
 //! `pe_prog_` and the raw tracepoints' `bpf_tracing_ctx_access`), checked against the
 //! running kernel by `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
 //! `invalid bpf_context access off=76 size=4`.
@@ -31,7 +31,10 @@ impl ContextKind {
             | P::CgroupSkb
             | P::LwtIn
             | P::LwtOut
-            | P::LwtXmit => Some(ContextKind::SkBuff),
+            | P::LwtXmit
+            | P::FlowDissector
+            | P::SkSkb
+            | P::LwtSeg6local => Some(ContextKind::SkBuff),
             P::Xdp => Some(ContextKind::XdpMd),
             _ => None,
         }
@@ -120,6 +123,27 @@ pub fn check(
     }
     if ty == ProgramType::PerfEvent {
         return perf_event(off, size, kind);
+    }
+    if ty == ProgramType::FlowDissector {
+        return flow_dissector(off, size, kind);
+    }
+    if ty == ProgramType::SkLookup {
+        return crate::sk_lookup::check(off, size, kind);
+    }
+    if ty == ProgramType::CgroupSock {
+        return crate::sock::cgroup_sock(off, size, kind);
+    }
+    if ty == ProgramType::CgroupSockAddr {
+        return crate::sock::cgroup_sock_addr(off, size, kind);
+    }
+    match ty {
+        ProgramType::SockOps => return crate::sock_ops::check(off, size, kind),
+        ProgramType::SkMsg => return crate::msg::sk_msg(off, size, kind),
+        ProgramType::SkReuseport => return crate::msg::sk_reuseport(off, size, kind),
+        ProgramType::CgroupDevice => return crate::cgroup::device(off, size, kind),
+        ProgramType::CgroupSysctl => return crate::cgroup::sysctl(off, size, kind),
+        ProgramType::CgroupSockopt => return crate::cgroup::sockopt(off, size, kind),
+        _ => {}
     }
     let allowed = match ContextKind::of(ty) {
         Some(ContextKind::SkBuff) => skb_allowed(ty, off, size, kind),
@@ -238,7 +262,7 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
             range(skb::TC_CLASSID, 4) || range(skb::DATA_META, 4) || range(skb::WIRE_LEN, 4),
             range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb || range(skb::TSTAMP, 8),
         ),
-        P::LwtIn | P::LwtOut | P::LwtXmit => (
+        P::LwtIn | P::LwtOut | P::LwtXmit | P::LwtSeg6local => (
             range(skb::TC_CLASSID, 4)
                 || sock
                 || range(skb::DATA_META, 4)
@@ -246,6 +270,15 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
                 || range(skb::WIRE_LEN, 4)
                 || range(skb::HWTSTAMP, 8),
             range(skb::MARK, 4) || range(skb::PRIORITY, 4) || cb,
+        ),
+        P::SkSkb => (
+            range(skb::TC_CLASSID, 4)
+                || range(skb::DATA_META, 4)
+                || range(skb::TSTAMP, 8)
+                || range(skb::WIRE_LEN, 4)
+                || range(skb::HWTSTAMP, 8)
+                || range(skb::MARK, 4),
+            range(skb::TC_INDEX, 4) || range(skb::PRIORITY, 4),
         ),
         P::SchedCls | P::SchedAct => {
             if off == skb::TSTAMP_TYPE {
@@ -282,6 +315,24 @@ fn skb_allowed(ty: ProgramType, off: i64, size: u32, kind: AccessKind) -> bool {
         // Writes are whole words; reads may be narrower, a power of two.
         _ if write => size == 4,
         _ => size <= 4 && size.is_power_of_two(),
+    }
+}
+
+/// `flow_dissector_is_valid_access`: aligned reads of `data` and `data_end` (32 bits,
+/// not sign-extending) and of the `flow_keys` pointer (64 bits); nothing else, no
+/// writes. The backing model holds the flow keys' guest address at `flow_keys` itself
+/// (the uapi field is 64 bits wide), so that load stays as it is.
+fn flow_dissector(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let invalid = AccessError::Invalid { off, size };
+    match (off, size, kind) {
+        (76, 4, AccessKind::Read { sign_extend: false }) => Ok(Conversion::Pointer {
+            slot: skb::SLOT_DATA,
+        }),
+        (80, 4, AccessKind::Read { sign_extend: false }) => Ok(Conversion::Pointer {
+            slot: skb::SLOT_DATA_END,
+        }),
+        (144, 8, AccessKind::Read { .. }) => Ok(Conversion::Plain),
+        _ => Err(invalid),
     }
 }
 

@@ -89,6 +89,39 @@ pub const XDP_MD: &[Field] = &[
     f("egress_ifindex", 20, 4),
 ];
 
+/// `struct bpf_flow_keys` (linux/bpf.h), every field, in order: what a flow dissector
+/// fills in through `__sk_buff->flow_keys`.
+pub const FLOW_KEYS: &[Field] = &[
+    f("nhoff", 0, 2),
+    f("thoff", 2, 2),
+    f("addr_proto", 4, 2),
+    f("is_frag", 6, 1),
+    f("is_first_frag", 7, 1),
+    f("is_encap", 8, 1),
+    f("ip_proto", 9, 1),
+    f("n_proto", 10, 2),
+    f("sport", 12, 2),
+    f("dport", 14, 2),
+    f("ipv4_src / ipv6_src", 16, 16),
+    f("ipv6_dst (ipv4_dst at 20)", 32, 16),
+    f("flags", 48, 4),
+    f("flow_label", 52, 4),
+];
+
+/// Offsets of `struct bpf_flow_keys` fields.
+pub mod flow_keys {
+    /// `sizeof(struct bpf_flow_keys)`.
+    pub const SIZE: usize = 56;
+    /// `nhoff` (u16): where the network header starts.
+    pub const NHOFF: usize = 0;
+    /// `thoff` (u16): where the transport header starts.
+    pub const THOFF: usize = 2;
+    /// `n_proto` (be16): the EtherType.
+    pub const N_PROTO: usize = 10;
+    /// `flags` (u32): `BPF_FLOW_DISSECTOR_F_*`.
+    pub const FLAGS: usize = 48;
+}
+
 /// Offsets of `struct __sk_buff` fields used by the rules and the test-run model.
 pub mod skb {
     /// `sizeof(struct __sk_buff)`.

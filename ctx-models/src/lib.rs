@@ -3,30 +3,43 @@
 //! `BPF_PROG_TEST_RUN`-style run builds from a packet, and what the return value means.
 //!
 //! - [`ProgramType`]: the kernel's `enum bpf_prog_type`, names and ELF sections.
-//! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`) and their backing models.
+//! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`, `bpf_flow_keys`) and their backing models.
 //! - [`access`]: the per-type access rules (the kernel's `*_is_valid_access`).
 //! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
 //! - [`PacketContext`]: contexts built from a packet as the kernel's test run does.
 //! - [`action()`]: the named action of a return value.
 //! - [`helpers`]: helper names and which types may call them.
 //! - [`regs`]: `pt_regs` of kprobe programs, x86_64 and arm64, built from `--regs`.
+//! - [`sk_lookup`]: `struct bpf_sk_lookup`, its own backing model, built from `ctx_in`.
+//! - [`sock`]: `struct bpf_sock` and `struct bpf_sock_addr` of the cgroup socket
+//!   programs, their own backing models.
+//! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
+//! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md` (access rules only).
+//! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
+//!   models) and `struct bpf_sockopt` (access rules only).
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
 
 pub mod access;
 mod action;
+pub mod cgroup;
 pub mod helpers;
 pub mod layout;
+pub mod msg;
 mod packet;
 mod prog_type;
 pub mod regs;
 mod rewrite;
+pub mod sk_lookup;
+pub mod sock;
+pub mod sock_ops;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;
 pub use packet::{
-    PacketContext, PacketError, Regions, ETH_HLEN, XDP_FRAME, XDP_FRAME_RESERVED, XDP_HEADROOM,
+    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
+    XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};
 pub use rewrite::{context_extent, rewrite, RewriteError};

@@ -17,6 +17,14 @@
 //! addresses (`remote_*` = destination, `local_*` = source, bytes as in the header) that
 //! `cgroup_skb` may read; every other field starts at 0 and `data_meta` equals `data`.
 //!
+//! # Flow dissector
+//! The packet is an Ethernet frame of 14 to 4096 bytes, copied as it is (no skb, no
+//! headroom): `data` is its first byte, `data_end` its end, and `flow_keys` points to a
+//! zeroed `struct bpf_flow_keys` (its own region) with `nhoff` = `thoff` = 14,
+//! `n_proto` the EtherType and `flags` from `ctx_in`. After the run the kernel clamps
+//! `nhoff` into `[14, len]` and `thoff` into `[nhoff, len]` and returns the flow keys
+//! as the packet out; its `retval` is the program's (low 32 bits).
+//!
 //! # XDP
 //! At least 14 bytes; `data` sits after 256 bytes of headroom in a 3776-byte frame (a
 //! page less the shared info), `data_meta` = `data`, `ingress_ifindex` 1 (lo),
@@ -30,7 +38,7 @@
 mod ctx_in;
 
 use crate::access::ContextKind;
-use crate::layout::{skb, xdp};
+use crate::layout::{flow_keys, skb, xdp};
 use crate::ProgramType;
 
 /// Bytes of the Ethernet header.
@@ -45,6 +53,8 @@ pub const XDP_MAX_LINEAR: usize = 3520;
 pub const XDP_FRAME: usize = XDP_HEADROOM + XDP_MAX_LINEAR;
 /// Bytes at the start of the XDP frame `data_meta` may not go below.
 pub const XDP_FRAME_RESERVED: usize = 40;
+/// Largest packet the kernel's test run accepts for flow dissectors (a page).
+pub const FLOW_DISSECTOR_MAX: usize = 4096;
 
 /// Why no context can be built (the kernel's test run fails with EINVAL too).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +108,10 @@ pub struct PacketContext {
     /// XDP: `ingress_ifindex` and `rx_queue_index` as given in `ctx_in`, which the
     /// kernel returns unchanged in `ctx_out`.
     xdp_given: [u32; 2],
+    /// Flow dissector: the `struct bpf_flow_keys` behind `flow_keys` (else empty), and
+    /// the flags given in `ctx_in`, which the kernel returns unchanged in `ctx_out`.
+    flow_keys: Vec<u8>,
+    flags_given: u32,
 }
 
 /// The pieces an engine maps for a run: the context model, the packet region
@@ -116,6 +130,9 @@ pub struct Regions<'a> {
     pub legacy_loads: bool,
     /// (slot offset in `ctx`, offset in the window) for each pointer field.
     pub pointers: [(usize, usize); 3],
+    /// Flow dissector: the flow keys, a region of their own whose guest address goes
+    /// into `ctx` at the given offset (64 bits).
+    pub flow_keys: Option<(&'a mut [u8], usize)>,
 }
 
 impl PacketContext {
@@ -132,6 +149,19 @@ impl PacketContext {
         }
         match kind {
             ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
+            // Its access rules are modelled (and checked against the kernel's verifier),
+            // but the kernel cannot test-run it: no reference for its context's values.
+            ContextKind::SkBuff if matches!(ty, ProgramType::SkSkb | ProgramType::LwtSeg6local) => {
+                Err(PacketError::Unsupported(format!(
+                    "running {ty} programs (the kernel cannot test-run them)"
+                )))
+            }
+            ContextKind::SkBuff if ty == ProgramType::FlowDissector => {
+                if packet.len() > FLOW_DISSECTOR_MAX {
+                    return Err(size_error("longer than 4096 bytes"));
+                }
+                Ok(PacketContext::flow_dissector(packet, 0))
+            }
             ContextKind::SkBuff => {
                 if packet.len() > SKB_MAX {
                     return Err(size_error("longer than 3712 bytes"));
@@ -169,6 +199,33 @@ impl PacketContext {
             frags: packet[linear..].to_vec(),
             ctx,
             xdp_given: [0; 2],
+            flow_keys: Vec::new(),
+            flags_given: 0,
+        }
+    }
+
+    /// The flow dissector's context over `packet` (at least 14 bytes), with `flags`.
+    fn flow_dissector(packet: &[u8], flags: u32) -> PacketContext {
+        let mut keys = vec![0; flow_keys::SIZE];
+        let nhoff = (ETH_HLEN as u16).to_le_bytes();
+        keys[flow_keys::NHOFF..flow_keys::NHOFF + 2].copy_from_slice(&nhoff);
+        keys[flow_keys::THOFF..flow_keys::THOFF + 2].copy_from_slice(&nhoff);
+        // n_proto is big-endian, as the EtherType in the frame.
+        keys[flow_keys::N_PROTO..flow_keys::N_PROTO + 2].copy_from_slice(&packet[12..14]);
+        put32(&mut keys, flow_keys::FLAGS, flags);
+        PacketContext {
+            ty: ProgramType::FlowDissector,
+            kind: ContextKind::SkBuff,
+            buf: packet.to_vec(),
+            frags: Vec::new(),
+            meta: 0,
+            data: 0,
+            end: packet.len(),
+            out_start: 0,
+            ctx: vec![0; skb::MODEL_SIZE],
+            xdp_given: [0; 2],
+            flow_keys: keys,
+            flags_given: flags,
         }
     }
 
@@ -207,6 +264,8 @@ impl PacketContext {
             out_start: 0,
             ctx,
             xdp_given: [0; 2],
+            flow_keys: Vec::new(),
+            flags_given: 0,
         }
     }
 
@@ -251,11 +310,16 @@ impl PacketContext {
                 ProgramType::SocketFilter | ProgramType::SchedCls | ProgramType::SchedAct
             ),
             pointers,
+            flow_keys: (self.ty == ProgramType::FlowDissector)
+                .then_some((&mut self.flow_keys[..], skb::FLOW_KEYS)),
         }
     }
 
     /// The packet as the kernel's test run returns it (`data_out`).
     pub fn packet_out(&self) -> Vec<u8> {
+        if self.ty == ProgramType::FlowDissector {
+            return self.flow_keys_out();
+        }
         match self.kind {
             ContextKind::XdpMd => {
                 // Where the adjust helpers left data and data_end; the model is guest
@@ -274,6 +338,22 @@ impl PacketContext {
                 out
             }
         }
+    }
+}
+
+impl PacketContext {
+    /// The flow keys after the run, `nhoff` and `thoff` clamped as the kernel clamps
+    /// them (16-bit arithmetic, the lower bound first).
+    fn flow_keys_out(&self) -> Vec<u8> {
+        let mut keys = self.flow_keys.clone();
+        let len = self.buf.len() as u16;
+        let get16 = |k: &[u8], off: usize| u16::from_le_bytes([k[off], k[off + 1]]);
+        let clamp = |v: u16, lo: u16, hi: u16| v.max(lo).min(hi);
+        let nhoff = clamp(get16(&keys, flow_keys::NHOFF), ETH_HLEN as u16, len);
+        let thoff = clamp(get16(&keys, flow_keys::THOFF), nhoff, len);
+        keys[flow_keys::NHOFF..flow_keys::NHOFF + 2].copy_from_slice(&nhoff.to_le_bytes());
+        keys[flow_keys::THOFF..flow_keys::THOFF + 2].copy_from_slice(&thoff.to_le_bytes());
+        keys
     }
 }
 

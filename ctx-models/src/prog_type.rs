@@ -186,6 +186,22 @@ const SECTIONS: &[(&str, Match, ProgramType)] = &[
 ];
 
 impl ProgramType {
+    /// The expected attach type (`enum bpf_attach_type`) a program of this type is
+    /// loaded with when nothing else says, for the types the kernel will not load with
+    /// the default 0; `None` where 0 will do.
+    pub fn default_attach_type(self) -> Option<u32> {
+        match self {
+            ProgramType::SkLookup => Some(36),       // BPF_SK_LOOKUP
+            ProgramType::CgroupSockAddr => Some(10), // BPF_CGROUP_INET4_CONNECT
+            ProgramType::CgroupDevice => Some(6),    // BPF_CGROUP_DEVICE
+            ProgramType::SkMsg => Some(7),           // BPF_SK_MSG_VERDICT
+            ProgramType::CgroupSysctl => Some(18),   // BPF_CGROUP_SYSCTL
+            ProgramType::CgroupSockopt => Some(21),  // BPF_CGROUP_GETSOCKOPT
+            ProgramType::SkReuseport => Some(40),    // BPF_SK_REUSEPORT_SELECT
+            _ => None,
+        }
+    }
+
     /// The type libbpf gives a program in section `name`, or `None` when libbpf would
     /// not recognise the name.
     pub fn from_section(name: &str) -> Option<ProgramType> {

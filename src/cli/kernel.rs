@@ -73,10 +73,12 @@ impl Loaded {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
             let loaded = match source {
                 Source::Program(program) => {
-                    KernelProgram::load_raw(program, ty.id(), None, "GPL").map(Inner::Program)
+                    KernelProgram::load_raw(program, ty.id(), ty.default_attach_type(), "GPL")
+                        .map(Inner::Program)
                 }
                 Source::Object { object, name } => {
-                    KernelObject::from_object(object, Some(name), Some(ty.id()), None)
+                    let attach = ty.default_attach_type();
+                    KernelObject::from_object(object, Some(name), Some(ty.id()), attach)
                         .map(|o| Inner::Object(Box::new(o)))
                 }
             };

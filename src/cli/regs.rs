@@ -1,16 +1,17 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
 //! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
-//! `--ctx` record. The kernel cannot test-run
-//! kprobes, so only the load-time rules are compared with it (raw tracepoints run
-//! there too); the result is the return value (low 32 bits of r0, as the kernel's
-//! program runner returns it).
+//! `--ctx` record; `--type sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`, `sock_ops`,
+//! `cgroup_device`, `cgroup_sysctl` over the `--ctx` struct. The kernel cannot test-run
+//! kprobes or those types but sk_lookup, so only their load-time rules are compared
+//! with it (raw tracepoints and sk_lookup run there too); the result is the return
+//! value (low 32 bits of r0, as the kernel's program runner returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::ProgramType;
+use ebpfvm::ctx::{cgroup, sk_lookup, sock, sock_ops, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -94,6 +95,59 @@ pub fn run_record(
     bytes.resize(size, 0);
     let outcome = vm.run_context(&mut bytes);
     print_outcome(&outcome, json)
+}
+
+/// sk_lookup, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device and
+/// cgroup_sysctl: r1 points to the `--ctx` struct (`bpf_sk_lookup`, checked and built
+/// as the kernel's test run builds it; the others as given). The result carries the action and, with `--json`,
+/// `ctx`: for sk_lookup the context as the test run returns it, for the others the
+/// struct after the program's writes.
+pub fn run_struct(
+    vm: &mut Vm,
+    ty: ProgramType,
+    ctx: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let Some(path) = ctx else {
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program needs its context: give --ctx FILE"
+        )));
+    };
+    let given = read_file(&path.to_path_buf())?;
+    let usage = |e: &dyn std::fmt::Display| CliError::Usage(format!("--ctx: {e}"));
+    let mut model = match ty {
+        ProgramType::SkLookup => sk_lookup::context(&given).map_err(|e| usage(&e))?,
+        ProgramType::CgroupSockAddr => sock::addr_context(&given).map_err(|e| usage(&e))?,
+        ProgramType::SockOps => sock_ops::context(&given).map_err(|e| usage(&e))?,
+        ProgramType::CgroupDevice => {
+            cgroup::context("bpf_cgroup_dev_ctx", cgroup::DEV_SIZE, &given)
+                .map_err(|e| usage(&e))?
+        }
+        ProgramType::CgroupSysctl => {
+            cgroup::context("bpf_sysctl", cgroup::SYSCTL_SIZE, &given).map_err(|e| usage(&e))?
+        }
+        _ => sock::context(&given).map_err(|e| usage(&e))?,
+    };
+    let outcome = vm.run_context(&mut model);
+    let r0 = match &outcome.result {
+        Ok(r0) => *r0 as u32,
+        Err(_) => return print_outcome(&outcome, json),
+    };
+    let action = ebpfvm::ctx::action(ty, r0 as u64);
+    if json {
+        let after = match ty {
+            ProgramType::SkLookup => sk_lookup::ctx_out(&given),
+            _ => model,
+        };
+        let after: String = after.iter().map(|b| format!("{b:02x}")).collect();
+        println!(
+            "{}",
+            json!({ "retval": r0, "action": action, "ctx": after, "insns": outcome.insns })
+        );
+    } else {
+        println!("{r0} ({r0:#x}) {}", action.unwrap_or(""));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `1,0x10,-1`: 64-bit little-endian values, one after the other.

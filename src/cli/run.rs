@@ -218,6 +218,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         vm.set_engine(engine).map_err(load_error)?;
         return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
     }
+    if let Some(ty) = prog_type.filter(|&t| STRUCT_TYPES.contains(&t)) {
+        let load_error = |e: ebpfvm::Error| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        vm.set_budget(args.budget);
+        vm.set_engine(engine).map_err(load_error)?;
+        return super::regs::run_struct(&mut vm, ty, args.ctx.as_deref(), args.json);
+    }
+    if let Some(ty) = prog_type.filter(|t| VERDICT_ONLY.contains(t)) {
+        // Checked as the kernel verifier checks it, so its refusals still show.
+        Vm::with_type(loaded.program, ty).map_err(|e| CliError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        return Err(CliError::NotSupported(format!(
+            "running {ty} programs is not supported yet (the kernel cannot test-run them; \
+             their context is checked at load only)"
+        )));
+    }
     if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
         let load_error = |e: ebpfvm::Error| CliError::Load {
             path: path.clone(),
@@ -319,7 +340,36 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::RawTracepoint,
     ProgramType::Tracepoint,
     ProgramType::PerfEvent,
+    ProgramType::SkLookup,
+    ProgramType::CgroupSock,
+    ProgramType::CgroupSockAddr,
+    ProgramType::SockOps,
+    ProgramType::CgroupDevice,
+    ProgramType::CgroupSysctl,
 ];
+
+/// Types whose programs are checked at load but do not run: the kernel cannot test-run
+/// them and their contexts point to sockets or data not modelled.
+const VERDICT_ONLY: &[ProgramType] = &[
+    ProgramType::SkMsg,
+    ProgramType::SkReuseport,
+    ProgramType::CgroupSockopt,
+];
+
+/// Types that run on a uapi struct given with `--ctx` (`regs::run_struct`).
+const STRUCT_TYPES: &[ProgramType] = &[
+    ProgramType::SkLookup,
+    ProgramType::CgroupSock,
+    ProgramType::CgroupSockAddr,
+    ProgramType::SockOps,
+    ProgramType::CgroupDevice,
+    ProgramType::CgroupSysctl,
+];
+
+/// Whether `--type` takes `ty`.
+fn modelled(ty: ProgramType) -> bool {
+    ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty) || VERDICT_ONLY.contains(&ty)
+}
 
 /// The program type named, `None` for `raw`; types without a modelled context are
 /// refused as not supported yet.
@@ -328,13 +378,13 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
         return Ok(None);
     }
     match name.parse::<ProgramType>() {
-        Ok(ty) if ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty) => return Ok(Some(ty)),
+        Ok(ty) if modelled(ty) => return Ok(Some(ty)),
         _ => {}
     }
     if KNOWN_TYPES.contains(&name) {
         let modelled: Vec<&str> = ProgramType::ALL
             .iter()
-            .filter(|&&t| ContextKind::of(t).is_some() || OWN_MODEL.contains(&t))
+            .filter(|&&t| modelled(t))
             .map(|t| t.name())
             .collect();
         Err(CliError::NotSupported(format!(

@@ -80,6 +80,16 @@ impl XdpProgram {
     /// Loads bytecode as a program of type `prog_type` (`enum bpf_prog_type`), with
     /// expected attach type 0.
     pub fn load_type(prog_type: u32, bytecode: &[u8]) -> Result<XdpProgram, KernelError> {
+        XdpProgram::load_attach(prog_type, 0, bytecode)
+    }
+
+    /// [`XdpProgram::load_type`] with an expected attach type (`enum bpf_attach_type`),
+    /// which several types need to load at all (`cgroup_sock_addr`, `sk_lookup`, ...).
+    pub fn load_attach(
+        prog_type: u32,
+        attach_type: u32,
+        bytecode: &[u8],
+    ) -> Result<XdpProgram, KernelError> {
         let license = CString::new("GPL").expect("no NUL");
         let mut log = vec![0u8; 1 << 20];
         let mut attr = [0u64; 20];
@@ -90,6 +100,7 @@ impl XdpProgram {
         put_u32(&mut attr, 24, 1); // log_level
         put_u32(&mut attr, 28, log.len() as u32);
         attr[4] = log.as_mut_ptr() as u64;
+        put_u32(&mut attr, 68, attach_type); // expected_attach_type
         let fd = bpf(BPF_PROG_LOAD, &mut attr);
         if fd >= 0 {
             return Ok(XdpProgram { fd: fd as i32 });
@@ -124,6 +135,29 @@ impl XdpProgram {
             return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
         }
         Ok(get_u32(&attr, 4))
+    }
+
+    /// Runs once with only a context, which comes back (sk_lookup); returns (retval,
+    /// context after the run).
+    pub fn run_ctx_only(&self, ctx: &[u8]) -> Result<(u32, Vec<u8>), KernelError> {
+        let mut ctx_out = vec![0u8; 256];
+        let mut attr = [0u64; 20];
+        put_u32(&mut attr, 0, self.fd as u32);
+        put_u32(&mut attr, 32, 1); // repeat
+        put_u32(&mut attr, 40, ctx.len() as u32); // ctx_size_in
+        put_u32(&mut attr, 44, ctx_out.len() as u32); // ctx_size_out
+        attr[6] = if ctx.is_empty() {
+            0
+        } else {
+            ctx.as_ptr() as u64
+        }; // ctx_in
+        attr[7] = ctx_out.as_mut_ptr() as u64; // ctx_out
+        if bpf(BPF_PROG_TEST_RUN, &mut attr) != 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(KernelError::Run(format!("bpf(BPF_PROG_TEST_RUN): {err}")));
+        }
+        ctx_out.truncate((get_u32(&attr, 44) as usize).min(256));
+        Ok((get_u32(&attr, 4), ctx_out))
     }
 
     /// Runs once over `packet`; returns (retval, packet after the run).

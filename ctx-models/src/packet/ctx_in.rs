@@ -9,6 +9,9 @@
 //! struct may be shorter than 192 bytes, and bytes past it must be zero. Back come those
 //! fields, `len` and the rest zero.
 //!
+//! `bpf_flow_keys` (flow dissector): only `flags` may be non-zero; it is what the
+//! program finds in `flow_keys->flags`, and `ctx_out` is `ctx_in` unchanged.
+//!
 //! `xdp_md`: `data` is the length of metadata that starts the packet bytes (a multiple
 //! of 4), `data_end` the packet's length (the kernel accepts others, with results not
 //! modelled here), `data_meta` and `egress_ifindex` 0,
@@ -18,7 +21,7 @@
 
 use super::{get32, put32, PacketContext, PacketError, XDP_HEADROOM};
 use crate::access::ContextKind;
-use crate::layout::{skb, xdp};
+use crate::layout::{flow_keys, skb, xdp};
 use crate::ProgramType;
 
 /// `__sk_buff` fields `ctx_in` may set: (offset, size).
@@ -52,6 +55,7 @@ impl PacketContext {
     ) -> Result<PacketContext, PacketError> {
         let kind = ContextKind::of(ty).ok_or(PacketError::NotPacketType(ty))?;
         let size = match kind {
+            ContextKind::SkBuff if ty == ProgramType::FlowDissector => flow_keys::SIZE,
             ContextKind::SkBuff => skb::SIZE,
             ContextKind::XdpMd => xdp::SIZE,
         };
@@ -65,6 +69,7 @@ impl PacketContext {
         let n = ctx_in.len().min(size);
         uapi[..n].copy_from_slice(&ctx_in[..n]);
         match kind {
+            ContextKind::SkBuff if ty == ProgramType::FlowDissector => flow_keys_in(packet, &uapi),
             ContextKind::SkBuff => skb_in(ty, packet, &uapi),
             ContextKind::XdpMd => xdp_in(packet, &uapi),
         }
@@ -72,6 +77,12 @@ impl PacketContext {
 
     /// The context as the kernel's test run returns it (`ctx_out`).
     pub fn ctx_out(&self) -> Vec<u8> {
+        if self.ty == ProgramType::FlowDissector {
+            // The kernel returns ctx_in as it was; only flags can be non-zero.
+            let mut out = vec![0u8; flow_keys::SIZE];
+            put32(&mut out, flow_keys::FLAGS, self.flags_given);
+            return out;
+        }
         match self.kind {
             ContextKind::SkBuff => {
                 let mut out = vec![0u8; skb::SIZE];
@@ -130,6 +141,22 @@ fn skb_in(ty: ProgramType, packet: &[u8], uapi: &[u8]) -> Result<PacketContext, 
         _ => {}
     }
     Ok(context)
+}
+
+fn flow_keys_in(packet: &[u8], uapi: &[u8]) -> Result<PacketContext, PacketError> {
+    let ty = ProgramType::FlowDissector;
+    let flags = flow_keys::FLAGS..flow_keys::FLAGS + 4;
+    if let Some(off) = (0..flow_keys::SIZE).find(|&off| uapi[off] != 0 && !flags.contains(&off)) {
+        return Err(invalid(
+            ty,
+            format!("bpf_flow_keys byte {off} may not be set"),
+        ));
+    }
+    PacketContext::new(ty, packet)?;
+    Ok(PacketContext::flow_dissector(
+        packet,
+        get32(uapi, flow_keys::FLAGS),
+    ))
 }
 
 fn xdp_in(packet: &[u8], uapi: &[u8]) -> Result<PacketContext, PacketError> {

@@ -1,0 +1,63 @@
+//! `sk_msg` programs' `struct sk_msg_md` and `sk_reuseport` programs'
+//! `struct sk_reuseport_md` (linux/bpf.h), with their access rules
+//! (`sk_msg_is_valid_access`, `sk_reuseport_is_valid_access`, net/core/filter.c),
+//! checked against the running kernel's verifier by `tests/ctx_kernel.rs`.
+//!
+//! The kernel cannot test-run either type and both point into message or packet data
+//! and to sockets, which are not modelled: their rules are checked at load (pointer
+//! reads refused as not supported yet) and they do not run.
+
+use crate::access::{AccessError, AccessKind, Conversion};
+
+/// `sizeof(struct sk_msg_md)`.
+pub const MSG_SIZE: usize = 80;
+/// `sizeof(struct sk_reuseport_md)`.
+pub const REUSEPORT_SIZE: usize = 56;
+
+fn verdict(ok: bool, off: i64, size: u32) -> Result<Conversion, AccessError> {
+    if ok {
+        Ok(Conversion::Plain)
+    } else {
+        Err(AccessError::Invalid { off, size })
+    }
+}
+
+/// `sk_msg_is_valid_access`: aligned reads; the pointers `data` (0), `data_end` (8) and
+/// `sk` (72) as 64 bits, the scalars from `family` (16) to `size` (68) as 32 bits.
+pub fn sk_msg(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let read = matches!(kind, AccessKind::Read { .. });
+    if !read || !(0..MSG_SIZE as i64).contains(&off) || off % size as i64 != 0 {
+        return verdict(false, off, size);
+    }
+    match off {
+        0 | 8 | 72 if size == 8 => Err(AccessError::Unsupported(match off {
+            0 => "reading sk_msg_md->data",
+            8 => "reading sk_msg_md->data_end",
+            _ => "reading sk_msg_md->sk",
+        })),
+        16..=71 => verdict(size == 4, off, size),
+        _ => verdict(false, off, size),
+    }
+}
+
+/// `sk_reuseport_is_valid_access`: aligned reads; the pointers `data`, `data_end`,
+/// `sk`, `migrating_sk` as 64 bits; `hash` as 32; `len`, `eth_protocol` (at least 16
+/// bits), `ip_protocol` and `bind_inany` narrower too.
+pub fn sk_reuseport(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let read = matches!(kind, AccessKind::Read { .. });
+    if !read || !(0..REUSEPORT_SIZE as i64).contains(&off) || off % size as i64 != 0 {
+        return verdict(false, off, size);
+    }
+    match off {
+        0 | 8 | 40 | 48 if size == 8 => Err(AccessError::Unsupported(match off {
+            0 => "reading sk_reuseport_md->data",
+            8 => "reading sk_reuseport_md->data_end",
+            40 => "reading sk_reuseport_md->sk",
+            _ => "reading sk_reuseport_md->migrating_sk",
+        })),
+        32 => verdict(size == 4, off, size),
+        20..=23 => verdict((2..=4).contains(&size), off, size),
+        16..=31 => verdict(size <= 4, off, size),
+        _ => verdict(false, off, size),
+    }
+}

@@ -1,0 +1,204 @@
+//! Socket contexts: `cgroup_sock` programs' `struct bpf_sock` and `cgroup_sock_addr`
+//! programs' `struct bpf_sock_addr` (linux/bpf.h), with their access rules
+//! (`bpf_sock_is_valid_access`, `sock_filter_is_valid_access` and
+//! `sock_addr_is_valid_access`, net/core/filter.c) for one attach point each:
+//! `BPF_CGROUP_INET_SOCK_CREATE` (what the kernel makes of expected attach type 0) and
+//! `BPF_CGROUP_INET4_CONNECT` ([`crate::ProgramType::default_attach_type`]). Checked
+//! against the running kernel's verifier by `tests/ctx_kernel.rs`.
+//!
+//! The kernel cannot test-run these programs, so a run takes the struct as given
+//! (`--ctx`, raw uapi bytes, its own backing model): the fields the kernel keeps in
+//! fewer bits (`family`, `type`, `protocol`, `src_port` in 16, `state` in 8,
+//! `dst_port` is a be16 followed by zero padding; `bpf_sock_addr`'s `user_family`,
+//! `family`, `type`, `protocol` in 16, `user_port` a be16) must fit them, so that every
+//! read gives what the kernel's rewritten load would.
+
+use crate::access::{AccessError, AccessKind, Conversion};
+
+/// `sizeof(struct bpf_sock)`.
+pub const SIZE: usize = 80;
+/// `bound_dev_if`
+pub const BOUND_DEV_IF: usize = 0;
+/// `family`
+pub const FAMILY: usize = 4;
+/// `type`
+pub const TYPE: usize = 8;
+/// `protocol`
+pub const PROTOCOL: usize = 12;
+/// `mark`
+pub const MARK: usize = 16;
+/// `priority`
+pub const PRIORITY: usize = 20;
+/// `src_ip4`
+pub const SRC_IP4: usize = 24;
+/// `src_ip6[0]`
+pub const SRC_IP6: usize = 28;
+/// `src_port` (host order)
+pub const SRC_PORT: usize = 44;
+/// `dst_port` (be16), then 16 bits of zero padding.
+pub const DST_PORT: usize = 48;
+/// `dst_ip4`
+pub const DST_IP4: usize = 52;
+/// `dst_ip6[0]`
+pub const DST_IP6: usize = 56;
+/// `state`
+pub const STATE: usize = 72;
+/// `rx_queue_mapping` (s32)
+pub const RX_QUEUE_MAPPING: usize = 76;
+
+/// `bpf_sock_is_valid_access` narrowed by `sock_filter_is_valid_access` for
+/// `BPF_CGROUP_INET_SOCK_CREATE`: aligned reads; narrower reads at the start of the
+/// scalar fields and anywhere in the addresses; `bound_dev_if`, `mark` and `priority`
+/// also written (32 bits); the source address and port hidden.
+pub fn cgroup_sock(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    let invalid = AccessError::Invalid { off, size };
+    if !(0..SIZE as i64).contains(&off) || off % size as i64 != 0 {
+        return Err(invalid);
+    }
+    let off = off as usize;
+    let write = !matches!(kind, AccessKind::Read { .. });
+    let narrow = size <= 4;
+    let ok = match off {
+        BOUND_DEV_IF | MARK | PRIORITY => size == 4,
+        // Hidden before bind.
+        SRC_IP4..=47 => false,
+        _ if write => false,
+        FAMILY | TYPE | PROTOCOL | STATE | RX_QUEUE_MAPPING => narrow,
+        DST_IP4..=71 => narrow,
+        DST_PORT if size == 4 => true,
+        48 | 49 => size <= 2,
+        _ => size == 4 && off % 4 == 0 && !(50..52).contains(&off),
+    };
+    if ok {
+        Ok(Conversion::Plain)
+    } else {
+        Err(invalid)
+    }
+}
+
+/// Why a `bpf_sock` given cannot be run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SockError {
+    /// Not the struct's size.
+    #[error("a bpf_sock is {SIZE} bytes, not {0}")]
+    Size(usize),
+    /// Not the size of a `bpf_sock_addr`.
+    #[error("a bpf_sock_addr is 72 bytes, not {0}")]
+    AddrSize(usize),
+    /// A field holds more than the kernel keeps of it.
+    #[error("`{0}` holds more than the kernel keeps ({1} bits)")]
+    TooWide(&'static str, u32),
+    /// A pointer field given non-zero.
+    #[error("`{0}` must be 0: the socket it points to is not supported yet")]
+    Pointer(&'static str),
+}
+
+/// The backing model for a `bpf_sock` given as raw uapi bytes (shorter ones are
+/// zero-padded).
+pub fn context(given: &[u8]) -> Result<Vec<u8>, SockError> {
+    if given.len() > SIZE {
+        return Err(SockError::Size(given.len()));
+    }
+    let mut model = given.to_vec();
+    model.resize(SIZE, 0);
+    let get = |off: usize| u32::from_le_bytes(model[off..off + 4].try_into().expect("4"));
+    for (name, off, bits) in [
+        ("family", FAMILY, 16),
+        ("type", TYPE, 16),
+        ("protocol", PROTOCOL, 16),
+        ("src_port", SRC_PORT, 16),
+        ("dst_port", DST_PORT, 16),
+        ("state", STATE, 8),
+    ] {
+        if get(off) >> bits != 0 {
+            return Err(SockError::TooWide(name, bits));
+        }
+    }
+    Ok(model)
+}
+
+/// `struct bpf_sock_addr` offsets.
+pub mod addr {
+    /// `sizeof(struct bpf_sock_addr)`.
+    pub const SIZE: usize = 72;
+    /// `user_family`
+    pub const USER_FAMILY: usize = 0;
+    /// `user_ip4` (network order)
+    pub const USER_IP4: usize = 4;
+    /// `user_ip6[0]`
+    pub const USER_IP6: usize = 8;
+    /// `user_port` (a be16 in the low half)
+    pub const USER_PORT: usize = 24;
+    /// `family`
+    pub const FAMILY: usize = 28;
+    /// `type`
+    pub const TYPE: usize = 32;
+    /// `protocol`
+    pub const PROTOCOL: usize = 36;
+    /// `msg_src_ip4`
+    pub const MSG_SRC_IP4: usize = 40;
+    /// `msg_src_ip6[0]`
+    pub const MSG_SRC_IP6: usize = 44;
+    /// `sk` (8-byte pointer)
+    pub const SK: usize = 64;
+}
+
+/// `sock_addr_is_valid_access` for `BPF_CGROUP_INET4_CONNECT`: `user_ip4` and
+/// `user_port` read (narrower too) and written (32 bits); the other scalars read as
+/// 32 bits; the IPv6 and `msg_src` fields hidden; `sk` a 64-bit read (not modelled).
+pub fn cgroup_sock_addr(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+    use addr::*;
+    let invalid = AccessError::Invalid { off, size };
+    if !(0..SIZE as i64).contains(&off) || off % size as i64 != 0 {
+        return Err(invalid);
+    }
+    let off = off as usize;
+    let read = matches!(kind, AccessKind::Read { .. });
+    let ok = match off {
+        USER_IP6..=23 | MSG_SRC_IP4..=63 => false,
+        USER_IP4..=7 | USER_PORT..=27 if read => size <= 4,
+        USER_IP4 | USER_PORT => size == 4,
+        SK if read && size == 8 => {
+            return Err(AccessError::Unsupported("reading bpf_sock_addr->sk"));
+        }
+        SK..=71 => false,
+        _ => read && size == 4,
+    };
+    if !ok {
+        return Err(invalid);
+    }
+    // The kernel reads a narrow user_port from the sockaddr at the same distance from
+    // sin_port, past it for the upper half: what lies there is not modelled.
+    if read && (26..28).contains(&off) {
+        return Err(AccessError::Unsupported(
+            "a narrow read of the upper half of bpf_sock_addr->user_port",
+        ));
+    }
+    Ok(Conversion::Plain)
+}
+
+/// The backing model for a `bpf_sock_addr` given as raw uapi bytes (shorter ones are
+/// zero-padded); `sk` must be 0 (a socket is not modelled).
+pub fn addr_context(given: &[u8]) -> Result<Vec<u8>, SockError> {
+    if given.len() > addr::SIZE {
+        return Err(SockError::AddrSize(given.len()));
+    }
+    let mut model = given.to_vec();
+    model.resize(addr::SIZE, 0);
+    let get = |off: usize| u32::from_le_bytes(model[off..off + 4].try_into().expect("4"));
+    for (name, off) in [
+        ("user_family", addr::USER_FAMILY),
+        ("user_port", addr::USER_PORT),
+        ("family", addr::FAMILY),
+        ("type", addr::TYPE),
+        ("protocol", addr::PROTOCOL),
+    ] {
+        if get(off) >> 16 != 0 {
+            return Err(SockError::TooWide(name, 16));
+        }
+    }
+    if model[addr::SK..].iter().any(|&b| b != 0) {
+        return Err(SockError::Pointer("sk"));
+    }
+    Ok(model)
+}
