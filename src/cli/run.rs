@@ -188,98 +188,51 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         };
     }
     let engine = engine_for(args.engine.unwrap_or(EngineChoice::Jit))?;
-    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::RawTracepoint) {
-        let extent = ebpfvm::ctx::context_extent(&loaded.program);
-        let load_error = |e: ebpfvm::Error| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
-        vm.set_budget(args.budget);
-        vm.set_engine(engine).map_err(load_error)?;
-        return super::regs::run_raw_tracepoint(
-            &mut vm,
-            args.regs.as_deref(),
-            args.ctx.as_deref(),
-            extent,
-            args.json,
-        );
-    }
-    if let Some(ty) =
-        prog_type.filter(|&t| matches!(t, ProgramType::Tracepoint | ProgramType::PerfEvent))
-    {
-        let extent = ebpfvm::ctx::context_extent(&loaded.program);
-        let load_error = |e: ebpfvm::Error| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
-        vm.set_budget(args.budget);
-        vm.set_engine(engine).map_err(load_error)?;
-        return super::regs::run_record(&mut vm, ty, args.ctx.as_deref(), extent, args.json);
-    }
-    if let Some(ty) = prog_type.filter(|&t| STRUCT_TYPES.contains(&t)) {
-        let load_error = |e: ebpfvm::Error| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
-        vm.set_budget(args.budget);
-        vm.set_engine(engine).map_err(load_error)?;
-        return super::regs::run_struct(&mut vm, ty, args.ctx.as_deref(), args.json);
-    }
-    if let Some(ty) = prog_type.filter(|t| VERDICT_ONLY.contains(t)) {
-        // Checked as the kernel verifier checks it, so its refusals still show.
-        Vm::with_type(loaded.program, ty).map_err(|e| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        return Err(CliError::NotSupported(format!(
-            "running {ty} programs is not supported yet (the kernel cannot test-run them; \
-             their context is checked at load only)"
-        )));
-    }
-    if let Some(ty) = prog_type.filter(|&t| t == ProgramType::Kprobe) {
-        let load_error = |e: ebpfvm::Error| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
-        vm.set_budget(args.budget);
-        vm.set_engine(engine).map_err(load_error)?;
-        return super::regs::run(
-            &mut vm,
-            super::regs::RegsRun {
-                regs: args.regs.as_deref(),
-                arch: &args.arch,
-                ctx: args.ctx.as_deref(),
-                json: args.json,
-            },
-        );
-    }
+    let load_error = |e: ebpfvm::Error| CliError::Load {
+        path: path.clone(),
+        message: e.to_string(),
+    };
     if let Some(ty) = prog_type {
-        let load_error = |e: ebpfvm::Error| CliError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        // Loading checks and rewrites the context accesses as the kernel verifier does,
+        // so its refusals show even for the types that cannot run.
         let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        if VERDICT_ONLY.contains(&ty) {
+            return Err(CliError::NotSupported(format!(
+                "running {ty} programs is not supported yet (the kernel cannot test-run them; \
+                 their context is checked at load only)"
+            )));
+        }
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
-        return super::packet::run(&mut vm, packet_run(&args, ty));
+        let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
+        return match ty {
+            ProgramType::RawTracepoint => {
+                super::regs::run_raw_tracepoint(&mut vm, regs, ctx, extent, json)
+            }
+            ProgramType::Tracepoint | ProgramType::PerfEvent => {
+                super::regs::run_record(&mut vm, ty, ctx, extent, json)
+            }
+            ProgramType::Kprobe => super::regs::run(
+                &mut vm,
+                super::regs::RegsRun {
+                    regs,
+                    arch: &args.arch,
+                    ctx,
+                    json,
+                },
+            ),
+            t if STRUCT_TYPES.contains(&t) => super::regs::run_struct(&mut vm, ty, ctx, json),
+            _ => super::packet::run(&mut vm, packet_run(&args, ty)),
+        };
     }
     let mut mem = match &args.mem {
         Some(path) => Some(read_file(path)?),
         None => loaded.mem,
     };
-    let mut vm = Vm::new(loaded.program).map_err(|e| CliError::Load {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let mut vm = Vm::new(loaded.program).map_err(load_error)?;
     vm.set_budget(args.budget);
-    vm.set_engine(engine).map_err(|e| CliError::Load {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    vm.set_engine(engine).map_err(load_error)?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
 
     let mut buffer = mem.take().unwrap_or_default();
