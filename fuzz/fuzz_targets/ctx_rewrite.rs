@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
                 }
                 if ContextKind::of(ty).is_none() {
                     // No modelled context: nothing to rewrite.
-                    assert_eq!(out.insns(), program.insns(), "{ty}: unmodelled type rewritten");
+                    assert_eq!(
+                        out.insns(),
+                        program.insns(),
+                        "{ty}: unmodelled type rewritten"
+                    );
                 }
             }
             Err(err) => {

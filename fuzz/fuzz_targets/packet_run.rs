@@ -67,5 +67,9 @@ fuzz_target!(|data: &[u8]| {
         got_ctx.context(),
         "{ty}: context models differ\n{listing}"
     );
-    assert_eq!(want_ctx.ctx_out(), got_ctx.ctx_out(), "{ty}: ctx_out differs");
+    assert_eq!(
+        want_ctx.ctx_out(),
+        got_ctx.ctx_out(),
+        "{ty}: ctx_out differs"
+    );
 });
