@@ -218,7 +218,8 @@ pub fn run_packets(
 
 /// `run --engine kernel` for a program without a packet, whose context is `mem` (raw
 /// programs run as `syscall` programs: r1 points to the memory, but the kernel gives no
-/// length in r2). Prints r0 and, when memory was given, the memory after the run. Types
+/// length in r2). Prints r0 and, when memory was given, the memory after the run (`mem`;
+/// `ctx` for other types). Types
 /// the kernel cannot test-run this way give the kernel's answer as an error.
 pub fn run_memory(
     source: Source<'_>,
@@ -231,8 +232,18 @@ pub fn run_memory(
     let (retval, after) = loaded.run_context(mem.unwrap_or(&[]))?;
     if json {
         let mut line = json!({ "retval": retval });
+        if ty != ProgramType::Syscall {
+            line["action"] = json!(ebpfvm::ctx::action(ty, u64::from(retval)));
+        }
         if mem.is_some() {
-            line["mem"] = json!(packet::hex(&after));
+            // A syscall program's context is plain memory (`mem`, as for raw programs);
+            // other types' is their uapi context (`ctx`), as our engines print them.
+            let key = if ty == ProgramType::Syscall {
+                "mem"
+            } else {
+                "ctx"
+            };
+            line[key] = json!(packet::hex(&after));
         }
         println!("{line}");
     } else {
