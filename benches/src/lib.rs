@@ -184,13 +184,23 @@ pub fn run_interp(
     stack: &mut Stack,
     helpers: &mut Helpers,
 ) -> Outcome {
+    with_memory(mem, stack, |args, map| interp.run(args, map, helpers, None))
+}
+
+/// The set-up both engines' runs share: a zeroed stack, `mem` mapped read-write as r1
+/// with its length in r2, then `run(args, map)`.
+fn with_memory(
+    mem: &mut [u8],
+    stack: &mut Stack,
+    run: impl FnOnce([u64; 5], &mut MemoryMap<'_>) -> Outcome,
+) -> Outcome {
     stack.clear();
     let len = mem.len() as u64;
     let mut map = MemoryMap::new(stack);
     let addr = map
         .map_mut(RegionKind::Memory, mem)
         .expect("the input fits in one region");
-    interp.run([addr, len, 0, 0, 0], &mut map, helpers, None)
+    run([addr, len, 0, 0, 0], &mut map)
 }
 
 /// The compile-time benchmark: 201 instructions mixing 64-bit loads through r1, stack
@@ -220,13 +230,7 @@ pub fn run_jit(
     stack: &mut Stack,
     helpers: &mut Helpers,
 ) -> Outcome {
-    stack.clear();
-    let len = mem.len() as u64;
-    let mut map = MemoryMap::new(stack);
-    let addr = map
-        .map_mut(RegionKind::Memory, mem)
-        .expect("the input fits in one region");
-    jit.run([addr, len, 0, 0, 0], &mut map, helpers, None)
+    with_memory(mem, stack, |args, map| jit.run(args, map, helpers, None))
 }
 
 #[cfg(test)]
