@@ -3,7 +3,7 @@
 //! packet ([`ctx::PacketContext`]), with r1 pointing to the context's backing model and
 //! `data`/`data_end`/`data_meta` pointing into the packet region.
 
-use crate::ctx::{self, PacketContext, ProgramType};
+use crate::ctx::{self, AttachType, PacketContext, ProgramType};
 use crate::elf::Object;
 use crate::isa::{CallTarget, Insn};
 use crate::vm::{self, MemoryMap, RegionKind};
@@ -14,9 +14,21 @@ impl Vm {
     /// against the type's rules and rewritten onto the backing model, as the kernel's
     /// verifier does at load.
     pub fn with_type(program: Program, ty: ProgramType) -> Result<Vm, Error> {
-        let rewritten = ctx::rewrite(&program, ty)?;
+        Vm::typed(program, ty, None)
+    }
+
+    /// [`Vm::with_type`] for a program attached at `at` (its type is the attach point's):
+    /// the access rules and the meaning of the return value follow the attach point, as
+    /// the kernel's follow a program's expected attach type.
+    pub fn with_attach(program: Program, at: AttachType) -> Result<Vm, Error> {
+        Vm::typed(program, at.prog_type(), Some(at))
+    }
+
+    fn typed(program: Program, ty: ProgramType, at: Option<AttachType>) -> Result<Vm, Error> {
+        let rewritten = ctx::rewrite_at(&program, ty, at)?;
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
+        vm.attach = at.or(AttachType::default_for(ty));
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
         crate::packet_helpers::register(&mut vm.helpers, ty, &vm.redirect);
         vm.check_helpers()?;
@@ -51,18 +63,45 @@ impl Vm {
         cpus: u32,
         ty: Option<ProgramType>,
     ) -> Result<Vm, Error> {
+        Vm::from_object_at(object, select, cpus, ty, None)
+    }
+
+    /// [`Vm::from_object_typed`] attached at `at` (when `None`: the attach point the
+    /// entry's section names, `cgroup/connect6`, else the type's default).
+    pub fn from_object_at(
+        object: &Object,
+        select: Select<'_>,
+        cpus: u32,
+        ty: Option<ProgramType>,
+        at: Option<AttachType>,
+    ) -> Result<Vm, Error> {
         let mut object = object.clone();
         let entry = crate::object::choose(&object, select)?;
-        let ty = ty.or(object.programs[entry].prog_type);
+        let ty = at
+            .map(|a| a.prog_type())
+            .or(ty)
+            .or(object.programs[entry].prog_type);
+        let section_at = |section: &str, t: Option<ProgramType>| {
+            AttachType::from_section(section).filter(|a| Some(a.prog_type()) == t)
+        };
+        let entry_at = at.or_else(|| section_at(&object.programs[entry].section, ty));
         for (i, spec) in object.programs.iter_mut().enumerate() {
-            let own = if i == entry { ty } else { spec.prog_type };
-            if let Some(t) = own.filter(|&t| ctx::ContextKind::of(t).is_some()) {
-                spec.program = ctx::rewrite(&spec.program, t)?;
+            // Tail-call targets share the entry's attach point, as the kernel demands.
+            let (own, own_at) = if i == entry {
+                (ty, entry_at)
+            } else {
+                (spec.prog_type, section_at(&spec.section, spec.prog_type))
+            };
+            if let Some(t) = own.filter(|&t| typed_in_objects(t)) {
+                spec.program = ctx::rewrite_at(&spec.program, t, own_at)?;
             }
         }
         let name = object.programs[entry].name.clone();
         let mut vm = Vm::from_object(&object, Select::Program(&name), cpus)?;
-        vm.prog_type = ty.filter(|&t| ctx::ContextKind::of(t).is_some());
+        vm.prog_type = ty.filter(|&t| typed_in_objects(t));
+        vm.attach = vm
+            .prog_type
+            .and_then(|t| entry_at.or(AttachType::default_for(t)));
         if let Some(t) = vm.prog_type {
             crate::packet_helpers::register(&mut vm.helpers, t, &vm.redirect);
             vm.check_helpers()?;
@@ -79,6 +118,11 @@ impl Vm {
     /// The program type given to [`Vm::with_type`].
     pub fn prog_type(&self) -> Option<ProgramType> {
         self.prog_type
+    }
+
+    /// The attach point of a typed program whose type has several.
+    pub fn attach_type(&self) -> Option<AttachType> {
+        self.attach
     }
 
     /// Runs the program once with r1 pointing to `context`, the bytes of a context that
@@ -133,4 +177,11 @@ impl Vm {
         let args = [ctx, 0, 0, 0, 0];
         crate::execute!(self, args, map)
     }
+}
+
+/// Types whose ELF programs are checked and rewritten: the packet types and the types
+/// whose context is a socket or cgroup struct. (kprobe and tracepoint objects run on
+/// plain memory.)
+fn typed_in_objects(ty: ProgramType) -> bool {
+    ctx::ContextKind::of(ty).is_some() || ctx::is_socket_struct(ty)
 }

@@ -144,6 +144,8 @@ pub struct Vm {
     jit: Vec<jit::JitProgram>,
     /// The program type given to [`Vm::with_type`] (`None`: raw).
     prog_type: Option<ctx::ProgramType>,
+    /// The attach point given to [`Vm::with_attach`] or read from an ELF section.
+    attach: Option<ctx::AttachType>,
     /// The last `bpf_redirect` of the current run (packet types).
     redirect: packet_helpers::LastRedirect,
 }
@@ -164,6 +166,7 @@ impl Vm {
             elf: None,
             jit: Vec::new(),
             prog_type: None,
+            attach: None,
             redirect: Default::default(),
         })
     }

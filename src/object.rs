@@ -200,6 +200,7 @@ impl Vm {
             }),
             jit: Vec::new(),
             prog_type: None,
+            attach: None,
             redirect: Default::default(),
         })
     }

@@ -29,7 +29,7 @@
 mod kernel;
 
 use ebpfvm::ctx::access::{self, AccessKind};
-use ebpfvm::ctx::{ContextKind, PacketContext, ProgramType};
+use ebpfvm::ctx::{AttachType, ContextKind, PacketContext, ProgramType};
 use ebpfvm::isa::{AluOp, Cond, Insn, LegacyMode, Operand, Program, Reg, Size, Width};
 use ebpfvm::{Engine, Vm};
 use kernel::{KernelError, KernelProgram};
@@ -230,7 +230,8 @@ fn access_program(off: i16, size: u32, kind: AccessKind) -> Program {
             src: Operand::Imm(imm),
         },
     };
-    Program::new(vec![mov(2, 7), access, mov(0, 0), Insn::Exit]).unwrap()
+    // 1: a return value every type allows (recvmsg4 and the like allow only 1).
+    Program::new(vec![mov(2, 7), access, mov(0, 1), Insn::Exit]).unwrap()
 }
 
 #[test]
@@ -263,45 +264,63 @@ fn access_rules_match_the_kernel() {
         ProgramType::CgroupSockopt,
         ProgramType::LwtSeg6local,
     ]) {
-        let model = match ContextKind::of(ty) {
-            Some(kind) => kind.model_size() as i16,
-            // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
-            // (184), the start of a tracepoint record, bpf_sock_ops (224); and past them.
-            None => 232,
+        // Every attach point of the types that have several, each with its own rules.
+        let points: Vec<Option<AttachType>> = match AttachType::of(ty).count() {
+            0 => vec![None],
+            _ => AttachType::of(ty).map(Some).collect(),
         };
-        for off in -4..model {
-            for size in [1, 2, 4, 8] {
-                for kind in kinds {
-                    if size == 8 && kind == (AccessKind::Read { sign_extend: true }) {
-                        continue; // there is no 64-bit ldsx
-                    }
-                    let program = access_program(off, size, kind);
-                    let kernel =
-                        KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes());
-                    let ours = Vm::with_type(program, ty);
-                    checked += 1;
-                    match (&kernel, &ours) {
-                        (Ok(_), Ok(_)) => {}
-                        (Err(KernelError::Refused(log)), Err(e)) => {
-                            let message = e.to_string();
-                            let message = message.split(": ").last().unwrap();
-                            assert!(
+        for at in points {
+            checked += compare_accesses(ty, at, &kinds);
+        }
+    }
+    eprintln!("{checked} accesses checked");
+}
+
+/// Compares every access of `ty`'s context (at attach point `at`) with the kernel
+/// verifier's verdict; how many were compared.
+fn compare_accesses(ty: ProgramType, at: Option<AttachType>, kinds: &[AccessKind]) -> usize {
+    let mut checked = 0;
+    let model = match ContextKind::of(ty) {
+        Some(kind) => kind.model_size() as i16,
+        // pt_regs (168 bytes on x86_64), raw tracepoint args (96), perf event data
+        // (184), the start of a tracepoint record, bpf_sock_ops (224); and past them.
+        None => 232,
+    };
+    for off in -4..model {
+        for size in [1, 2, 4, 8] {
+            for &kind in kinds {
+                if size == 8 && kind == (AccessKind::Read { sign_extend: true }) {
+                    continue; // there is no 64-bit ldsx
+                }
+                let program = access_program(off, size, kind);
+                let attach = at.map_or(attach_type(ty), |a| a.id());
+                let kernel = KernelProgram::load_attach(ty.id(), attach, &program.to_bytes());
+                let ours = match at {
+                    Some(a) => Vm::with_attach(program, a),
+                    None => Vm::with_type(program, ty),
+                };
+                checked += 1;
+                match (&kernel, &ours) {
+                    (Ok(_), Ok(_)) => {}
+                    (Err(KernelError::Refused(log)), Err(e)) => {
+                        let message = e.to_string();
+                        let message = message.split(": ").last().unwrap();
+                        assert!(
                                 log.contains(message),
-                                "{ty} off={off} size={size} {kind:?}: we say `{message}`, the kernel:\n{log}"
+                                "{ty} {at:?} off={off} size={size} {kind:?}: we say `{message}`, the kernel:\n{log}"
                             );
-                        }
-                        (Ok(_), Err(ebpfvm::Error::Context(e))) if e.unsupported => {}
-                        (k, o) => panic!(
-                            "{ty} off={off} size={size} {kind:?}: kernel {:?}, ours {:?}",
-                            k.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-                            o.as_ref().map(|_| ()).map_err(|e| e.to_string())
-                        ),
                     }
+                    (Ok(_), Err(ebpfvm::Error::Context(e))) if e.unsupported => {}
+                    (k, o) => panic!(
+                        "{ty} {at:?} off={off} size={size} {kind:?}: kernel {:?}, ours {:?}",
+                        k.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                        o.as_ref().map(|_| ()).map_err(|e| e.to_string())
+                    ),
                 }
             }
         }
     }
-    eprintln!("{checked} accesses checked");
+    checked
 }
 
 /// The expected attach type a program of `ty` must be loaded with (`enum

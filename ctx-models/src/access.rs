@@ -8,6 +8,7 @@
 //! running kernel by `tests/ctx_kernel.rs`. A refused access is reported in the verifier's words:
 //! `invalid bpf_context access off=76 size=4`.
 
+use crate::attach::AttachType;
 use crate::layout::{skb, xdp};
 use crate::ProgramType;
 
@@ -47,6 +48,24 @@ impl ContextKind {
             ContextKind::XdpMd => xdp::MODEL_SIZE,
         }
     }
+}
+
+/// Whether `ty`'s context is a socket or cgroup struct run as given (`--ctx`): the
+/// types the kernel cannot test-run but `sk_lookup`, all checked at load by these rules.
+pub fn is_socket_struct(ty: ProgramType) -> bool {
+    use ProgramType as P;
+    matches!(
+        ty,
+        P::SkLookup
+            | P::CgroupSock
+            | P::CgroupSockAddr
+            | P::SockOps
+            | P::SkMsg
+            | P::SkReuseport
+            | P::CgroupDevice
+            | P::CgroupSysctl
+            | P::CgroupSockopt
+    )
 }
 
 /// How an instruction touches the context.
@@ -104,13 +123,29 @@ pub enum AccessError {
     Unsupported(&'static str),
 }
 
-/// Checks an access of `size` bytes at offset `off` of `ty`'s context.
+/// Checks an access of `size` bytes at offset `off` of `ty`'s context, for the type's
+/// default attach point ([`AttachType::default_for`]).
 pub fn check(
     ty: ProgramType,
     off: i64,
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
+    check_at(ty, AttachType::default_for(ty), off, size, kind)
+}
+
+/// [`check`] for a program attached at `at` (`None`: the type has one attach point, or
+/// the default).
+pub fn check_at(
+    ty: ProgramType,
+    at: Option<AttachType>,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
+    let at = at
+        .filter(|a| a.prog_type() == ty)
+        .or(AttachType::default_for(ty));
     let invalid = AccessError::Invalid { off, size };
     if ty == ProgramType::Kprobe {
         return kprobe(crate::regs::Arch::default(), off, size, kind);
@@ -130,11 +165,17 @@ pub fn check(
     if ty == ProgramType::SkLookup {
         return crate::sk_lookup::check(off, size, kind);
     }
-    if ty == ProgramType::CgroupSock {
-        return crate::sock::cgroup_sock(off, size, kind);
-    }
-    if ty == ProgramType::CgroupSockAddr {
-        return crate::sock::cgroup_sock_addr(off, size, kind);
+    match (ty, at) {
+        (ProgramType::CgroupSock, Some(at)) => {
+            return crate::sock::cgroup_sock(at, off, size, kind)
+        }
+        (ProgramType::CgroupSockAddr, Some(at)) => {
+            return crate::sock::cgroup_sock_addr(at, off, size, kind)
+        }
+        (ProgramType::CgroupSockopt, Some(at)) => {
+            return crate::cgroup::sockopt(at, off, size, kind)
+        }
+        _ => {}
     }
     match ty {
         ProgramType::SockOps => return crate::sock_ops::check(off, size, kind),
@@ -142,7 +183,6 @@ pub fn check(
         ProgramType::SkReuseport => return crate::msg::sk_reuseport(off, size, kind),
         ProgramType::CgroupDevice => return crate::cgroup::device(off, size, kind),
         ProgramType::CgroupSysctl => return crate::cgroup::sysctl(off, size, kind),
-        ProgramType::CgroupSockopt => return crate::cgroup::sockopt(off, size, kind),
         _ => {}
     }
     let allowed = match ContextKind::of(ty) {

@@ -4,7 +4,41 @@
 //! The kernel keeps the low 32 bits of r0 (`BPF_PROG_TEST_RUN`'s `retval` is a u32), so
 //! the name depends on those only.
 
-use crate::ProgramType;
+use crate::{AttachType, ProgramType};
+
+/// [`action`] for a program attached at `at`, where the meaning differs by attach
+/// point: `bind4`/`bind6` may add bit 1 (skip the `CAP_NET_BIND_SERVICE` check on
+/// allow), `recvmsg`/`getpeername`/`getsockname` must return 1 (the verifier refuses
+/// anything else), an `sk_skb` stream parser returns the next message's length.
+pub fn action_at(ty: ProgramType, at: Option<AttachType>, retval: u64) -> Option<&'static str> {
+    use AttachType as A;
+    let v = retval as u32;
+    match at.filter(|a| a.prog_type() == ty) {
+        Some(A::Bind4 | A::Bind6) => match v {
+            0 | 2 => Some("DENY"),
+            1 => Some("ALLOW"),
+            3 => Some("ALLOW_NO_CAP_NET_BIND_SERVICE"),
+            _ => None,
+        },
+        Some(
+            A::Recvmsg4
+            | A::Recvmsg6
+            | A::RecvmsgUnix
+            | A::Getpeername4
+            | A::Getpeername6
+            | A::GetpeernameUnix
+            | A::Getsockname4
+            | A::Getsockname6
+            | A::GetsocknameUnix,
+        ) => (v == 1).then_some("ALLOW"),
+        Some(A::StreamParser) => Some(match v as i32 {
+            0 => "NEED_MORE_DATA",
+            1.. => "MESSAGE_LENGTH",
+            _ => "ERROR",
+        }),
+        _ => action(ty, retval),
+    }
+}
 
 /// The name of the action `retval` asks of a `ty` program, or `None` when the value
 /// names no action of the type (or the type's return value is not an action).

@@ -12,6 +12,7 @@
 //! checked, its pointer reads refused as not supported yet, and it does not run.
 
 use crate::access::{AccessError, AccessKind, Conversion};
+use crate::attach::AttachType;
 
 /// `sizeof(struct bpf_cgroup_dev_ctx)`: `access_type`, `major`, `minor`.
 pub const DEV_SIZE: usize = 12;
@@ -50,14 +51,21 @@ pub fn sysctl(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, Acces
     verdict(ok, off, size)
 }
 
-/// `cg_sockopt_is_valid_access` for `BPF_CGROUP_GETSOCKOPT`: the three pointers read
-/// as 64 bits (not modelled), the four s32 read as 32 bits; `optlen` and `retval`
-/// written.
-pub fn sockopt(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+/// `cg_sockopt_is_valid_access` for the attach point `at`: the three pointers read as
+/// 64 bits (not modelled), the four s32 read as 32 bits; `optlen` written; `retval`
+/// read and written at `getsockopt` only, `level` and `optname` written at
+/// `setsockopt` only.
+pub fn sockopt(
+    at: AttachType,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
     if !(0..SOCKOPT_SIZE as i64).contains(&off) || off % size as i64 != 0 {
         return verdict(false, off, size);
     }
     let read = matches!(kind, AccessKind::Read { .. });
+    let get = at == AttachType::Getsockopt;
     match off {
         0 | 8 | 16 if read && size == 8 => Err(AccessError::Unsupported(match off {
             0 => "reading bpf_sockopt->sk",
@@ -65,8 +73,8 @@ pub fn sockopt(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, Acce
             _ => "reading bpf_sockopt->optval_end",
         })),
         0..=23 => verdict(false, off, size),
-        // level and optname are written by setsockopt programs only.
-        24 | 28 if !read => verdict(false, off, size),
+        24 | 28 if !read => verdict(!get && size == 4, off, size),
+        36 => verdict(get && size == 4, off, size),
         _ => verdict(size == 4, off, size),
     }
 }

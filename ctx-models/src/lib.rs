@@ -3,6 +3,8 @@
 //! `BPF_PROG_TEST_RUN`-style run builds from a packet, and what the return value means.
 //!
 //! - [`ProgramType`]: the kernel's `enum bpf_prog_type`, names and ELF sections.
+//! - [`AttachType`]: the attach points of the types that have several (`connect4`,
+//!   `getsockopt`, `stream_parser`, ...), whose rules and return values differ.
 //! - [`layout`]: the uapi structs (`__sk_buff`, `xdp_md`, `bpf_flow_keys`) and their backing models.
 //! - [`access`]: the per-type access rules (the kernel's `*_is_valid_access`).
 //! - [`rewrite()`]: the load-time pass (the kernel's `convert_ctx_accesses`).
@@ -23,6 +25,7 @@
 
 pub mod access;
 mod action;
+mod attach;
 pub mod cgroup;
 pub mod helpers;
 pub mod layout;
@@ -35,11 +38,12 @@ pub mod sk_lookup;
 pub mod sock;
 pub mod sock_ops;
 
-pub use access::{AccessError, ContextKind};
-pub use action::action;
+pub use access::{is_socket_struct, AccessError, ContextKind};
+pub use action::{action, action_at};
+pub use attach::{AttachType, Family, UnknownAttachType};
 pub use packet::{
     PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
     XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};
-pub use rewrite::{context_extent, rewrite, RewriteError};
+pub use rewrite::{context_extent, rewrite, rewrite_at, RewriteError};

@@ -16,7 +16,7 @@
 use ebpfvm_isa::{AluOp, CallTarget, Insn, LoadError, Operand, Program, Reg, Size, Width};
 
 use crate::access::{self, AccessError, AccessKind, Conversion};
-use crate::{helpers, ProgramType};
+use crate::{helpers, AttachType, ProgramType};
 
 /// What a register or stack slot holds, as far as the context is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,8 +131,18 @@ fn has_legacy_loads(ty: ProgramType) -> bool {
     )
 }
 
-/// Checks and rewrites `program`'s context accesses for program type `ty`.
+/// Checks and rewrites `program`'s context accesses for program type `ty` (at its
+/// default attach point).
 pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteError> {
+    rewrite_at(program, ty, None)
+}
+
+/// [`rewrite`] for a program attached at `at` (`None`: the type's default).
+pub fn rewrite_at(
+    program: &Program,
+    ty: ProgramType,
+    at: Option<AttachType>,
+) -> Result<Program, RewriteError> {
     let insns = program.insns();
     let states = analyse(insns);
     let mut out = insns.to_vec();
@@ -211,7 +221,7 @@ pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteErr
             Val::Ctx => {}
         }
         let conversion =
-            access::check(ty, off as i64, size.bytes(), kind).map_err(|e| RewriteError {
+            access::check_at(ty, at, off as i64, size.bytes(), kind).map_err(|e| RewriteError {
                 pc,
                 message: e.to_string(),
                 unsupported: matches!(e, AccessError::Unsupported(_)),

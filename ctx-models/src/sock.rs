@@ -14,6 +14,7 @@
 //! read gives what the kernel's rewritten load would.
 
 use crate::access::{AccessError, AccessKind, Conversion};
+use crate::attach::{AttachType, Family};
 
 /// `sizeof(struct bpf_sock)`.
 pub const SIZE: usize = 80;
@@ -46,11 +47,18 @@ pub const STATE: usize = 72;
 /// `rx_queue_mapping` (s32)
 pub const RX_QUEUE_MAPPING: usize = 76;
 
-/// `bpf_sock_is_valid_access` narrowed by `sock_filter_is_valid_access` for
-/// `BPF_CGROUP_INET_SOCK_CREATE`: aligned reads; narrower reads at the start of the
+/// `bpf_sock_is_valid_access` narrowed by `sock_filter_is_valid_access` for the
+/// `cgroup_sock` attach point `at`: aligned reads; narrower reads at the start of the
 /// scalar fields and anywhere in the addresses; `bound_dev_if`, `mark` and `priority`
-/// also written (32 bits); the source address and port hidden.
-pub fn cgroup_sock(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+/// read and written (32 bits) at `sock_create` and `sock_release` only; the source
+/// address and port read-only at `post_bind4`/`post_bind6` (the matching family's
+/// address) only.
+pub fn cgroup_sock(
+    at: AttachType,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
     let invalid = AccessError::Invalid { off, size };
     if !(0..SIZE as i64).contains(&off) || off % size as i64 != 0 {
         return Err(invalid);
@@ -58,21 +66,33 @@ pub fn cgroup_sock(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, 
     let off = off as usize;
     let write = !matches!(kind, AccessKind::Read { .. });
     let narrow = size <= 4;
+    let create = matches!(at, AttachType::SockCreate | AttachType::SockRelease);
     let ok = match off {
-        BOUND_DEV_IF | MARK | PRIORITY => size == 4,
-        // Hidden before bind.
-        SRC_IP4..=47 => false,
+        BOUND_DEV_IF | MARK | PRIORITY => create && size == 4,
+        SRC_IP4..=27 => at == AttachType::PostBind4 && !write && narrow,
+        SRC_IP6..=43 => at == AttachType::PostBind6 && !write && narrow,
+        SRC_PORT => matches!(at, AttachType::PostBind4 | AttachType::PostBind6) && !write && narrow,
         _ if write => false,
-        FAMILY | TYPE | PROTOCOL | STATE | RX_QUEUE_MAPPING => narrow,
-        DST_IP4..=71 => narrow,
-        DST_PORT if size == 4 => true,
-        48 | 49 => size <= 2,
-        _ => size == 4 && off % 4 == 0 && !(50..52).contains(&off),
+        _ => sock_read_ok(off, size),
     };
     if ok {
         Ok(Conversion::Plain)
     } else {
         Err(invalid)
+    }
+}
+
+/// `bpf_sock_is_valid_access` for a read at an aligned `off` inside the struct: the
+/// rules of every `struct bpf_sock` a program reads, as its context or through a
+/// socket pointer.
+pub fn sock_read_ok(off: usize, size: u32) -> bool {
+    let narrow = size <= 4;
+    match off {
+        FAMILY | TYPE | PROTOCOL | STATE | RX_QUEUE_MAPPING | SRC_PORT => narrow,
+        SRC_IP4..=43 | DST_IP4..=71 => narrow,
+        DST_PORT if size == 4 => true,
+        48 | 49 => size <= 2,
+        _ => size == 4 && off % 4 == 0 && !(50..52).contains(&off),
     }
 }
 
@@ -143,10 +163,17 @@ pub mod addr {
     pub const SK: usize = 64;
 }
 
-/// `sock_addr_is_valid_access` for `BPF_CGROUP_INET4_CONNECT`: `user_ip4` and
-/// `user_port` read (narrower too) and written (32 bits); the other scalars read as
-/// 32 bits; the IPv6 and `msg_src` fields hidden; `sk` a 64-bit read (not modelled).
-pub fn cgroup_sock_addr(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, AccessError> {
+/// `sock_addr_is_valid_access` for the `cgroup_sock_addr` attach point `at`:
+/// `user_ip4` at the IPv4 hooks, `user_ip6` at the IPv6 ones, `msg_src_ip4`/`msg_src_ip6`
+/// at `sendmsg4`/`sendmsg6` only; those and `user_port` read (narrower too) and written
+/// (32 bits; the IPv6 arrays also 64 bits at an 8-byte boundary); the other scalars read
+/// as 32 bits; `sk` a 64-bit read (not modelled).
+pub fn cgroup_sock_addr(
+    at: AttachType,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
     use addr::*;
     let invalid = AccessError::Invalid { off, size };
     if !(0..SIZE as i64).contains(&off) || off % size as i64 != 0 {
@@ -154,10 +181,19 @@ pub fn cgroup_sock_addr(off: i64, size: u32, kind: AccessKind) -> Result<Convers
     }
     let off = off as usize;
     let read = matches!(kind, AccessKind::Read { .. });
+    let family = at.family();
+    // An address field: narrow reads, 32-bit writes, 64-bit both ways inside an array.
+    let field = |start: usize, end: usize| {
+        (size == 8 && off % 8 == 0 && off + 8 <= end && off >= start)
+            || if read { size <= 4 } else { size == 4 }
+    };
     let ok = match off {
-        USER_IP6..=23 | MSG_SRC_IP4..=63 => false,
-        USER_IP4..=7 | USER_PORT..=27 if read => size <= 4,
-        USER_IP4 | USER_PORT => size == 4,
+        USER_IP4..=7 => family == Some(Family::Inet4) && field(USER_IP4, USER_IP6),
+        USER_IP6..=23 => family == Some(Family::Inet6) && field(USER_IP6, USER_PORT),
+        MSG_SRC_IP4..=43 => at == AttachType::Sendmsg4 && field(MSG_SRC_IP4, MSG_SRC_IP6),
+        MSG_SRC_IP6..=59 => at == AttachType::Sendmsg6 && field(MSG_SRC_IP6, 60),
+        USER_PORT..=27 => field(USER_PORT, FAMILY),
+        60..=63 => false,
         SK if read && size == 8 => {
             return Err(AccessError::Unsupported("reading bpf_sock_addr->sk"));
         }
