@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::ContextKind;
+use ebpfvm::ctx::{AttachType, ContextKind};
 use ebpfvm::elf::{Object, ProgramType};
 use ebpfvm::{Outcome, Program, Select, Vm};
 use serde_json::{json, Map, Value};
@@ -28,6 +28,8 @@ pub struct ElfRun<'a> {
     pub path: &'a Path,
     pub engine: EngineChoice,
     pub prog_type: &'a str,
+    /// `--attach`: the attach point (default: the section's).
+    pub attach: Option<&'a str>,
     pub program: Option<&'a str>,
     pub section: Option<&'a str>,
     pub mem: Option<&'a Path>,
@@ -108,12 +110,20 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
                 .map_err(|e| CliError::Usage(e.to_string()))?,
         ),
     };
+    // The attach point: `--attach`, else the section's (`cgroup/connect6`).
+    let at = super::run::attach_point(prog_type, args.attach)?.or_else(|| {
+        let section = chosen.as_ref()?.section.as_str();
+        AttachType::from_section(section).filter(|a| Some(a.prog_type()) == prog_type)
+    });
     if args.engine == EngineChoice::Kernel {
-        return run_in_kernel(&args, &bytes, chosen.map(|p| p.name), prog_type);
+        return run_in_kernel(&args, &bytes, chosen.map(|p| p.name), (prog_type, at));
     }
     let engine = engine_for(args.engine)?;
     if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
         return run_packet(&args, &bytes, select, cpus, ty);
+    }
+    if let Some(ty) = prog_type.filter(|&t| ebpfvm::ctx::is_socket_struct(t)) {
+        return run_struct(&args, &bytes, select, cpus, (ty, at));
     }
     if let Some(t) = prog_type.filter(|&t| !memory_context(t)) {
         let (name, section) = chosen.map(|p| (p.name, p.section)).unwrap_or_default();
@@ -173,7 +183,7 @@ fn run_in_kernel(
     args: &ElfRun<'_>,
     bytes: &[u8],
     name: Option<String>,
-    prog_type: Option<ProgramType>,
+    (prog_type, at): (Option<ProgramType>, Option<AttachType>),
 ) -> Result<ExitCode, CliError> {
     use super::kernel::{self, Source};
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
@@ -198,7 +208,13 @@ fn run_in_kernel(
         Some(p) => Some(read_file(&p.to_path_buf())?),
         None => None,
     };
-    kernel::run_memory(source, ty, given.as_deref(), args.json, args.maps_json)
+    kernel::run_memory(
+        source,
+        (ty, at),
+        given.as_deref(),
+        args.json,
+        args.maps_json,
+    )
 }
 
 /// A program of a packet type: its context accesses rewritten, run on each packet.
@@ -228,6 +244,30 @@ fn run_packet(
     );
     // Maps persist across the packets of one run; their contents after the last one
     // (also when a packet of the capture was refused).
+    if args.maps_json {
+        println!("{}", maps_json(vm.map_entries()));
+    }
+    result
+}
+
+/// A program whose context is a socket or cgroup struct (`cgroup/connect4`, `sockops`,
+/// `cgroup/sysctl`, ...): its context accesses checked and rewritten for its attach
+/// point, run on the `--ctx` struct as `run --type` runs it.
+fn run_struct(
+    args: &ElfRun<'_>,
+    bytes: &[u8],
+    select: Select<'_>,
+    cpus: u32,
+    (ty, at): (ProgramType, Option<AttachType>),
+) -> Result<ExitCode, CliError> {
+    let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
+    let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
+        .map_err(|e| load_error(args.path, e))?;
+    super::run::check_runs(ty)?;
+    vm.set_budget(args.budget);
+    vm.set_engine(engine_for(args.engine)?)
+        .map_err(|e| load_error(args.path, e))?;
+    let result = super::regs::run_struct(&mut vm, ty, args.ctx, args.json);
     if args.maps_json {
         println!("{}", maps_json(vm.map_entries()));
     }

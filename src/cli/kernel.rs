@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use ebpfvm::ctx::ProgramType;
+use ebpfvm::ctx::{AttachType, ProgramType};
 use ebpfvm::elf::Object;
 use ebpfvm::Program;
 use serde_json::json;
@@ -57,12 +57,32 @@ impl Loaded {
         Loaded::try_load(source, ty)?.map_err(CliError::NotSupported)
     }
 
+    /// [`Loaded::load`] with `at` as the expected attach type (`None`: the type's
+    /// default).
+    pub fn load_at(
+        source: Source<'_>,
+        ty: ProgramType,
+        at: Option<AttachType>,
+    ) -> Result<Loaded, CliError> {
+        Loaded::try_load_at(source, ty, at)?.map_err(CliError::NotSupported)
+    }
+
     /// Like [`Loaded::load`], but the kernel verifier's refusal is a value (its message
     /// and log), for comparing verdicts.
     pub fn try_load(
         source: Source<'_>,
         ty: ProgramType,
     ) -> Result<Result<Loaded, String>, CliError> {
+        Loaded::try_load_at(source, ty, None)
+    }
+
+    /// [`Loaded::try_load`] with `at` as the expected attach type.
+    pub fn try_load_at(
+        source: Source<'_>,
+        ty: ProgramType,
+        at: Option<AttachType>,
+    ) -> Result<Result<Loaded, String>, CliError> {
+        let attach = at.map(|a| a.id()).or(ty.default_attach_type());
         #[cfg(feature = "kernel")]
         {
             use ebpfvm_kernel::{KernelError, KernelObject, KernelProgram};
@@ -73,11 +93,9 @@ impl Loaded {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
             let loaded = match source {
                 Source::Program(program) => {
-                    KernelProgram::load_raw(program, ty.id(), ty.default_attach_type(), "GPL")
-                        .map(Inner::Program)
+                    KernelProgram::load_raw(program, ty.id(), attach, "GPL").map(Inner::Program)
                 }
                 Source::Object { object, name } => {
-                    let attach = ty.default_attach_type();
                     KernelObject::from_object(object, Some(name), Some(ty.id()), attach)
                         .map(|o| Inner::Object(Box::new(o)))
                 }
@@ -90,7 +108,7 @@ impl Loaded {
         }
         #[cfg(not(feature = "kernel"))]
         {
-            let _ = (source, ty);
+            let _ = (source, ty, attach);
             Err(CliError::NotSupported(
                 "the kernel engine is not built in: rebuild with `--features kernel`".into(),
             ))
@@ -223,17 +241,32 @@ pub fn run_packets(
 /// the kernel cannot test-run this way give the kernel's answer as an error.
 pub fn run_memory(
     source: Source<'_>,
-    ty: ProgramType,
+    (ty, at): (ProgramType, Option<AttachType>),
     mem: Option<&[u8]>,
     json: bool,
     maps_json: bool,
 ) -> Result<ExitCode, CliError> {
-    let loaded = Loaded::load(source, ty)?;
+    let loaded = Loaded::load_at(source, ty, at)?;
+    if ebpfvm::ctx::is_socket_struct(ty) && ty != ProgramType::SkLookup {
+        // The kernel has no test run for these types: its verifier's verdict is all it
+        // can say (a refusal was an error above, with the log).
+        let at = at.or(AttachType::default_for(ty));
+        let at = at.map_or(String::new(), |a| format!(" at {a}"));
+        if json {
+            println!("{}", json!({ "verifier": "accepted" }));
+        } else {
+            println!(
+                "accepted by the kernel verifier as a {ty} program{at} (the kernel cannot \
+                 test-run {ty} programs)"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let (retval, after) = loaded.run_context(mem.unwrap_or(&[]))?;
     if json {
         let mut line = json!({ "retval": retval });
         if ty != ProgramType::Syscall {
-            line["action"] = json!(ebpfvm::ctx::action(ty, u64::from(retval)));
+            line["action"] = json!(ebpfvm::ctx::action_at(ty, at, u64::from(retval)));
         }
         if mem.is_some() {
             // A syscall program's context is plain memory (`mem`, as for raw programs);

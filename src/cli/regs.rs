@@ -133,7 +133,7 @@ pub fn run_struct(
         Ok(r0) => *r0 as u32,
         Err(_) => return print_outcome(&outcome, json),
     };
-    let action = ebpfvm::ctx::action(ty, r0 as u64);
+    let action = ebpfvm::ctx::action_at(ty, vm.attach_type(), r0 as u64);
     if json {
         let after = match ty {
             ProgramType::SkLookup => sk_lookup::ctx_out(&given),

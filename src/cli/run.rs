@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use ebpfvm::ctx::{ContextKind, ProgramType};
+use ebpfvm::ctx::{AttachType, ContextKind, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -67,6 +67,14 @@ pub struct RunArgs {
     /// ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
+    /// The attach point of a `cgroup_sock`, `cgroup_sock_addr`, `cgroup_sockopt`,
+    /// `sk_skb` or `sk_reuseport` program, by libbpf's section suffix (`post_bind4`,
+    /// `connect6`, `sendmsg_unix`, `setsockopt`, `stream_parser`, ...): the context's
+    /// rules and the return value's meaning follow it, as the kernel's follow the
+    /// expected attach type. Default: `sock_create`, `connect4`, `getsockopt`,
+    /// `stream_verdict`, `migrate`; for ELF objects, the section's (`cgroup/bind6`).
+    #[arg(long, value_name = "NAME")]
+    attach: Option<String>,
     /// Bytes the program's memory starts with (`raw`: r1 points to them). Overrides the
     /// `-- mem` of a .data file.
     #[arg(long, value_name = "FILE")]
@@ -139,6 +147,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             path,
             engine: args.engine.unwrap_or(EngineChoice::Jit),
             prog_type: &args.prog_type,
+            attach: args.attach.as_deref(),
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
@@ -161,6 +170,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::classic::run(classic_run(&args, path), program);
     }
     let prog_type = check_type(&args.prog_type)?;
+    let at = attach_point(prog_type, args.attach.as_deref())?;
     let loaded = input::load(path, args.classic)?;
     if args.engine == Some(EngineChoice::Kernel) {
         let source = super::kernel::Source::Program(&loaded.program);
@@ -175,7 +185,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     Some(p) => Some(read_file(p)?),
                     None => None,
                 };
-                super::kernel::run_memory(source, ty, ctx.as_deref(), args.json, false)
+                super::kernel::run_memory(source, (ty, at), ctx.as_deref(), args.json, false)
             }
             None => {
                 let mem = match &args.mem {
@@ -183,6 +193,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     None => loaded.mem,
                 };
                 let syscall = ebpfvm::ctx::ProgramType::Syscall;
+                let syscall = (syscall, None);
                 super::kernel::run_memory(source, syscall, mem.as_deref(), args.json, false)
             }
         };
@@ -196,13 +207,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let extent = ebpfvm::ctx::context_extent(&loaded.program);
         // Loading checks and rewrites the context accesses as the kernel verifier does,
         // so its refusals show even for the types that cannot run.
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
-        if VERDICT_ONLY.contains(&ty) {
-            return Err(CliError::NotSupported(format!(
-                "running {ty} programs is not supported yet (the kernel cannot test-run them; \
-                 their context is checked at load only)"
-            )));
-        }
+        let vm = match at {
+            Some(at) => Vm::with_attach(loaded.program, at),
+            None => Vm::with_type(loaded.program, ty),
+        };
+        let mut vm = vm.map_err(load_error)?;
+        check_runs(ty)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
@@ -309,6 +319,17 @@ const VERDICT_ONLY: &[ProgramType] = &[
     ProgramType::CgroupSockopt,
 ];
 
+/// Refuses to run a type whose programs are checked at load only.
+pub(super) fn check_runs(ty: ProgramType) -> Result<(), CliError> {
+    if VERDICT_ONLY.contains(&ty) {
+        return Err(CliError::NotSupported(format!(
+            "running {ty} programs is not supported yet (the kernel cannot test-run them; \
+             their context is checked at load only)"
+        )));
+    }
+    Ok(())
+}
+
 /// Types that run on a uapi struct given with `--ctx` (`regs::run_struct`).
 const STRUCT_TYPES: &[ProgramType] = &[
     ProgramType::SkLookup,
@@ -318,6 +339,25 @@ const STRUCT_TYPES: &[ProgramType] = &[
     ProgramType::CgroupDevice,
     ProgramType::CgroupSysctl,
 ];
+
+/// The attach point `--attach` names for `ty` (`None` when not given: the type's
+/// default); refused for types with one attach point.
+pub(super) fn attach_point(
+    ty: Option<ProgramType>,
+    name: Option<&str>,
+) -> Result<Option<AttachType>, CliError> {
+    let (Some(ty), Some(name)) = (ty, name) else {
+        return match name {
+            Some(_) => Err(CliError::Usage(
+                "--attach needs a program type (--type, or an ELF section)".into(),
+            )),
+            None => Ok(None),
+        };
+    };
+    AttachType::parse(ty, name)
+        .map(Some)
+        .map_err(|e| CliError::Usage(format!("--attach: {e}")))
+}
 
 /// Whether `--type` takes `ty`.
 fn modelled(ty: ProgramType) -> bool {
