@@ -3,7 +3,7 @@
 //! packet ([`ctx::PacketContext`]), with r1 pointing to the context's backing model and
 //! `data`/`data_end`/`data_meta` pointing into the packet region.
 
-use crate::ctx::{self, AttachType, PacketContext, ProgramType};
+use crate::ctx::{self, AttachType, PacketContext, PointerContext, ProgramType};
 use crate::elf::Object;
 use crate::isa::{CallTarget, Insn};
 use crate::vm::{self, MemoryMap, RegionKind};
@@ -134,6 +134,43 @@ impl Vm {
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let Some(ctx) = map.map_mut(RegionKind::Context, context) else {
             return too_large(len);
+        };
+        let args = [ctx, 0, 0, 0, 0];
+        crate::execute!(self, args, map)
+    }
+
+    /// Runs the program once over `context`, whose pointer fields reach its data (a
+    /// region of its own, read-only unless the type may write it) and its socket (a
+    /// read-only region); the context and data after the run are
+    /// [`PointerContext::ctx_out`] and [`PointerContext::data`].
+    pub fn run_pointers(&mut self, context: &mut PointerContext) -> Outcome {
+        self.stack.clear();
+        let regions = context.regions();
+        let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
+        let len = regions.data.len();
+        let data = map.map_window(
+            RegionKind::Packet,
+            regions.data,
+            0,
+            len,
+            regions.data_writable,
+        );
+        let sock = map.map_ro(RegionKind::ReadOnly, regions.sock);
+        let (Some(data), Some(sock)) = (data, sock) else {
+            return too_large(len as u64);
+        };
+        let mut put = |at: usize, addr: u64| {
+            regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+        };
+        if let Some((start, end)) = regions.data_fields {
+            put(start, data);
+            put(end, data + len as u64);
+        }
+        for &at in regions.sock_fields {
+            put(at, sock);
+        }
+        let Some(ctx) = map.map_mut(RegionKind::Context, regions.ctx) else {
+            return too_large(0);
         };
         let args = [ctx, 0, 0, 0, 0];
         crate::execute!(self, args, map)

@@ -323,6 +323,109 @@ fn compare_accesses(ty: ProgramType, at: Option<AttachType>, kinds: &[AccessKind
     checked
 }
 
+/// A program reading the socket pointer at `field` of the context into r3, comparing it
+/// with NULL first when `check`, then accessing `off` through it.
+fn sock_access_program(field: i16, check: bool, off: i16, size: u32, kind: AccessKind) -> Program {
+    let access = match kind {
+        AccessKind::Read { sign_extend } => Insn::Load {
+            size: size_of(size),
+            sign_extend,
+            dst: reg(0),
+            src: reg(3),
+            off,
+        },
+        AccessKind::WriteReg => Insn::Store {
+            size: size_of(size),
+            dst: reg(3),
+            off,
+            src: Operand::Reg(reg(2)),
+        },
+        AccessKind::WriteImm(imm) => Insn::Store {
+            size: size_of(size),
+            dst: reg(3),
+            off,
+            src: Operand::Imm(imm),
+        },
+    };
+    let mut insns = vec![mov(2, 7), load(8, 3, 1, field)];
+    if check {
+        insns.push(Insn::Jump {
+            width: Width::W64,
+            cond: Cond::Eq,
+            dst: reg(3),
+            src: Operand::Imm(0),
+            off: 1,
+        });
+    }
+    insns.extend([access, mov(0, 1), Insn::Exit]);
+    Program::new(insns).unwrap()
+}
+
+/// Every access through every socket pointer of a context (`bpf_sock_addr.sk`,
+/// `bpf_sockopt.sk`, `bpf_sock_ops.sk`, `sk_msg_md.sk`, `sk_reuseport_md.sk` and
+/// `migrating_sk`), with and without a NULL check first, is accepted or refused as the
+/// kernel verifier decides, with its message.
+#[test]
+fn socket_pointer_rules_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let kinds = [
+        AccessKind::Read { sign_extend: false },
+        AccessKind::Read { sign_extend: true },
+        AccessKind::WriteReg,
+        AccessKind::WriteImm(7),
+    ];
+    let mut checked = 0;
+    for (ty, field) in [
+        (ProgramType::CgroupSockAddr, 64),
+        (ProgramType::CgroupSockopt, 0),
+        (ProgramType::SockOps, 184),
+        (ProgramType::SkMsg, 72),
+        (ProgramType::SkReuseport, 40),
+        (ProgramType::SkReuseport, 48),
+    ] {
+        for check in [false, true] {
+            for off in -4..88 {
+                for size in [1, 2, 4, 8] {
+                    for &kind in &kinds {
+                        if size == 8 && kind == (AccessKind::Read { sign_extend: true }) {
+                            continue;
+                        }
+                        let program = sock_access_program(field, check, off, size, kind);
+                        let kernel = KernelProgram::load_attach(
+                            ty.id(),
+                            attach_type(ty),
+                            &program.to_bytes(),
+                        );
+                        let ours = Vm::with_type(program, ty);
+                        checked += 1;
+                        let what =
+                            format!("{ty} sk@{field} check={check} off={off} size={size} {kind:?}");
+                        match (&kernel, &ours) {
+                            (Ok(_), Ok(_)) => {}
+                            (Err(KernelError::Refused(log)), Err(e)) => {
+                                let message = e.to_string();
+                                let message = message.split(": ").last().unwrap();
+                                assert!(
+                                    log.contains(message),
+                                    "{what}: we say `{message}`, the kernel:\n{log}"
+                                );
+                            }
+                            (k, o) => panic!(
+                                "{what}: kernel {:?}, ours {:?}",
+                                k.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                                o.as_ref().map(|_| ()).map_err(|e| e.to_string())
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{checked} socket pointer accesses checked");
+}
+
 /// The expected attach type a program of `ty` must be loaded with (`enum
 /// bpf_attach_type`); 0 where the type does not care.
 fn attach_type(ty: ProgramType) -> u32 {

@@ -67,11 +67,8 @@ pub fn sockopt(
     let read = matches!(kind, AccessKind::Read { .. });
     let get = at == AttachType::Getsockopt;
     match off {
-        0 | 8 | 16 if read && size == 8 => Err(AccessError::Unsupported(match off {
-            0 => "reading bpf_sockopt->sk",
-            8 => "reading bpf_sockopt->optval",
-            _ => "reading bpf_sockopt->optval_end",
-        })),
+        // The pointers, guest addresses in the model (`crate::pointers`).
+        0 | 8 | 16 if read && size == 8 => verdict(true, off, size),
         0..=23 => verdict(false, off, size),
         24 | 28 if !read => verdict(!get && size == 4, off, size),
         36 => verdict(get && size == 4, off, size),

@@ -16,9 +16,11 @@
 //! - [`sock`]: `struct bpf_sock` and `struct bpf_sock_addr` of the cgroup socket
 //!   programs, their own backing models.
 //! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
-//! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md` (access rules only).
+//! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md`, their access rules.
+//! - [`PointerContext`]: the contexts whose pointer fields reach data and a socket
+//!   (`bpf_sockopt`, `bpf_sock_ops`, `sk_msg_md`, `sk_reuseport_md`, `bpf_sock_addr`).
 //! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
-//!   models) and `struct bpf_sockopt` (access rules only).
+//!   models) and `struct bpf_sockopt`.
 //!
 //! The engines are not involved: the context is an ordinary memory region and the
 //! packet another, so the interpreter and the JIT run typed programs unchanged.
@@ -31,6 +33,7 @@ pub mod helpers;
 pub mod layout;
 pub mod msg;
 mod packet;
+mod pointers;
 mod prog_type;
 pub mod regs;
 mod rewrite;
@@ -45,5 +48,6 @@ pub use packet::{
     PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
     XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
+pub use pointers::{PointerContext, PointerError, PointerRegions, OPTVAL_MAX};
 pub use prog_type::{ProgramType, UnknownProgramType};
 pub use rewrite::{context_extent, rewrite, rewrite_at, RewriteError};

@@ -30,11 +30,8 @@ pub fn sk_msg(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, Acces
         return verdict(false, off, size);
     }
     match off {
-        0 | 8 | 72 if size == 8 => Err(AccessError::Unsupported(match off {
-            0 => "reading sk_msg_md->data",
-            8 => "reading sk_msg_md->data_end",
-            _ => "reading sk_msg_md->sk",
-        })),
+        // The pointers, guest addresses in the model (`crate::pointers`).
+        0 | 8 | 72 => verdict(size == 8, off, size),
         16..=71 => verdict(size == 4, off, size),
         _ => verdict(false, off, size),
     }
@@ -49,12 +46,7 @@ pub fn sk_reuseport(off: i64, size: u32, kind: AccessKind) -> Result<Conversion,
         return verdict(false, off, size);
     }
     match off {
-        0 | 8 | 40 | 48 if size == 8 => Err(AccessError::Unsupported(match off {
-            0 => "reading sk_reuseport_md->data",
-            8 => "reading sk_reuseport_md->data_end",
-            40 => "reading sk_reuseport_md->sk",
-            _ => "reading sk_reuseport_md->migrating_sk",
-        })),
+        0 | 8 | 40 | 48 => verdict(size == 8, off, size),
         32 => verdict(size == 4, off, size),
         20..=23 => verdict((2..=4).contains(&size), off, size),
         16..=31 => verdict(size <= 4, off, size),

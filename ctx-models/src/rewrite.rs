@@ -13,9 +13,10 @@
 //! The pass also refuses what the kernel refuses around the context: atomics on it,
 //! legacy packet loads outside the types that have them or without the context in r6.
 
-use ebpfvm_isa::{AluOp, CallTarget, Insn, LoadError, Operand, Program, Reg, Size, Width};
+use ebpfvm_isa::{AluOp, CallTarget, Cond, Insn, LoadError, Operand, Program, Reg, Size, Width};
 
 use crate::access::{self, AccessError, AccessKind, Conversion};
+use crate::sock::{self, SockPtr};
 use crate::{helpers, AttachType, ProgramType};
 
 /// What a register or stack slot holds, as far as the context is concerned.
@@ -29,6 +30,8 @@ enum Val {
     CtxOff(i64),
     /// The context on some paths, something else on others.
     Mixed,
+    /// A socket pointer read from the context.
+    Sock(SockPtr),
 }
 
 impl Val {
@@ -144,7 +147,7 @@ pub fn rewrite_at(
     at: Option<AttachType>,
 ) -> Result<Program, RewriteError> {
     let insns = program.insns();
-    let states = analyse(insns);
+    let states = analyse(insns, &|off| sock::socket_field(ty, off));
     let mut out = insns.to_vec();
     for (pc, insn) in insns.iter().enumerate() {
         let Some(state) = &states[pc] else { continue };
@@ -169,15 +172,18 @@ pub fn rewrite_at(
                 (dst, off, size, kind)
             }
             Insn::Atomic { dst, .. } => {
-                if matches!(state.reg(dst), Val::Ctx | Val::CtxOff(_)) {
-                    return Err(refuse(
-                        pc,
-                        format!(
-                            "BPF_ATOMIC stores into R{} ctx is not allowed",
-                            dst.number()
-                        ),
-                    ));
-                }
+                let what = match state.reg(dst) {
+                    Val::Ctx | Val::CtxOff(_) => "ctx",
+                    Val::Sock(p) => p.name(),
+                    _ => continue,
+                };
+                return Err(refuse(
+                    pc,
+                    format!(
+                        "BPF_ATOMIC stores into R{} {what} is not allowed",
+                        dst.number()
+                    ),
+                ));
                 continue;
             }
             Insn::Call(CallTarget::Helper(id)) => {
@@ -203,6 +209,12 @@ pub fn rewrite_at(
         };
         match state.reg(base) {
             Val::Other => continue,
+            Val::Sock(ptr) => {
+                let bytes = size.bytes();
+                sock::deref(ptr, base.number(), off as i64, bytes, kind)
+                    .map_err(|message| refuse(pc, message))?;
+                continue;
+            }
             Val::Mixed => {
                 return Err(refuse(
                     pc,
@@ -252,7 +264,7 @@ fn check_helper(pc: usize, ty: ProgramType, id: i32) -> Result<(), RewriteError>
 /// must cover).
 pub fn context_extent(program: &Program) -> usize {
     let insns = program.insns();
-    let states = analyse(insns);
+    let states = analyse(insns, &|_| None);
     let mut extent = 0i64;
     for (insn, state) in insns.iter().zip(&states) {
         let Some(state) = state else { continue };
@@ -307,8 +319,11 @@ fn convert(insn: Insn, conversion: Conversion) -> Insn {
     }
 }
 
+/// Which context reads give socket pointers (offset -> pointer), for [`analyse`].
+type SockFields<'a> = &'a dyn Fn(i64) -> Option<SockPtr>;
+
 /// The state before each reachable instruction (`None`: unreachable).
-fn analyse(insns: &[Insn]) -> Vec<Option<State>> {
+fn analyse(insns: &[Insn], sock_fields: SockFields<'_>) -> Vec<Option<State>> {
     let mut states: Vec<Option<State>> = vec![None; insns.len()];
     let mut work = Vec::new();
     if !insns.is_empty() {
@@ -319,7 +334,7 @@ fn analyse(insns: &[Insn]) -> Vec<Option<State>> {
         let Some(state) = states[pc].clone() else {
             continue;
         };
-        for (next, out) in step(insns, pc, state) {
+        for (next, out) in step(insns, pc, state, sock_fields) {
             if next >= insns.len() {
                 continue;
             }
@@ -339,7 +354,12 @@ fn analyse(insns: &[Insn]) -> Vec<Option<State>> {
 }
 
 /// The successors of `pc` with the state each receives.
-fn step(insns: &[Insn], pc: usize, mut s: State) -> Vec<(usize, State)> {
+fn step(
+    insns: &[Insn],
+    pc: usize,
+    mut s: State,
+    sock_fields: SockFields<'_>,
+) -> Vec<(usize, State)> {
     let next = pc + insns[pc].slots();
     match insns[pc] {
         Insn::Alu {
@@ -372,6 +392,9 @@ fn step(insns: &[Insn], pc: usize, mut s: State) -> Vec<(usize, State)> {
         } => {
             let v = match (src == Reg::FP, State::slot(off, size.bytes())) {
                 (true, Ok(i)) => s.stack[i],
+                _ if s.reg(src) == Val::Ctx && size == Size::DW => {
+                    sock_fields(off as i64).map_or(Val::Other, Val::Sock)
+                }
                 _ => Val::Other,
             };
             s.set(dst, v);
@@ -413,8 +436,26 @@ fn step(insns: &[Insn], pc: usize, mut s: State) -> Vec<(usize, State)> {
             vec![(next, s)]
         }
         Insn::Ja { off, .. } => vec![((next as i64 + off as i64) as usize, s)],
-        Insn::Jump { off, .. } => {
-            vec![((next as i64 + off as i64) as usize, s.clone()), (next, s)]
+        Insn::Jump {
+            off,
+            cond,
+            dst,
+            src,
+            width,
+        } => {
+            let mut taken = s.clone();
+            // A socket pointer compared with NULL is not NULL on one branch (and a
+            // scalar 0 on the other), as the verifier learns.
+            if let (Val::Sock(p), Operand::Imm(0), Width::W64) = (s.reg(dst), src, width) {
+                let (null, other) = match cond {
+                    Cond::Eq => (&mut taken, &mut s),
+                    Cond::Ne => (&mut s, &mut taken),
+                    _ => return vec![((next as i64 + off as i64) as usize, taken), (next, s)],
+                };
+                null.set(dst, Val::Other);
+                other.set(dst, Val::Sock(p.checked()));
+            }
+            vec![((next as i64 + off as i64) as usize, taken), (next, s)]
         }
         Insn::Call(CallTarget::Local(off)) => {
             // The callee starts with the arguments r1-r5 and a fresh frame; the caller

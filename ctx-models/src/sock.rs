@@ -96,6 +96,84 @@ pub fn sock_read_ok(off: usize, size: u32) -> bool {
     }
 }
 
+/// What a socket pointer loaded from a context points to, as the verifier types it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockPtr {
+    /// `PTR_TO_SOCK_COMMON`: the fields every socket has (`type` to `priority` hidden).
+    pub common: bool,
+    /// `..._OR_NULL`: must be compared with 0 before use.
+    pub or_null: bool,
+}
+
+impl SockPtr {
+    /// The verifier's name for the pointer's type (`sock`, `sock_common_or_null`).
+    pub fn name(self) -> &'static str {
+        match (self.common, self.or_null) {
+            (false, false) => "sock",
+            (false, true) => "sock_or_null",
+            (true, false) => "sock_common",
+            (true, true) => "sock_common_or_null",
+        }
+    }
+
+    /// The same pointer known not to be NULL.
+    pub fn checked(self) -> SockPtr {
+        SockPtr {
+            or_null: false,
+            ..self
+        }
+    }
+}
+
+/// The socket pointer a 64-bit read of `ty`'s context at `off` gives, if it is one:
+/// `bpf_sock_addr.sk`, `bpf_sockopt.sk`, `sk_msg_md.sk`, `sk_reuseport_md.sk`
+/// (`PTR_TO_SOCKET`), `bpf_sock_ops.sk` (`PTR_TO_SOCKET_OR_NULL`: NULL unless a full
+/// socket) and `sk_reuseport_md.migrating_sk` (`PTR_TO_SOCK_COMMON_OR_NULL`).
+pub fn socket_field(ty: crate::ProgramType, off: i64) -> Option<SockPtr> {
+    use crate::ProgramType as P;
+    let sock = SockPtr {
+        common: false,
+        or_null: false,
+    };
+    match (ty, off) {
+        (P::CgroupSockAddr, 64) | (P::CgroupSockopt, 0) | (P::SkMsg, 72) | (P::SkReuseport, 40) => {
+            Some(sock)
+        }
+        (P::SockOps, 184) => Some(SockPtr {
+            or_null: true,
+            ..sock
+        }),
+        (P::SkReuseport, 48) => Some(SockPtr {
+            common: true,
+            or_null: true,
+        }),
+        _ => None,
+    }
+}
+
+/// Checks an access through socket pointer `ptr` in register `reg` (the verifier's
+/// `check_sock_access`): reads only, after a NULL check, by `bpf_sock`'s rules
+/// ([`sock_read_ok`]; `type` to `priority` hidden behind a `sock_common`). The error is
+/// the verifier's message.
+pub fn deref(ptr: SockPtr, reg: u8, off: i64, size: u32, kind: AccessKind) -> Result<(), String> {
+    if ptr.or_null {
+        return Err(format!("R{reg} invalid mem access '{}'", ptr.name()));
+    }
+    if !matches!(kind, AccessKind::Read { .. }) {
+        return Err(format!("R{reg} cannot write into {}", ptr.name()));
+    }
+    let inside = (0..SIZE as i64).contains(&off) && off % size as i64 == 0;
+    let hidden = ptr.common && (TYPE..SRC_IP4).contains(&(off as usize));
+    if inside && !hidden && sock_read_ok(off as usize, size) {
+        Ok(())
+    } else {
+        Err(format!(
+            "R{reg} invalid {} access off={off} size={size}",
+            ptr.name()
+        ))
+    }
+}
+
 /// Why a `bpf_sock` given cannot be run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SockError {
@@ -194,9 +272,8 @@ pub fn cgroup_sock_addr(
         MSG_SRC_IP6..=59 => at == AttachType::Sendmsg6 && field(MSG_SRC_IP6, 60),
         USER_PORT..=27 => field(USER_PORT, FAMILY),
         60..=63 => false,
-        SK if read && size == 8 => {
-            return Err(AccessError::Unsupported("reading bpf_sock_addr->sk"));
-        }
+        // A guest address in the model (`crate::pointers`).
+        SK if read && size == 8 => true,
         SK..=71 => false,
         _ => read && size == 4,
     };

@@ -48,13 +48,8 @@ pub fn check(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, Access
         }
         AccessKind::Read { .. } => match off {
             BYTES_RECEIVED..=183 | SKB_HWTSTAMP..=223 => size == 8,
-            SK | SKB_DATA | SKB_DATA_END if size == 8 => {
-                return Err(AccessError::Unsupported(match off {
-                    SK => "reading bpf_sock_ops->sk",
-                    SKB_DATA => "reading bpf_sock_ops->skb_data",
-                    _ => "reading bpf_sock_ops->skb_data_end",
-                }));
-            }
+            // The pointers, guest addresses in the model (`crate::pointers`).
+            SK | SKB_DATA | SKB_DATA_END => size == 8,
             // The pointers' other bytes.
             SK..=207 => false,
             SKB_TCP_FLAGS => size <= 4,

@@ -30,6 +30,9 @@ pub struct ElfRun<'a> {
     pub prog_type: &'a str,
     /// `--attach`: the attach point (default: the section's).
     pub attach: Option<&'a str>,
+    /// `--optval` and `--sock` (socket and cgroup struct types).
+    pub optval: Option<&'a Path>,
+    pub sock: Option<&'a Path>,
     pub program: Option<&'a str>,
     pub section: Option<&'a str>,
     pub mem: Option<&'a Path>,
@@ -263,11 +266,17 @@ fn run_struct(
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
-    super::run::check_runs(ty)?;
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
-    let result = super::regs::run_struct(&mut vm, ty, args.ctx, args.json);
+    let inputs = super::regs::StructRun {
+        ctx: args.ctx,
+        packet: args.packet_file,
+        optval: args.optval,
+        sock: args.sock,
+        json: args.json,
+    };
+    let result = super::regs::run_struct(&mut vm, ty, &inputs);
     if args.maps_json {
         println!("{}", maps_json(vm.map_entries()));
     }

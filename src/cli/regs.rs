@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ebpfvm::ctx::regs::{pt_regs, Arch};
-use ebpfvm::ctx::{cgroup, sk_lookup, sock, sock_ops, ProgramType};
+use ebpfvm::ctx::{cgroup, sk_lookup, sock, PointerContext, ProgramType};
 use ebpfvm::{Outcome, Vm};
 use serde_json::json;
 
@@ -97,28 +97,69 @@ pub fn run_record(
     print_outcome(&outcome, json)
 }
 
-/// sk_lookup, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device and
-/// cgroup_sysctl: r1 points to the `--ctx` struct (`bpf_sk_lookup`, checked and built
-/// as the kernel's test run builds it; the others as given). The result carries the action and, with `--json`,
-/// `ctx`: for sk_lookup the context as the test run returns it, for the others the
-/// struct after the program's writes.
+/// The inputs of a program whose context is a struct.
+pub struct StructRun<'a> {
+    /// `--ctx`: the uapi struct.
+    pub ctx: Option<&'a Path>,
+    /// `--packet`: the data `sock_ops`' `skb_data`, `sk_msg`'s and `sk_reuseport`'s
+    /// `data` point to.
+    pub packet: Option<&'a Path>,
+    /// `--optval`: the option bytes of a `cgroup_sockopt` program.
+    pub optval: Option<&'a Path>,
+    /// `--sock`: the `bpf_sock` the `sk` pointers reach.
+    pub sock: Option<&'a Path>,
+    pub json: bool,
+}
+
+/// Types whose context's pointer fields reach data or a socket ([`PointerContext`]).
+const POINTER_TYPES: &[ProgramType] = &[
+    ProgramType::CgroupSockopt,
+    ProgramType::SockOps,
+    ProgramType::SkMsg,
+    ProgramType::SkReuseport,
+    ProgramType::CgroupSockAddr,
+];
+
+/// sk_lookup, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl,
+/// cgroup_sockopt, sk_msg and sk_reuseport: r1 points to the `--ctx` struct
+/// (`bpf_sk_lookup`, checked and built as the kernel's test run builds it; the others
+/// as given, zero-padded; sk_msg's may be left out), its pointer fields to the
+/// `--packet` or `--optval` bytes and to a socket. The result carries the action and,
+/// with `--json`, `ctx`: for sk_lookup the context as the test run returns it, for the
+/// others the struct after the program's writes (pointer fields 0); `optval` or
+/// `packet`, the data after the run, where the program may write it.
 pub fn run_struct(
     vm: &mut Vm,
     ty: ProgramType,
-    ctx: Option<&Path>,
-    json: bool,
+    args: &StructRun<'_>,
 ) -> Result<ExitCode, CliError> {
-    let Some(path) = ctx else {
-        return Err(CliError::Usage(format!(
-            "a `{ty}` program needs its context: give --ctx FILE"
-        )));
+    let json = args.json;
+    let given = match args.ctx {
+        Some(path) => read_file(&path.to_path_buf())?,
+        None if ty == ProgramType::SkMsg => Vec::new(),
+        None => {
+            return Err(CliError::Usage(format!(
+                "a `{ty}` program needs its context: give --ctx FILE"
+            )))
+        }
     };
-    let given = read_file(&path.to_path_buf())?;
+    if args.optval.is_some() && ty != ProgramType::CgroupSockopt {
+        return Err(CliError::Usage(
+            "--optval is for cgroup_sockopt programs".into(),
+        ));
+    }
+    if POINTER_TYPES.contains(&ty) {
+        return run_pointers(vm, ty, &given, args);
+    }
+    if args.packet.is_some() || args.sock.is_some() {
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program's context points to no packet or socket: --packet and --sock \
+             do not apply"
+        )));
+    }
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(format!("--ctx: {e}"));
     let mut model = match ty {
         ProgramType::SkLookup => sk_lookup::context(&given).map_err(|e| usage(&e))?,
-        ProgramType::CgroupSockAddr => sock::addr_context(&given).map_err(|e| usage(&e))?,
-        ProgramType::SockOps => sock_ops::context(&given).map_err(|e| usage(&e))?,
         ProgramType::CgroupDevice => {
             cgroup::context("bpf_cgroup_dev_ctx", cgroup::DEV_SIZE, &given)
                 .map_err(|e| usage(&e))?
@@ -144,6 +185,66 @@ pub fn run_struct(
             "{}",
             json!({ "retval": r0, "action": action, "ctx": after, "insns": outcome.insns })
         );
+    } else {
+        println!("{r0} ({r0:#x}) {}", action.unwrap_or(""));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// [`run_struct`] for the types whose pointer fields reach data and a socket.
+fn run_pointers(
+    vm: &mut Vm,
+    ty: ProgramType,
+    given: &[u8],
+    args: &StructRun<'_>,
+) -> Result<ExitCode, CliError> {
+    let optional = |path: Option<&Path>| -> Result<Option<Vec<u8>>, CliError> {
+        path.map(|p| read_file(&p.to_path_buf())).transpose()
+    };
+    let data = optional(args.packet.or(args.optval))?.unwrap_or_default();
+    let sock = optional(args.sock)?;
+    let sock = sock.as_deref();
+    if args.packet.is_some()
+        && matches!(ty, ProgramType::CgroupSockopt | ProgramType::CgroupSockAddr)
+    {
+        return Err(CliError::Usage(format!(
+            "a `{ty}` program's context points to no packet: --packet does not apply{}",
+            if ty == ProgramType::CgroupSockopt {
+                " (the option bytes are --optval)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let built = match ty {
+        ProgramType::CgroupSockopt => PointerContext::sockopt(given, &data, sock),
+        ProgramType::SockOps => PointerContext::sock_ops(given, &data, sock),
+        ProgramType::SkMsg => PointerContext::sk_msg(given, &data, sock),
+        ProgramType::SkReuseport => PointerContext::sk_reuseport(given, &data, sock),
+        _ => PointerContext::sock_addr(given, sock),
+    };
+    let mut context = built.map_err(|e| CliError::Usage(e.to_string()))?;
+    let outcome = vm.run_pointers(&mut context);
+    let r0 = match &outcome.result {
+        Ok(r0) => *r0 as u32,
+        Err(_) => return print_outcome(&outcome, args.json),
+    };
+    let action = ebpfvm::ctx::action_at(ty, vm.attach_type(), r0 as u64);
+    if args.json {
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut line = json!({
+            "retval": r0,
+            "action": action,
+            "ctx": hex(&context.ctx_out()),
+            "insns": outcome.insns,
+        });
+        // The data the program may have written.
+        match ty {
+            ProgramType::CgroupSockopt => line["optval"] = json!(hex(context.data())),
+            ProgramType::SkMsg => line["packet"] = json!(hex(context.data())),
+            _ => {}
+        }
+        println!("{line}");
     } else {
         println!("{r0} ({r0:#x}) {}", action.unwrap_or(""));
     }

@@ -95,6 +95,16 @@ pub struct RunArgs {
     /// (JSON results then carry `ctx`, the context after the run).
     #[arg(long, value_name = "FILE")]
     ctx: Option<PathBuf>,
+    /// cgroup_sockopt: the option's bytes, which `optval`..`optval_end` span (the
+    /// program may rewrite them; JSON results then carry `optval`, the bytes after the
+    /// run). Default: none.
+    #[arg(long, value_name = "FILE")]
+    optval: Option<PathBuf>,
+    /// cgroup_sock_addr, sock_ops, cgroup_sockopt, sk_msg, sk_reuseport: the 80-byte
+    /// `bpf_sock` the context's `sk` points to (read-only). Default: one built from the
+    /// context's own fields (family, addresses, ports; zeros for cgroup_sockopt).
+    #[arg(long, value_name = "FILE")]
+    sock: Option<PathBuf>,
     /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
@@ -148,6 +158,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             engine: args.engine.unwrap_or(EngineChoice::Jit),
             prog_type: &args.prog_type,
             attach: args.attach.as_deref(),
+            optval: args.optval.as_deref(),
+            sock: args.sock.as_deref(),
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
@@ -212,7 +224,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             None => Vm::with_type(loaded.program, ty),
         };
         let mut vm = vm.map_err(load_error)?;
-        check_runs(ty)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
@@ -232,7 +243,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     json,
                 },
             ),
-            t if STRUCT_TYPES.contains(&t) => super::regs::run_struct(&mut vm, ty, ctx, json),
+            t if STRUCT_TYPES.contains(&t) => {
+                let inputs = super::regs::StructRun {
+                    ctx,
+                    packet: args.packet.as_deref(),
+                    optval: args.optval.as_deref(),
+                    sock: args.sock.as_deref(),
+                    json,
+                };
+                super::regs::run_struct(&mut vm, ty, &inputs)
+            }
             _ => super::packet::run(&mut vm, packet_run(&args, ty)),
         };
     }
@@ -309,26 +329,10 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::SockOps,
     ProgramType::CgroupDevice,
     ProgramType::CgroupSysctl,
-];
-
-/// Types whose programs are checked at load but do not run: the kernel cannot test-run
-/// them and their contexts point to sockets or data not modelled.
-const VERDICT_ONLY: &[ProgramType] = &[
+    ProgramType::CgroupSockopt,
     ProgramType::SkMsg,
     ProgramType::SkReuseport,
-    ProgramType::CgroupSockopt,
 ];
-
-/// Refuses to run a type whose programs are checked at load only.
-pub(super) fn check_runs(ty: ProgramType) -> Result<(), CliError> {
-    if VERDICT_ONLY.contains(&ty) {
-        return Err(CliError::NotSupported(format!(
-            "running {ty} programs is not supported yet (the kernel cannot test-run them; \
-             their context is checked at load only)"
-        )));
-    }
-    Ok(())
-}
 
 /// Types that run on a uapi struct given with `--ctx` (`regs::run_struct`).
 const STRUCT_TYPES: &[ProgramType] = &[
@@ -338,6 +342,9 @@ const STRUCT_TYPES: &[ProgramType] = &[
     ProgramType::SockOps,
     ProgramType::CgroupDevice,
     ProgramType::CgroupSysctl,
+    ProgramType::CgroupSockopt,
+    ProgramType::SkMsg,
+    ProgramType::SkReuseport,
 ];
 
 /// The attach point `--attach` names for `ty` (`None` when not given: the type's
@@ -361,7 +368,7 @@ pub(super) fn attach_point(
 
 /// Whether `--type` takes `ty`.
 fn modelled(ty: ProgramType) -> bool {
-    ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty) || VERDICT_ONLY.contains(&ty)
+    ContextKind::of(ty).is_some() || OWN_MODEL.contains(&ty)
 }
 
 /// The program type named, `None` for `raw`; types without a modelled context are
