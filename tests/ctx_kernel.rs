@@ -29,7 +29,7 @@
 mod kernel;
 
 use ebpfvm::ctx::access::{self, AccessKind};
-use ebpfvm::ctx::{AttachType, ContextKind, PacketContext, ProgramType};
+use ebpfvm::ctx::{AttachType, ContextKind, PacketContext, PointerContext, ProgramType};
 use ebpfvm::isa::{AluOp, Cond, Insn, LegacyMode, Operand, Program, Reg, Size, Width};
 use ebpfvm::{Engine, Vm};
 use kernel::{KernelError, KernelProgram};
@@ -424,6 +424,84 @@ fn socket_pointer_rules_match_the_kernel() {
         }
     }
     eprintln!("{checked} socket pointer accesses checked");
+}
+
+/// The data behind a context's pointer fields is writable where the kernel verifier
+/// lets a program write it (`bpf_sockopt.optval`, `sk_msg_md.data`) and read-only where
+/// it refuses the write (`bpf_sock_ops.skb_data`, `sk_reuseport_md.data`): the kernel
+/// loads a bounds-checked one-byte store exactly when our run of it (over 4 bytes, on
+/// the interpreter and the JIT) does not trap, and both load the same read.
+#[test]
+fn data_writes_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    for (ty, start, end) in [
+        (ProgramType::CgroupSockopt, 8, 16),
+        (ProgramType::SockOps, 192, 200),
+        (ProgramType::SkMsg, 0, 8),
+        (ProgramType::SkReuseport, 0, 8),
+    ] {
+        for write in [false, true] {
+            let access = if write {
+                Insn::Store {
+                    size: Size::B,
+                    dst: reg(2),
+                    off: 0,
+                    src: Operand::Imm(0x42),
+                }
+            } else {
+                load(1, 5, 2, 0)
+            };
+            let program = Program::new(vec![
+                load(8, 2, 1, start),
+                load(8, 3, 1, end),
+                alu(AluOp::Mov, 4, Operand::Reg(reg(2))),
+                alu(AluOp::Add, 4, Operand::Imm(1)),
+                Insn::Jump {
+                    width: Width::W64,
+                    cond: Cond::Gt,
+                    dst: reg(4),
+                    src: Operand::Reg(reg(3)),
+                    off: 1,
+                },
+                access,
+                mov(0, 1),
+                Insn::Exit,
+            ])
+            .unwrap();
+            let kernel = KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes());
+            let data = [1u8, 2, 3, 4];
+            let mut results = Vec::new();
+            for engine in [Engine::Interpreter, Engine::Jit] {
+                let mut vm = Vm::with_type(program.clone(), ty).unwrap();
+                vm.set_engine(engine).unwrap();
+                let mut context = match ty {
+                    ProgramType::CgroupSockopt => PointerContext::sockopt(&[], &data, None),
+                    ProgramType::SockOps => PointerContext::sock_ops(&[], &data, None),
+                    ProgramType::SkMsg => PointerContext::sk_msg(&[], &data, None),
+                    _ => PointerContext::sk_reuseport(&[], &data, None),
+                }
+                .unwrap();
+                let outcome = vm.run_pointers(&mut context);
+                results.push((outcome, context.data().to_vec()));
+            }
+            assert_eq!(
+                results[0], results[1],
+                "{ty} write={write}: interpreter vs JIT"
+            );
+            let (outcome, after) = &results[0];
+            assert_eq!(
+                kernel.is_ok(),
+                outcome.result.is_ok(),
+                "{ty} write={write}: kernel {:?}, ours {outcome:?}",
+                kernel.as_ref().map(|_| ()).map_err(|e| e.to_string())
+            );
+            if write && outcome.result.is_ok() {
+                assert_eq!(after[0], 0x42, "{ty}");
+            }
+        }
+    }
 }
 
 /// The expected attach type a program of `ty` must be loaded with (`enum

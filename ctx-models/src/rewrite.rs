@@ -184,7 +184,6 @@ pub fn rewrite_at(
                         dst.number()
                     ),
                 ));
-                continue;
             }
             Insn::Call(CallTarget::Helper(id)) => {
                 check_helper(pc, ty, id)?;
