@@ -2,14 +2,13 @@
 //! `cgroup_sysctl` programs' `struct bpf_sysctl` and `cgroup_sockopt` programs'
 //! `struct bpf_sockopt` (linux/bpf.h), with their access rules (kernel/bpf/cgroup.c:
 //! `cgroup_dev_is_valid_access`, `sysctl_is_valid_access`,
-//! `cg_sockopt_is_valid_access`, the last for the `getsockopt` attach point). Checked
-//! against the running kernel's verifier by `tests/ctx_kernel.rs`.
+//! `cg_sockopt_is_valid_access`, the last per attach point). Checked against the running
+//! kernel's verifier by `tests/ctx_kernel.rs`.
 //!
 //! The kernel cannot test-run these programs. `bpf_cgroup_dev_ctx` and `bpf_sysctl`
 //! hold scalars only, so a run takes the struct as given (`--ctx`, its own backing
 //! model; `bpf_sysctl`'s `file_pos` takes the program's writes); `bpf_sockopt` points
-//! to the socket and the option's bytes, which are not modelled: its rules are
-//! checked, its pointer reads refused as not supported yet, and it does not run.
+//! to the socket and the option's bytes: [`crate::PointerContext`] builds those.
 
 use crate::access::{AccessError, AccessKind, Conversion};
 use crate::attach::AttachType;

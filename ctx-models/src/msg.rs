@@ -3,9 +3,8 @@
 //! (`sk_msg_is_valid_access`, `sk_reuseport_is_valid_access`, net/core/filter.c),
 //! checked against the running kernel's verifier by `tests/ctx_kernel.rs`.
 //!
-//! The kernel cannot test-run either type and both point into message or packet data
-//! and to sockets, which are not modelled: their rules are checked at load (pointer
-//! reads refused as not supported yet) and they do not run.
+//! The kernel cannot test-run either type; both point into message or packet data and
+//! to sockets, which [`crate::PointerContext`] builds for a run.
 
 use crate::access::{AccessError, AccessKind, Conversion};
 

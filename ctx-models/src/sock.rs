@@ -1,17 +1,18 @@
 //! Socket contexts: `cgroup_sock` programs' `struct bpf_sock` and `cgroup_sock_addr`
 //! programs' `struct bpf_sock_addr` (linux/bpf.h), with their access rules
 //! (`bpf_sock_is_valid_access`, `sock_filter_is_valid_access` and
-//! `sock_addr_is_valid_access`, net/core/filter.c) for one attach point each:
-//! `BPF_CGROUP_INET_SOCK_CREATE` (what the kernel makes of expected attach type 0) and
-//! `BPF_CGROUP_INET4_CONNECT` ([`crate::ProgramType::default_attach_type`]). Checked
-//! against the running kernel's verifier by `tests/ctx_kernel.rs`.
+//! `sock_addr_is_valid_access`, net/core/filter.c) at each attach point
+//! ([`crate::AttachType`]), and the rules of reads through a socket pointer
+//! (`check_sock_access`: [`deref`]). Checked against the running kernel's verifier by
+//! `tests/ctx_kernel.rs`.
 //!
 //! The kernel cannot test-run these programs, so a run takes the struct as given
 //! (`--ctx`, raw uapi bytes, its own backing model): the fields the kernel keeps in
 //! fewer bits (`family`, `type`, `protocol`, `src_port` in 16, `state` in 8,
 //! `dst_port` is a be16 followed by zero padding; `bpf_sock_addr`'s `user_family`,
 //! `family`, `type`, `protocol` in 16, `user_port` a be16) must fit them, so that every
-//! read gives what the kernel's rewritten load would.
+//! read gives what the kernel's rewritten load would. `bpf_sock_addr.sk` is filled in
+//! by [`crate::PointerContext`].
 
 use crate::access::{AccessError, AccessKind, Conversion};
 use crate::attach::{AttachType, Family};

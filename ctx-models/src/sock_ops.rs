@@ -7,8 +7,8 @@
 //! kernel reads them from the socket, 0 for the TCP fields of a socket that is not a
 //! full one; a run here shows what the program does with the values given), `reply`
 //! and `sk_txhash` take the program's writes. The pointer fields (`sk`, `skb_data`,
-//! `skb_data_end`) are not modelled: reading them is refused as not supported yet,
-//! and they must be 0 in the struct given.
+//! `skb_data_end`) must be 0 in the struct given: [`crate::PointerContext`] fills them
+//! in.
 
 use crate::access::{AccessError, AccessKind, Conversion};
 

@@ -7,9 +7,9 @@
 //! run as `raw`): r1 points to the `--ctx` (or `--mem`) bytes, r2 holds their length;
 //! `--regs` builds a kprobe's `pt_regs` (a raw tracepoint's arguments) instead.
 //! Packet types (`xdp`, `sched_cls`, ...) run on `--packet`/`--pcap` through
-//! [`super::packet`]; the other socket types need their kernel context, which is not
-//! modelled yet, and are refused with a message naming the type. For ELF objects `--type raw` (the
-//! default) means the section's type.
+//! [`super::packet`]; the socket and cgroup types (`cgroup/connect4`, `sockops`, ...) on
+//! their `--ctx` struct at their section's attach point, through [`super::regs`]. For
+//! ELF objects `--type raw` (the default) means the section's type.
 
 use std::path::Path;
 use std::process::ExitCode;

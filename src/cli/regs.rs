@@ -2,10 +2,12 @@
 //! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
 //! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
 //! `--ctx` record; `--type sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`, `sock_ops`,
-//! `cgroup_device`, `cgroup_sysctl` over the `--ctx` struct. The kernel cannot test-run
-//! kprobes or those types but sk_lookup, so only their load-time rules are compared
-//! with it (raw tracepoints and sk_lookup run there too); the result is the return
-//! value (low 32 bits of r0, as the kernel's program runner returns it).
+//! `cgroup_device`, `cgroup_sysctl`, `cgroup_sockopt`, `sk_msg`, `sk_reuseport` over the
+//! `--ctx` struct (and the `--packet`/`--optval` data and `--sock` socket its pointer
+//! fields reach). The kernel cannot test-run kprobes or those types but sk_lookup, so
+//! only their load-time rules are compared with it (raw tracepoints and sk_lookup run
+//! there too); the result is the return value (low 32 bits of r0, as the kernel's
+//! program runner returns it).
 
 use std::path::Path;
 use std::process::ExitCode;
