@@ -967,6 +967,63 @@ fn helper_allow_lists_match_the_kernel() {
     }
 }
 
+/// The socket and cgroup types' helper allow-lists at every attach point: a call the
+/// kernel refuses at one attach point (`bpf_bind` outside `connect4`/`connect6`, ...) is
+/// refused at that point here, with its words.
+#[test]
+fn socket_helper_allow_lists_match_the_kernel_at_every_attach_point() {
+    if !kernel_available() {
+        return;
+    }
+    let mut differences = Vec::new();
+    for ty in [
+        ProgramType::CgroupSock,
+        ProgramType::CgroupSockAddr,
+        ProgramType::CgroupSockopt,
+        ProgramType::SockOps,
+        ProgramType::SkMsg,
+        ProgramType::SkReuseport,
+        ProgramType::CgroupDevice,
+        ProgramType::CgroupSysctl,
+        ProgramType::SkSkb,
+    ] {
+        let points: Vec<Option<AttachType>> = match AttachType::of(ty).count() {
+            0 => vec![None],
+            _ => AttachType::of(ty).map(Some).collect(),
+        };
+        for at in points {
+            let attach = at.map_or(attach_type(ty), |a| a.id());
+            for id in (0..216).chain([-1, 5000]) {
+                let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
+                insns.extend([
+                    Insn::Call(ebpfvm::isa::CallTarget::Helper(id)),
+                    mov(0, 1),
+                    Insn::Exit,
+                ]);
+                let program = Program::new(insns).unwrap();
+                let log = match KernelProgram::load_attach(ty.id(), attach, &program.to_bytes()) {
+                    Ok(_) => String::new(),
+                    Err(KernelError::Refused(log)) => log,
+                    Err(e) => panic!("{e}"),
+                };
+                let kernel_refuses =
+                    log.contains("cannot use helper") || log.contains("invalid func");
+                match ebpfvm::ctx::rewrite_at(&program, ty, at) {
+                    Ok(_) if kernel_refuses => {
+                        differences.push(format!("{ty} {at:?} {id}: kernel refuses"))
+                    }
+                    Ok(_) => {}
+                    Err(e) if !log.contains(&e.message) => {
+                        differences.push(format!("{ty} {at:?} {id}: we say `{}`", e.message))
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
 #[test]
 fn examples_match_the_kernel() {
     if !kernel_available() {

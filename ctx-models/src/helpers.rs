@@ -4,7 +4,7 @@
 //! every helper id for every type, with a GPL licence and CAP_BPF/CAP_SYS_ADMIN/
 //! CAP_PERFMON) and are re-checked against it by `tests/ctx_kernel.rs`.
 
-use crate::ProgramType;
+use crate::{AttachType, ProgramType};
 
 /// `bpf_<name>` of every helper id, by id (0 is `unspec`).
 pub const NAMES: &[&str] = &[
@@ -254,6 +254,34 @@ pub fn allowed(ty: ProgramType, id: u32) -> Option<bool> {
         _ => return None,
     };
     Some(u16::try_from(id).is_ok_and(|id| list.binary_search(&id).is_ok()))
+}
+
+/// [`allowed`] at attach point `at`, where the kernel's `*_func_proto` looks at the
+/// expected attach type too: `bpf_bind` only at `connect4`/`connect6`;
+/// `bpf_get_retval`/`bpf_set_retval` not at the hooks that cannot fail (`recvmsg`,
+/// `getpeername`, `getsockname`); `bpf_setsockopt`/`bpf_getsockopt` at `setsockopt`.
+pub fn allowed_at(ty: ProgramType, at: Option<AttachType>, id: u32) -> Option<bool> {
+    use AttachType as A;
+    let at = at.filter(|a| a.prog_type() == ty);
+    match (at, id) {
+        (Some(a), 64) if ty == ProgramType::CgroupSockAddr => {
+            Some(matches!(a, A::Connect4 | A::Connect6))
+        }
+        (Some(a), 186 | 187) if ty == ProgramType::CgroupSockAddr => Some(!matches!(
+            a,
+            A::Recvmsg4
+                | A::Recvmsg6
+                | A::RecvmsgUnix
+                | A::Getpeername4
+                | A::Getpeername6
+                | A::GetpeernameUnix
+                | A::Getsockname4
+                | A::Getsockname6
+                | A::GetsocknameUnix
+        )),
+        (Some(A::Setsockopt), 49 | 57) => Some(true),
+        _ => allowed(ty, id),
+    }
 }
 
 #[rustfmt::skip]

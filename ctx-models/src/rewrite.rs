@@ -186,7 +186,7 @@ pub fn rewrite_at(
                 ));
             }
             Insn::Call(CallTarget::Helper(id)) => {
-                check_helper(pc, ty, id)?;
+                check_helper(pc, ty, at.or(AttachType::default_for(ty)), id)?;
                 continue;
             }
             Insn::LegacyLoad { .. } => {
@@ -243,14 +243,19 @@ pub fn rewrite_at(
 }
 
 /// Refuses calls to helpers the type may not call, in the kernel's words.
-fn check_helper(pc: usize, ty: ProgramType, id: i32) -> Result<(), RewriteError> {
+fn check_helper(
+    pc: usize,
+    ty: ProgramType,
+    at: Option<AttachType>,
+    id: i32,
+) -> Result<(), RewriteError> {
     let name = u32::try_from(id).ok().and_then(|id| {
         let name = helpers::NAMES.get(id as usize)?;
         Some((id, name))
     });
     match name {
         None => Err(refuse(pc, format!("invalid func unknown#{id}"))),
-        Some((id, name)) if helpers::allowed(ty, id) == Some(false) => Err(refuse(
+        Some((id, name)) if helpers::allowed_at(ty, at, id) == Some(false) => Err(refuse(
             pc,
             format!("program of this type cannot use helper bpf_{name}#{id}"),
         )),
