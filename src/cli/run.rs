@@ -63,8 +63,11 @@ pub struct RunArgs {
     /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
     /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
-    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts.
-    /// ELF objects default to their section's type.
+    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts; the
+    /// socket and cgroup types (`sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`,
+    /// `cgroup_sockopt`, `sock_ops`, `sk_msg`, `sk_reuseport`, `cgroup_device`,
+    /// `cgroup_sysctl`) over their `--ctx` struct, at `--attach`'s attach point. ELF
+    /// objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// The attach point of a `cgroup_sock`, `cgroup_sock_addr`, `cgroup_sockopt`,
