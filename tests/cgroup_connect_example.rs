@@ -1,7 +1,7 @@
 //! `examples/cgroup_connect`: every row of its README's table of expected results, run
 //! through the command line on the interpreter and the JIT (action and the `denied` map
-//! after the run), the kernel verifier's verdict for each section at its attach point,
-//! and the refusal of `connect6` at `connect4`.
+//! after the run), the kernel verifier's verdict for each section at its attach point
+//! (`run --engine kernel` and `crosscheck`), and the refusal of `connect6` at `connect4`.
 
 use std::process::{Command, Output};
 
@@ -105,6 +105,15 @@ fn the_kernel_verifier_accepts_each_section_at_its_attach_point() {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
             r#"{"verifier":"accepted"}"#
+        );
+    }
+    // crosscheck loads each section at its attach point on every engine.
+    for program in ["connect4", "connect6"] {
+        let out = ebpfvm(&["crosscheck", &object, "--program", program]);
+        assert_eq!(out.status.code(), Some(0), "{program}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("agree: every engine loads"),
+            "{program}: {out:?}"
         );
     }
     // connect6 at connect4: user_ip6 is hidden there; both refuse it at load.

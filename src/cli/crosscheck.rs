@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use ebpfvm::ctx::{ContextKind, ProgramType};
+use ebpfvm::ctx::{AttachType, ContextKind, ProgramType};
 use ebpfvm::elf::Object;
 use ebpfvm::{Engine, Select, Vm};
 use serde_json::{json, Value};
@@ -29,6 +29,10 @@ pub struct CrosscheckArgs {
     /// ...). Default: the ELF section's type; required for bytecode and assembly.
     #[arg(long = "type", value_name = "TYPE")]
     prog_type: Option<String>,
+    /// The attach point (`connect6`, `post_bind4`, ...), as `run --attach` takes it;
+    /// every engine loads the program there. Default: the ELF section's, else the type's.
+    #[arg(long, value_name = "NAME")]
+    attach: Option<String>,
     /// One packet (an Ethernet frame).
     #[arg(long, value_name = "FILE", conflicts_with = "pcap")]
     packet: Option<PathBuf>,
@@ -92,7 +96,9 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
                 chosen.section
             ))
         })?;
-        let typed = || Vm::from_object_typed(&object, select, cpus, Some(ty));
+        let at = super::run::attach_point(Some(ty), args.attach.as_deref())?
+            .or_else(|| AttachType::from_section(&chosen.section).filter(|a| a.prog_type() == ty));
+        let typed = || Vm::from_object_at(&object, select, cpus, Some(ty), at);
         let interp = typed().map_err(load_error)?;
         let mut jit = typed().map_err(load_error)?;
         jit.set_engine(Engine::Jit).map_err(load_error)?;
@@ -100,7 +106,7 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
             object: &object,
             name: &chosen.name,
         };
-        let kernel = Loaded::try_load(source, ty)?;
+        let kernel = Loaded::try_load_at(source, ty, at)?;
         return Ok(Engines {
             ty,
             interp,
@@ -112,10 +118,15 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
         CliError::Usage("give --type: bytecode and assembly carry no program type".into())
     })?;
     let program = super::input::load(path, false)?.program;
-    let interp = Vm::with_type(program.clone(), ty).map_err(load_error)?;
-    let mut jit = Vm::with_type(program.clone(), ty).map_err(load_error)?;
+    let at = super::run::attach_point(Some(ty), args.attach.as_deref())?;
+    let typed = || match at {
+        Some(a) => Vm::with_attach(program.clone(), a),
+        None => Vm::with_type(program.clone(), ty),
+    };
+    let interp = typed().map_err(load_error)?;
+    let mut jit = typed().map_err(load_error)?;
     jit.set_engine(Engine::Jit).map_err(load_error)?;
-    let kernel = Loaded::try_load(Source::Program(&program), ty)?;
+    let kernel = Loaded::try_load_at(Source::Program(&program), ty, at)?;
     Ok(Engines {
         ty,
         interp,
