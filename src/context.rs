@@ -86,7 +86,8 @@ impl Vm {
         };
         let entry_at = at.or_else(|| section_at(&object.programs[entry].section, ty));
         for (i, spec) in object.programs.iter_mut().enumerate() {
-            // Tail-call targets share the entry's attach point, as the kernel demands.
+            // The other programs (tail-call targets, or unrelated ones this run never
+            // reaches) as their own sections say.
             let (own, own_at) = if i == entry {
                 (ty, entry_at)
             } else {
