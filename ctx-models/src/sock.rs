@@ -3,7 +3,7 @@
 //! (`bpf_sock_is_valid_access`, `sock_filter_is_valid_access` and
 //! `sock_addr_is_valid_access`, net/core/filter.c) at each attach point
 //! ([`crate::AttachType`]), and the rules of reads through a socket pointer
-//! (`check_sock_access`: [`deref`]). Checked against the running kernel's verifier by
+//! (`check_sock_access`: [`deref()`]). Checked against the running kernel's verifier by
 //! `tests/ctx_kernel.rs`.
 //!
 //! The kernel cannot test-run these programs, so a run takes the struct as given

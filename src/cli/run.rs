@@ -87,7 +87,9 @@ pub struct RunArgs {
     /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
-    /// One packet (an Ethernet frame) for packet program types.
+    /// One packet (an Ethernet frame) for packet program types; for `sock_ops` (a TCP
+    /// header), `sk_msg` (the message) and `sk_reuseport` the bytes their pointer fields
+    /// span.
     #[arg(long, value_name = "FILE")]
     packet: Option<PathBuf>,
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
