@@ -62,34 +62,3 @@ pub fn check(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, Access
         Err(invalid)
     }
 }
-
-/// Why a `bpf_sock_ops` given cannot be run.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SockOpsError {
-    /// Longer than the struct.
-    #[error("a bpf_sock_ops is 224 bytes, not {0}")]
-    Size(usize),
-    /// A pointer field given non-zero.
-    #[error("bpf_sock_ops `{0}` must be 0: what it points to is not supported yet")]
-    Pointer(&'static str),
-}
-
-/// The backing model for a `bpf_sock_ops` given as raw uapi bytes (shorter ones are
-/// zero-padded).
-pub fn context(given: &[u8]) -> Result<Vec<u8>, SockOpsError> {
-    if given.len() > SIZE {
-        return Err(SockOpsError::Size(given.len()));
-    }
-    let mut model = given.to_vec();
-    model.resize(SIZE, 0);
-    for (name, off) in [
-        ("sk", SK),
-        ("skb_data", SKB_DATA),
-        ("skb_data_end", SKB_DATA_END),
-    ] {
-        if model[off..off + 8].iter().any(|&b| b != 0) {
-            return Err(SockOpsError::Pointer(name));
-        }
-    }
-    Ok(model)
-}
