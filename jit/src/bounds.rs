@@ -6,20 +6,35 @@
 //! [`Translator::checked_host_addr`]. A mistake here lets a guest program read or write
 //! host memory it was never given: a sandbox escape. Keep this file small, keep the
 //! reasoning next to the code, and change it only with the differential tests
-//! (`tests/differential.rs`) running.
+//! (`tests/differential.rs`, `tests/shared_checks.rs`) running.
 //!
 //! ## The address space (see `vm/src/memory.rs`)
 //!
-//! A guest address is `region << 32 | offset`. `MemoryMap` keeps a table of regions, one
-//! `#[repr(C)]` entry per region: `host` (the host address of offset 0), `read_len` and
-//! `write_len` (how many bytes from offset 0 may be read / written; 0 for none). The
-//! JIT reads the table through [`ebpfvm_vm::MemoryMap::region_table`] and the layout
-//! constants `REGION_STRIDE`, `REGION_HOST`, `REGION_READ_LEN`, `REGION_WRITE_LEN`.
+//! A guest address is `region << 32 | offset`. `MemoryMap` keeps a table of regions:
+//! the host address of offset 0, and how many bytes from offset 0 may be read and
+//! written (its limits, at most 2^32). The interpreter checks an access of `size` bytes
+//! at `addr` with `MemoryMap::host_ptr`: region `addr >> 32` must exist and `(addr &
+//! 0xffff_ffff) + size` must be at most the limit of the access's kind.
 //!
-//! ## The check (the interpreter's `MemoryMap::host_ptr`, inlined)
+//! ## The check
+//!
+//! Most accesses of a run hit the region the previous access of the same kind hit, so
+//! the run context remembers one region per kind (`RunCtx::guess`): its guest base
+//! `gbase` (`region << 32`), the host address of its offset 0 `ghost`, and its limit
+//! `glimit`. Compiled code tries it first, inline:
 //!
 //! ```text
-//! addr  = base + sign_extend(off)              (wrapping, 64 bits)
+//! addr = base + sign_extend(off)               (wrapping, 64 bits)
+//! o    = addr - gbase                          (wrapping)
+//! if o > glimit - size -> the walk (cold)
+//! host = ghost + o
+//! ```
+//!
+//! Otherwise a cold block walks the region table (`MemoryMap::region_table`, entries
+//! laid out as `REGION_STRIDE`, `REGION_HOST`, `REGION_READ_LEN`, `REGION_WRITE_LEN`
+//! say), as `MemoryMap::host_ptr` does, and makes the region the remembered one:
+//!
+//! ```text
 //! idx   = addr >> 32
 //! idx'  = idx < table_len ? idx : 0            (entry 0 is the null region: limits 0)
 //! entry = table + idx' * REGION_STRIDE
@@ -28,31 +43,37 @@
 //! host  = entry.host + o
 //! ```
 //!
+//! The table pointer and length come from the run context, where `run` puts them and
+//! the runtime refreshes them after every helper call (a helper may map a region,
+//! which may move the table); compiled code never writes the table, which `MemoryMap`
+//! owns, so no region maps it. Entry 0 always exists and has both limits 0, so a
+//! clamped index always fails (`size >= 1`); `o < 2^32` and `size <= 8`, so `o + size`
+//! does not overflow; and `limit` is at most the length of the slice behind `host`.
+//!
 //! Invariants it relies on, and why they hold:
 //!
-//! 1. **The table pointer and length are current.** They are loaded from the run
-//!    context at entry and again after every helper call (a helper may map a region,
-//!    which may move the table); the runtime function refreshes them in the context
-//!    before it returns. Nothing else changes the map during a run: compiled code only
-//!    writes guest memory, never the table (which is owned by `MemoryMap`, so no region
-//!    can map it).
-//! 2. **The entry index is in bounds.** `idx'` is `idx` only when `idx < table_len`,
-//!    else 0. Entry 0 always exists (`MemoryMap::new` creates it) and is the null region
-//!    with both limits 0, so a clamped access always fails the limit check below
-//!    (`size >= 1`). The trap reports the original address.
-//! 3. **The sum cannot overflow.** `o < 2^32` and `size <= 8`, so `o + size` fits in 64
-//!    bits; unsigned `o + size <= limit` is exactly "every byte is inside the region".
-//! 4. **The host range is valid.** `limit <= ` the length of the slice behind `host`,
-//!    borrowed (mutably when `write_len > 0`) for the map's lifetime, which outlives the
-//!    run; so `host + o .. host + o + size` is inside that slice. Unaligned accesses are
-//!    fine on the hosts Cranelift supports, and the loads/stores are emitted without the
-//!    `aligned` flag.
-//! 5. **A failed check never reaches the access.** It branches to a cold block that
-//!    records (pc, address, budget state) in the run context and returns from the
-//!    compiled function (`run` derives size, read/write and the count from the
-//!    instruction at that pc); no signal handler, no native trap. The same
-//!    branch also leaves when the instruction budget ends before the access (see
-//!    `translate.rs`); that never lets an access through, it only stops earlier.
+//! 1. **A remembered region is a current region with `glimit >= 8`.** `run` starts
+//!    every run with the stack region (entry 2, `STACK_SIZE` bytes) for both kinds;
+//!    the walk stores a region it found only when its limit is at least 8; the
+//!    runtime resets both to the stack after every helper call (the only code that can
+//!    change a region during a run, e.g. a packet helper that moves the packet's end),
+//!    and compiled code never writes them otherwise (nothing maps the run context). So
+//!    `glimit - size` does not wrap (`size <= 8`).
+//! 2. **A passed fast check is the check `host_ptr` would pass.** `glimit <= 2^32`, so
+//!    `o <= glimit - size` means `o < 2^32`: `addr` is `gbase + o`, offset `o` of the
+//!    remembered region (an address outside `[gbase, gbase + 2^32)` gives `o >= 2^32`),
+//!    and `o + size <= glimit` is `host_ptr`'s own test on that region. `host = ghost +
+//!    o` is the address `host_ptr` would give, inside the slice the region was mapped
+//!    from (borrowed, mutably when it is writable, for longer than the run). Unaligned
+//!    accesses are fine on the hosts Cranelift supports, and guest loads and stores are
+//!    emitted without the `aligned` flag.
+//! 3. **A failed check never reaches the access.** When the walk fails the code
+//!    branches to a cold block that records (pc, address, budget state) in the run
+//!    context and returns from the compiled function (`run` derives size, read/write
+//!    and the count from the instruction at that pc); no signal handler, no native
+//!    trap. The same branch also leaves when the instruction budget ends before the
+//!    access (see `translate.rs`); that never lets an access through, it only stops
+//!    earlier.
 //!
 //! ## The stack fast path
 //!
@@ -70,27 +91,26 @@
 //!
 //! ## Sharing a check within a region
 //!
-//! Once the full check of `[base + off0, +size0)` has passed, compiled code knows, for
-//! as long as `base` keeps its value, the region entry `entry0` and `o0 = (base + off0)
-//! & 0xffff_ffff`, with `o0 + size0 <= limit0` (so `o0 < 2^32`). A later access of the
-//! same region (`cfg.rs`: straight-line code, one entry) through the same register,
-//! unchanged since (`Translator::set_reg` forgets the facts of a register it writes,
-//! and every region starts with none), at `off` with `d = off - off0` (`|d| < 2^16`,
-//! a constant) is at the guest address `base + off0 + d`:
+//! Once a check of `[base + off0, +size0)` of one kind has passed, compiled code knows,
+//! for as long as `base` keeps its value, `o0` (the offset of `base + off0` in its
+//! region), that region's limit `limit0` for this kind (so `o0 + size0 <= limit0`) and
+//! the host address `host0`. A later access of the same kind in the same region
+//! (`cfg.rs`: straight-line code, one entry) through the same register, unchanged since
+//! (`Translator::set_reg` forgets the facts of a register it writes, and every region
+//! starts with none), at `off` with `d = off - off0` (`|d| < 2^16`, a constant) is at
+//! the guest address `base + off0 + d`:
 //!
-//! 6. **Covered accesses need no check.** If `[off, off + size)` lies inside offsets an
-//!    earlier check *of the same kind* (read or write) passed through this register
-//!    (one interval per kind, kept in [`Checked`]), every byte of it is inside region
-//!    `entry0`'s limit, at the offsets `o0 + d ..`: `host = host0 + d`. Only the budget
-//!    test remains.
-//! 7. **Other accesses compare with the limit only.** `o = o0 + d` as a signed 64-bit
+//! 4. **Covered accesses need no check.** If `[off, off + size)` lies inside offsets
+//!    earlier checks of this kind passed through this register (one interval per kind,
+//!    kept in [`Checked`]), every byte of it is inside the region's limit, at the
+//!    offsets `o0 + d ..`: `host = host0 + d`. Only the budget test remains.
+//! 5. **Other accesses compare with the limit only.** `o = o0 + d` as a signed 64-bit
 //!    value (no overflow: `-2^16 < o < 2^32 + 2^16`). If `0 <= o` and `o + size <=
-//!    limit` (the limit of `entry0` for this kind, at most the slice's length, which
-//!    `MemoryMap` keeps `<= 2^32`), the access is at offset
-//!    `o < 2^32` of region `entry0`, which is where the full check would look, and it
-//!    would pass: `host = host0 + d`. Otherwise the access may still be valid in a
-//!    neighbouring region (`o < 0` or `o >= 2^32`), so a cold block does the full check
-//!    above for it and joins with its host address; nothing is assumed on that path.
+//!    limit0` (at most 2^32), the access is at offset `o < 2^32` of the same region,
+//!    where `host_ptr` would look, and it would pass: `host = host0 + d`. Otherwise the
+//!    access may still be valid in a neighbouring region (`o < 0` or `o >= 2^32`), so a
+//!    cold block walks the table for it and joins with its host address; nothing is
+//!    assumed on that path.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
@@ -99,64 +119,55 @@ use ebpfvm_vm::{
     FRAME_SIZE, REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE,
 };
 
+use crate::ctx::off;
 use crate::translate::Translator;
 
-/// What a passed full check proved through one register (invariants 6 and 7); valid
-/// until the register is written or the region ends.
-#[derive(Clone, Copy, Debug)]
+/// What passed checks proved through one register (invariants 4 and 5), per kind;
+/// valid until the register is written or the region ends.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Checked {
-    /// The offset of the access that made the full check.
+    /// Facts of reads.
+    read: Option<Known>,
+    /// Facts of writes.
+    write: Option<Known>,
+}
+
+/// What a passed check of one kind proved through a register.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    /// The offset of the access that made the check.
     off0: i64,
-    /// `(base + off0) & 0xffff_ffff`.
+    /// The offset of `base + off0` in its region.
     o0: Value,
-    /// The region's table entry.
-    entry: Value,
+    /// The region's limit for this kind.
+    limit: Value,
     /// The host address of `base + off0`.
     host0: Value,
-    /// Offsets (relative to the register, `[lo, hi)`) a passed check may read.
-    read: Option<(i64, i64)>,
-    /// Offsets a passed check may write.
-    write: Option<(i64, i64)>,
-    /// The read limit of `entry`, once loaded.
-    read_limit: Option<Value>,
-    /// The write limit of `entry`, once loaded.
-    write_limit: Option<Value>,
+    /// Offsets (relative to the register, `[lo, hi)`) checks of this kind passed.
+    range: (i64, i64),
 }
 
 impl Checked {
-    /// The interval of `access`.
-    fn range(&mut self, access: Access) -> &mut Option<(i64, i64)> {
+    /// The facts of `access`.
+    fn kind(&mut self, access: Access) -> &mut Option<Known> {
         match access {
             Access::Read => &mut self.read,
             Access::Write => &mut self.write,
         }
     }
-
-    /// The cached limit of `access`.
-    fn limit(&mut self, access: Access) -> &mut Option<Value> {
-        match access {
-            Access::Read => &mut self.read_limit,
-            Access::Write => &mut self.write_limit,
-        }
-    }
-
-    /// Records that `[lo, hi)` passed a check of kind `access`: the union when the two
-    /// intervals touch, else the newer one.
-    fn cover(&mut self, access: Access, lo: i64, hi: i64) {
-        let range = self.range(access);
-        *range = Some(match *range {
-            Some((a, b)) if lo <= b && a <= hi => (a.min(lo), b.max(hi)),
-            _ => (lo, hi),
-        });
-    }
 }
 
-/// The offset of a limit field in a table entry.
-fn limit_offset(access: Access) -> i32 {
-    (match access {
-        Access::Read => REGION_READ_LEN,
-        Access::Write => REGION_WRITE_LEN,
-    }) as i32
+impl Known {
+    /// Records that `[lo, hi)` passed: the union when the two intervals touch, else the
+    /// newer one.
+    fn cover(&mut self, lo: i64, hi: i64) {
+        let (a, b) = self.range;
+        self.range = if lo <= b && a <= hi {
+            (a.min(lo), b.max(hi))
+        } else {
+            (lo, hi)
+        };
+    }
 }
 
 /// Whether an access reads or writes (selects the limit that applies).
@@ -168,11 +179,15 @@ pub(crate) enum Access {
     Write,
 }
 
-/// Flags of region-table loads: in bounds (invariant 2), aligned (the table is an
-/// array of 8-byte-aligned structs) and not written while compiled code runs (invariant
-/// 1; after a helper call the code loads a fresh table pointer, a different value).
-fn table_flags() -> MemFlagsData {
-    MemFlagsData::trusted().with_readonly()
+impl Access {
+    /// The offset of its remembered region in the run context: `[base, host, limit]`.
+    fn guess_offset(self) -> i32 {
+        off::GUESS
+            + match self {
+                Access::Read => 0,
+                Access::Write => 24,
+            }
+    }
 }
 
 impl Translator<'_> {
@@ -195,60 +210,44 @@ impl Translator<'_> {
             let stack_off = self.b.ins().iadd_imm_s(fp, off - STACK_BASE as i64);
             return self.b.ins().iadd(self.stack_host, stack_off);
         }
-        let Some(mut known) = self.checked[base.index()] else {
-            // The first access through `base` in this region: the full check.
-            let (host, checked) = self.full_check(base, off, size, access);
-            let mut checked = checked;
-            checked.cover(access, lo, hi);
-            self.checked[base.index()] = Some(checked);
+        let mut facts = self.checked[base.index()].unwrap_or_default();
+        let Some(mut known) = *facts.kind(access) else {
+            // The first access of this kind through `base` in this region.
+            let (host, o0, limit) = self.first_check(base, off, size, access);
+            *facts.kind(access) = Some(Known {
+                off0: off,
+                o0,
+                limit,
+                host0: host,
+                range: (lo, hi),
+            });
+            self.checked[base.index()] = Some(facts);
             return host;
         };
         let d = off - known.off0;
-        if known.range(access).is_some_and(|(a, b)| a <= lo && hi <= b) {
-            // Invariant 6.
+        let (a, b) = known.range;
+        if a <= lo && hi <= b {
+            // Invariant 4.
             self.budget_test();
             return self.b.ins().iadd_imm_s(known.host0, d);
         }
-        // Invariant 7: the limit compare, with the full check as the cold fallback.
-        let limit = match *known.limit(access) {
-            Some(limit) => limit,
-            None => {
-                let limit =
-                    self.b
-                        .ins()
-                        .load(types::I64, table_flags(), known.entry, limit_offset(access));
-                *known.limit(access) = Some(limit);
-                limit
-            }
-        };
+        // Invariant 5: the limit compare, with the walk as the cold fallback.
         let o = self.b.ins().iadd_imm_s(known.o0, d);
         let end = self.b.ins().iadd_imm_s(o, i64::from(size));
-        let mut fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit);
+        let mut fails = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThan, end, known.limit);
         if d < 0 {
             let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
             fails = self.b.ins().bor(fails, negative);
         }
-        if self.needs_budget_test() {
-            // The fallback's own test then sends a budget stop to the trap.
-            let cut = self.budget_cut();
-            fails = self.b.ins().bor(fails, cut);
-        }
         let host_fast = self.b.ins().iadd_imm_s(known.host0, d);
-        let slow = self.b.create_block();
-        self.b.set_cold_block(slow);
-        let cont = self.b.create_block();
-        let host = self.b.append_block_param(cont, self.ptr);
-        self.b
-            .ins()
-            .brif(fails, slow, &[], cont, &[host_fast.into()]);
-        self.b.seal_block(slow);
-        self.b.switch_to_block(slow);
-        let (host_slow, _) = self.full_check(base, off, size, access);
-        self.b.ins().jump(cont, &[host_slow.into()]);
-        self.b.seal_block(cont);
-        self.b.switch_to_block(cont);
-        known.cover(access, lo, hi);
-        self.checked[base.index()] = Some(known);
+        let (host, _, _) =
+            self.join_walk(fails, &[host_fast, o, known.limit], base, off, size, access);
+        known.cover(lo, hi);
+        *facts.kind(access) = Some(known);
+        self.checked[base.index()] = Some(facts);
         host
     }
 
@@ -260,14 +259,83 @@ impl Translator<'_> {
         }
     }
 
-    /// The full check (invariants 1-5) of the access at `base + off`: its host address
-    /// and what the check proved, with empty intervals.
-    fn full_check(&mut self, base: Reg, off: i64, size: u32, access: Access) -> (Value, Checked) {
+    /// The first check of a kind through a register, with the remembered region
+    /// (invariants 1 and 2), else the walk. The host address, the offset in the region
+    /// and the region's limit.
+    fn first_check(
+        &mut self,
+        base: Reg,
+        off: i64,
+        size: u32,
+        access: Access,
+    ) -> (Value, Value, Value) {
+        let f = MemFlagsData::trusted();
+        let at = access.guess_offset();
+        let base_value = self.b.use_var(self.regs[base.index()]);
+        let addr = self.b.ins().iadd_imm_s(base_value, off);
+        let gbase = self.b.ins().load(types::I64, f, self.ctx, at);
+        let glimit = self.b.ins().load(types::I64, f, self.ctx, at + 16);
+        let o = self.b.ins().isub(addr, gbase);
+        // Invariant 1: glimit >= 8 >= size, so this does not wrap.
+        let max = self.b.ins().iadd_imm_s(glimit, -i64::from(size));
+        let fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, o, max);
+        let ghost = self.b.ins().load(types::I64, f, self.ctx, at + 8);
+        let host_fast = self.b.ins().iadd(ghost, o);
+        let fast = [host_fast, o, glimit];
+        self.join_walk(fails, &fast, base, off, size, access)
+    }
+
+    /// Goes on with `fast` (host address, offset in the region, limit) unless `fails`
+    /// (or, when this access needs it, the budget test) holds; then a cold block calls
+    /// the walk (which traps when the access is not allowed) and joins with what it
+    /// found.
+    fn join_walk(
+        &mut self,
+        mut fails: Value,
+        fast: &[Value; 3],
+        base: Reg,
+        off: i64,
+        size: u32,
+        access: Access,
+    ) -> (Value, Value, Value) {
+        if self.needs_budget_test() {
+            // The walk's trap branch tests the budget again and sends a budget stop to
+            // the trap.
+            let cut = self.budget_cut();
+            fails = self.b.ins().bor(fails, cut);
+        }
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let cont = self.b.create_block();
+        let host = self.b.append_block_param(cont, self.ptr);
+        let o = self.b.append_block_param(cont, types::I64);
+        let limit = self.b.append_block_param(cont, types::I64);
+        let args = fast.map(|v| v.into());
+        self.b.ins().brif(fails, slow, &[], cont, &args);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        let walked = self.walk(base, off, size, access);
+        let args = walked.map(|v| v.into());
+        self.b.ins().jump(cont, &args);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+        (host, o, limit)
+    }
+
+    /// The table walk for the access at `base + off` (`MemoryMap::host_ptr`, inlined in
+    /// a cold block); traps when it fails (invariant 3), else remembers the region when
+    /// its limit allows (invariant 1). The host address, the offset in the region and
+    /// its limit.
+    fn walk(&mut self, base: Reg, off: i64, size: u32, access: Access) -> [Value; 3] {
+        let f = MemFlagsData::trusted();
         let base = self.b.use_var(self.regs[base.index()]);
         let addr = self.b.ins().iadd_imm_s(base, off);
-        let table = self.b.use_var(self.table);
-        let table_len = self.b.use_var(self.table_len);
-        // Invariant 2: clamp the index to the null region.
+        // The table pointer and length in the context are current: `run` sets them,
+        // and the runtime refreshes them after every helper call.
+        let table = self.b.ins().load(self.ptr, f, self.ctx, off::TABLE);
+        let table_len = self.b.ins().load(types::I64, f, self.ctx, off::TABLE_LEN);
+        // An index past the table selects entry 0, the null region (both limits 0),
+        // where every access fails, as `host_ptr` fails it.
         let idx = self.b.ins().ushr_imm_s(addr, 32);
         let in_table = self.b.ins().icmp(IntCC::UnsignedLessThan, idx, table_len);
         let zero = self.b.ins().iconst(types::I64, 0);
@@ -280,32 +348,38 @@ impl Translator<'_> {
             self.b.ins().imul_imm_s(idx, REGION_STRIDE as i64)
         };
         let entry = self.b.ins().iadd(table, scaled);
-        let limit = self
-            .b
-            .ins()
-            .load(types::I64, table_flags(), entry, limit_offset(access));
-        // Invariant 3: o < 2^32 and size <= 8, so `end` does not overflow.
+        let limit_at = match access {
+            Access::Read => REGION_READ_LEN,
+            Access::Write => REGION_WRITE_LEN,
+        } as i32;
+        let limit = self.b.ins().load(types::I64, f, entry, limit_at);
+        // o < 2^32 and size <= 8: `end` does not overflow.
         let o = self.b.ins().band_imm_s(addr, 0xffff_ffff);
         let end = self.b.ins().iadd_imm_s(o, i64::from(size));
         let fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit);
         self.branch_to_memory_trap(fails, addr);
-        // Invariant 4: o + size <= limit <= the slice's length.
-        let host = self
+        // o + size <= limit <= the length of the slice behind the entry's host address.
+        let region_host = self.b.ins().load(types::I64, f, entry, REGION_HOST as i32);
+        let host = self.b.ins().iadd(region_host, o);
+        let result = [host, o, limit];
+        let remember = self.b.create_block();
+        self.b.set_cold_block(remember);
+        let done = self.b.create_block();
+        let big = self
             .b
             .ins()
-            .load(types::I64, table_flags(), entry, REGION_HOST as i32);
-        let host = self.b.ins().iadd(host, o);
-        let mut checked = Checked {
-            off0: off,
-            o0: o,
-            entry,
-            host0: host,
-            read: None,
-            write: None,
-            read_limit: None,
-            write_limit: None,
-        };
-        *checked.limit(access) = Some(limit);
-        (host, checked)
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, limit, 8);
+        self.b.ins().brif(big, remember, &[], done, &[]);
+        self.b.seal_block(remember);
+        self.b.switch_to_block(remember);
+        let at = access.guess_offset();
+        let region_base = self.b.ins().isub(addr, o);
+        self.b.ins().store(f, region_base, self.ctx, at);
+        self.b.ins().store(f, region_host, self.ctx, at + 8);
+        self.b.ins().store(f, limit, self.ctx, at + 16);
+        self.b.ins().jump(done, &[]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        result
     }
 }

@@ -115,7 +115,7 @@ impl Translator<'_> {
 
         self.b.switch_to_block(cont);
         self.set_reg(Reg::R0, r0);
-        self.reload_table();
+        self.forget_checks();
         let block = self.region_block(next);
         self.b.ins().jump(block, &[]);
     }
@@ -284,6 +284,11 @@ impl Translator<'_> {
         let exit = self.exit_block();
         let depth = self.b.use_var(self.depth);
         if !self.cfg.has_frames {
+            if !self.nested {
+                // Entered at depth 0 with no frames of its own: the depth stays 0.
+                self.b.ins().jump(exit, &[r0.into(), rem.into()]);
+                return;
+            }
             // Frames below are another program's (this one was tail-called from a
             // callee): resume there (see tail.rs).
             let leave = self.leave_block();
@@ -427,7 +432,7 @@ impl Translator<'_> {
             .brif(is_tail, leave, &[st.into()], ret, &[st.into()]);
 
         self.b.switch_to_block(start);
-        self.reload_table();
+        self.forget_checks();
         let f = MemFlagsData::trusted();
         let callback = self.b.ins().load(types::I64, f, self.ctx, off::TRAP_ADDR);
         // The call is counted; a trap uncounts it.

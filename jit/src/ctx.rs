@@ -1,7 +1,7 @@
 //! The run context: the one structure that compiled code and Rust share during a run.
 //!
 //! `run` fills a [`RunCtx`] and passes its address to the compiled function, which reads
-//! its inputs (the region table, the registers, the budget left, the call depth) at
+//! its inputs (the registers, the budget left, the call depth) at
 //! entry and writes its outputs (r0, the remaining budget, the trap details) before it
 //! returns a status code. The runtime functions it calls (helpers, legacy packet loads)
 //! get the same pointer. Compiled code addresses the fields by the offsets in [`off`],
@@ -15,9 +15,16 @@
 use std::any::Any;
 use std::mem::{offset_of, MaybeUninit};
 
-use ebpfvm_vm::{Helpers, MemoryMap, Trap, MAX_FRAMES};
+use ebpfvm_vm::{Helpers, MemoryMap, Trap, MAX_FRAMES, STACK_BASE, STACK_SIZE};
 
 use crate::call::frame;
+
+/// [`RunCtx::guess`] naming the stack region for both kinds: always a valid guess.
+pub(crate) fn stack_guess(stack_host: *mut u8) -> [u64; 6] {
+    let host = stack_host as u64;
+    let size = STACK_SIZE as u64;
+    [STACK_BASE, host, size, STACK_BASE, host, size]
+}
 
 /// `u64` words of the frame array: frames of all but the main function.
 pub(crate) const FRAME_WORDS: usize = (MAX_FRAMES - 1) * frame::BYTES as usize / 8;
@@ -30,6 +37,10 @@ pub(crate) struct RunCtx<'a> {
     pub table: *const u8,
     /// Entries in the region table.
     pub table_len: u64,
+    /// The remembered region of reads, then of writes: guest base, host address,
+    /// limit (`bounds.rs`, invariant 1). The stack at entry and after every helper
+    /// call.
+    pub guess: [u64; 6],
     /// r0-r10 at entry; at a [`status::TAIL_CALL`] or [`status::RESUME`], as they were.
     pub regs: [u64; 11],
     /// Active bpf-to-bpf frames at entry (and at a tail call or resume).
@@ -78,6 +89,7 @@ pub(crate) mod off {
     use super::*;
 
     type Ctx = RunCtx<'static>;
+    pub const GUESS: i32 = offset_of!(Ctx, guess) as i32;
     pub const TABLE: i32 = offset_of!(Ctx, table) as i32;
     pub const TABLE_LEN: i32 = offset_of!(Ctx, table_len) as i32;
     pub const REGS: i32 = offset_of!(Ctx, regs) as i32;

@@ -105,15 +105,56 @@ type EntryFn = for<'a> unsafe extern "C" fn(*mut RunCtx<'a>) -> u64;
 
 /// A compiled program. Owns its native code (freed on drop); cheap to run many times,
 /// from any thread (it holds no run state).
+///
+/// A program has up to four variants of its code, of one translation (`translate.rs`):
+/// *budgeted* or not (whether it stops exactly at a budget, "Counting" there), and,
+/// for a program without bpf-to-bpf calls of its own, *nested* or not (whether its
+/// `exit` may return into a frame of the program that tail-called it, `tail.rs`).
+/// [`JitProgram::compile`] compiles the plain one, which runs every call without a
+/// budget; the others are compiled by the first run that needs them.
 pub struct JitProgram {
-    entry: EntryFn,
+    /// The plain variant (no budget, not nested).
+    plain: Variant,
+    /// The other variants, indexed by [`Shape::index`], once a run needed them (or why
+    /// they could not be compiled).
+    others: [OnceLock<Result<Variant, JitError>>; 3],
+    /// Whether the program makes bpf-to-bpf calls (then nested = not nested).
+    has_frames: bool,
     /// The program, to describe traps (access size and kind, pcs of budget traps).
     insns: Box<[Insn]>,
     /// For each slot, the first slot of its region.
     region_start: Box<[u32]>,
     compile_time: Duration,
+}
+
+/// Which variant of a program's code (see [`JitProgram`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Tests the budget.
+    pub budgeted: bool,
+    /// May be entered with frames of another program below (only matters for a
+    /// program without frames of its own).
+    pub nested: bool,
+}
+
+impl Shape {
+    /// The plain variant.
+    const PLAIN: Shape = Shape {
+        budgeted: false,
+        nested: false,
+    };
+
+    /// The index in `JitProgram::others` (the plain one has none).
+    fn index(self) -> usize {
+        usize::from(self.budgeted) * 2 + usize::from(self.nested) - 1
+    }
+}
+
+/// One compiled function and the module that owns its code.
+struct Variant {
+    entry: EntryFn,
     /// Owns the code `entry` points into; declared last, so dropped (and the code
-    /// freed) after everything else.
+    /// freed) after `entry`.
     _code: Code,
 }
 
@@ -196,32 +237,34 @@ impl JitProgram {
 
     fn compile_insns(insns: &[Insn]) -> Result<JitProgram, JitError> {
         let started = Instant::now();
-        let isa = host_isa()?;
-        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        match build(&mut module, insns) {
-            Ok((code, cfg)) => {
-                // SAFETY: the function was compiled with the `EntryFn` signature (one
-                // pointer in, one i64 out) in the host's default calling convention,
-                // which is extern "C".
-                let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
-                let mut region_start = vec![0u32; insns.len()];
-                for region in &cfg.regions {
-                    region_start[region.start..region.end].fill(region.start as u32);
-                }
-                Ok(JitProgram {
-                    entry,
-                    insns: insns.into(),
-                    region_start: region_start.into(),
-                    compile_time: started.elapsed(),
-                    _code: Code(Mutex::new(Some(module))),
-                })
-            }
-            Err(e) => {
-                // SAFETY: nothing from this module was ever called.
-                unsafe { module.free_memory() };
-                Err(e)
-            }
+        let (plain, cfg) = Variant::compile(insns, Shape::PLAIN)?;
+        let mut region_start = vec![0u32; insns.len()];
+        for region in &cfg.regions {
+            region_start[region.start..region.end].fill(region.start as u32);
         }
+        Ok(JitProgram {
+            plain,
+            others: Default::default(),
+            has_frames: cfg.has_frames,
+            insns: insns.into(),
+            region_start: region_start.into(),
+            compile_time: started.elapsed(),
+        })
+    }
+
+    /// The entry of the variant for a run with or without a budget, entered at call
+    /// depth `depth`; compiles it on first use (its error is reported as a trap).
+    fn entry(&self, budgeted: bool, depth: u64) -> Result<EntryFn, &JitError> {
+        let shape = Shape {
+            budgeted,
+            nested: depth > 0 && !self.has_frames,
+        };
+        if shape == Shape::PLAIN {
+            return Ok(self.plain.entry);
+        }
+        let variant = self.others[shape.index()]
+            .get_or_init(|| Variant::compile(&self.insns, shape).map(|(v, _)| v));
+        variant.as_ref().map(|v| v.entry)
     }
 
     /// The pc `j` instructions after `start` (an `lddw` counts once).
@@ -285,7 +328,8 @@ impl JitProgram {
         }
     }
 
-    /// How long [`compile`](JitProgram::compile) took.
+    /// How long [`compile`](JitProgram::compile) took (the plain variant; the others
+    /// are compiled by the first run that needs them).
     pub fn compile_time(&self) -> Duration {
         self.compile_time
     }
@@ -310,6 +354,7 @@ impl JitProgram {
     /// `programs[i]` (registers, stack, frames and budget kept; at most
     /// `MAX_TAIL_CALLS` per run, then it fails with r0 = -ENOENT). A trap's pc is then a
     /// pc of the program running when it happened. See `tail.rs`.
+    #[inline]
     pub fn run_linked(
         &self,
         args: [u64; 5],
@@ -323,12 +368,15 @@ impl JitProgram {
         let Some(stack_host) = stack_host(table, table_len) else {
             return broken_stack(memory);
         };
-        let mut regs = [0; 11];
-        regs[1..6].copy_from_slice(&args);
-        regs[10] = STACK_TOP;
+        let [a1, a2, a3, a4, a5] = args;
+        // Written in place, element by element: building the array first and copying
+        // it made wide loads span narrower stores (a store-forwarding stall that cost
+        // more than the rest of an empty call).
+        let regs = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, STACK_TOP];
         let mut ctx = RunCtx {
             table,
             table_len: table_len as u64,
+            guess: ctx::stack_guess(stack_host),
             regs,
             depth: 0,
             mode: 0,
@@ -352,24 +400,71 @@ impl JitProgram {
             pending: None,
             panic: None,
         };
+        let budgeted = budget.is_some();
+        let code = match self.entry(budgeted, 0) {
+            // SAFETY: `ctx` is a complete run context: the stack comes from `memory`,
+            // which (with `helpers`) stays borrowed until the call returns; the code is
+            // alive while `self` is. The registers, depth and mode are the initial
+            // ones. The compiled code upholds the memory checks of bounds.rs. Without a
+            // budget, `rem` starts at `u64::MAX`, which no run can count down to 0, so
+            // a variant without budget tests gives the same outcome; a variant that is
+            // not nested is only entered at depth 0.
+            Ok(entry) => unsafe { entry(&mut ctx) },
+            Err(e) => {
+                ctx.pending = Some(internal_error(&e.to_string()));
+                status::HELPER_TRAP
+            }
+        };
+        // The common end, here so that callers build the outcome in place.
+        if code == status::EXIT {
+            let outcome = Outcome {
+                result: Ok(ctx.result),
+                insns: total - ctx.rem,
+            };
+            // Only a helper trap leaves a `pending` trap and only a panic a payload, so
+            // there is nothing to drop; skipping the drop glue keeps the outcome in
+            // registers.
+            debug_assert!(ctx.pending.is_none() && ctx.panic.is_none());
+            std::mem::forget(ctx);
+            return outcome;
+        }
+        self.go_on(code, &mut ctx, total, budgeted, memory, programs)
+    }
+
+    /// A run whose first function returned `code` (not a plain exit): tail calls and
+    /// resumed frames enter the next function, anything else ends the run.
+    #[cold]
+    #[inline(never)]
+    fn go_on(
+        &self,
+        mut code: u64,
+        ctx: &mut RunCtx<'_>,
+        total: u64,
+        budgeted: bool,
+        memory: &MemoryMap<'_>,
+        programs: &[JitProgram],
+    ) -> Outcome {
         let mut program = self;
         loop {
-            // SAFETY: `ctx` is a complete run context: the table and stack come from
-            // `memory`, which (with `helpers`) stays borrowed until the call returns;
-            // the code is alive while `program` is. The registers, depth and mode are
-            // the initial ones or those compiled code left (checked by `switch`). The
-            // compiled code upholds the memory checks of bounds.rs.
-            let code = unsafe { (program.entry)(&mut ctx) };
             if code == status::EXIT {
                 return Outcome {
                     result: Ok(ctx.result),
                     insns: total - ctx.rem,
                 };
             }
-            match switch(&mut ctx, code, self, programs) {
+            match switch(ctx, code, self, programs) {
                 Some(next) => program = next,
                 None => return program.stopped(code, ctx, total, memory),
             }
+            code = match program.entry(budgeted, ctx.depth) {
+                // SAFETY: as in `run_linked`; the registers, depth and mode are those
+                // compiled code left, checked by `switch`.
+                Ok(entry) => unsafe { entry(ctx) },
+                Err(e) => {
+                    ctx.pending = Some(internal_error(&e.to_string()));
+                    status::HELPER_TRAP
+                }
+            };
         }
     }
 
@@ -379,7 +474,7 @@ impl JitProgram {
     fn stopped(
         &self,
         code: u64,
-        mut ctx: RunCtx<'_>,
+        ctx: &mut RunCtx<'_>,
         total: u64,
         memory: &MemoryMap<'_>,
     ) -> Outcome {
@@ -562,8 +657,35 @@ fn resolve_maps(insns: &[Insn], maps: &Maps) -> Result<Vec<Insn>, JitError> {
     Ok(out)
 }
 
+impl Variant {
+    /// Compiles the variant `shape` of `insns`.
+    fn compile(insns: &[Insn], shape: Shape) -> Result<(Variant, cfg::Cfg), JitError> {
+        let isa = host_isa()?;
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        match build(&mut module, insns, shape) {
+            Ok((code, cfg)) => {
+                // SAFETY: the function was compiled with the `EntryFn` signature (one
+                // pointer in, one i64 out) in the host's default calling convention,
+                // which is extern "C".
+                let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
+                let code = Code(Mutex::new(Some(module)));
+                Ok((Variant { entry, _code: code }, cfg))
+            }
+            Err(e) => {
+                // SAFETY: nothing from this module was ever called.
+                unsafe { module.free_memory() };
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Translates and compiles `program` into `module`; the code's address.
-fn build(module: &mut JITModule, insns: &[Insn]) -> Result<(*const u8, cfg::Cfg), JitError> {
+fn build(
+    module: &mut JITModule,
+    insns: &[Insn],
+    shape: Shape,
+) -> Result<(*const u8, cfg::Cfg), JitError> {
     let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(format!("{e:?}"));
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
@@ -578,6 +700,7 @@ fn build(module: &mut JITModule, insns: &[Insn]) -> Result<(*const u8, cfg::Cfg)
     debug_assert!(insns.last().is_some_and(|i| *i != Insn::Imm64Tail));
     let cfg = translate::translate(
         insns,
+        shape,
         &mut ctx.func,
         &mut fctx,
         module.isa().frontend_config(),

@@ -15,7 +15,8 @@ use crate::ctx::{status, RunCtx};
 /// call counted. Returns r0 and sets `call_status` to 0 to go on, to
 /// [`status::LOOP`] for a `bpf_loop` the compiled code runs, to [`status::TAIL_CALL`]
 /// for a tail call to program `next`, or to the status that ends the run ([`status::EXIT`] with `result`, [`status::HELPER_TRAP`], [`status::PANIC`]).
-/// The region table is refreshed: the helper may have mapped regions.
+/// The region table is refreshed and the remembered regions reset: the helper may
+/// have changed regions.
 ///
 /// # Safety
 /// `ctx` points to the live `RunCtx` of a run whose `memory` and `helpers` are valid and
@@ -50,6 +51,8 @@ pub(crate) unsafe extern "C" fn call_helper(
     let (table, len) = memory.region_table();
     ctx.table = table;
     ctx.table_len = len as u64;
+    // The helper may have changed a region's limits (bounds.rs, invariant 1).
+    ctx.guess = crate::ctx::stack_guess(ctx.stack_host);
     let trap = |kind| Trap { pc, kind };
     let kind = match outcome {
         Ok(Some(Ok(v))) => {

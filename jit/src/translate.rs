@@ -2,8 +2,8 @@
 //!
 //! Setup (`translate`): the function takes the run context's address and returns a
 //! status (`ctx::status`). eBPF registers r0-r10 are Cranelift `Variable`s, so they live
-//! in host registers across the program; so do the remaining budget (`rem`), the call
-//! depth and the region table. Each region (`cfg.rs`) gets an entry block; the
+//! in host registers across the program; so do the remaining budget (`rem`) and the call
+//! depth. Each region (`cfg.rs`) gets an entry block; the
 //! instructions go through one dispatch (`translate_insn`) to a small `translate_*` per
 //! family (`alu.rs`, `jump.rs`, `mem.rs`, `call.rs`; memory checks in `bounds.rs`).
 //!
@@ -27,7 +27,15 @@
 //!
 //! A stop at instruction `k` (a fault, which is not counted) reports `rem0 - k`. The
 //! cost is one compare and one subtraction per region and an `icmp` and `or` per memory
-//! access; no code is duplicated.
+//! access.
+//!
+//! Those tests are only needed when a run has a budget. Without one, `rem` starts at
+//! `u64::MAX`, and no run can execute that many instructions, so no test could ever
+//! succeed. Each program is therefore compiled twice: an *unbudgeted* variant (only
+//! the subtraction per region, which keeps `insns` exact) for runs without a budget,
+//! and, on the first run with a budget, the *budgeted* variant with every test
+//! (`JitProgram::entry`). Both come from this one translator (`Shape::budgeted`), so
+//! they differ only in those tests.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -40,7 +48,7 @@ use ebpfvm_isa::{Insn, Reg};
 use crate::bounds::Checked;
 use crate::cfg::{ends_region, Cfg};
 use crate::ctx::{off, status};
-use crate::JitError;
+use crate::{JitError, Shape};
 
 /// Translation state of one program.
 pub(crate) struct Translator<'a> {
@@ -58,10 +66,6 @@ pub(crate) struct Translator<'a> {
     pub rem: Variable,
     /// Active bpf-to-bpf frames beyond the main one (0..MAX_FRAMES).
     pub depth: Variable,
-    /// The region table's address and length (reloaded after helper calls).
-    pub table: Variable,
-    /// See `table`.
-    pub table_len: Variable,
     /// The run context's address (the function's parameter).
     pub ctx: Value,
     /// Host address of the stack region's first byte.
@@ -72,6 +76,7 @@ pub(crate) struct Translator<'a> {
     pub helper_sig: SigRef,
     /// Signature of `runtime::legacy_load`.
     pub legacy_sig: SigRef,
+
     /// Entry block of each region.
     entries: Vec<Block>,
     /// `ret(status)`: returns `status`.
@@ -91,7 +96,7 @@ pub(crate) struct Translator<'a> {
     /// `helper_special(status, pc, site)`: a helper call did not just return.
     helper_special: Option<Block>,
     /// What passed memory checks proved through each register in the current region
-    /// (`bounds.rs`, invariants 6 and 7).
+    /// (`bounds.rs`, invariants 4 and 5).
     pub checked: [Option<Checked>; 11],
     /// The pc of the instruction being translated.
     pub pc: usize,
@@ -103,6 +108,11 @@ pub(crate) struct Translator<'a> {
     region_start: usize,
     /// See `region_start`.
     count: u32,
+    /// Whether this variant tests the budget (see "Counting").
+    budgeted: bool,
+    /// Whether this variant may run with frames of another program below it
+    /// (`JitProgram`, `tail.rs`).
+    pub nested: bool,
     /// The target, for `FunctionBuilder::finalize`.
     config: TargetFrontendConfig,
 }
@@ -110,6 +120,7 @@ pub(crate) struct Translator<'a> {
 /// Builds the function for `insns` into `func`.
 pub(crate) fn translate(
     insns: &[Insn],
+    shape: Shape,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     config: TargetFrontendConfig,
@@ -141,26 +152,25 @@ pub(crate) fn translate(
     let regs: [Variable; 11] = std::array::from_fn(|_| b.declare_var(i64t));
     let rem = b.declare_var(i64t);
     let depth = b.declare_var(i64t);
-    let table = b.declare_var(ptr);
-    let table_len = b.declare_var(i64t);
     let f = MemFlagsData::trusted();
-    let v = b.ins().load(ptr, f, ctx, off::TABLE);
-    b.def_var(table, v);
-    let v = b.ins().load(i64t, f, ctx, off::TABLE_LEN);
-    b.def_var(table_len, v);
     // The registers, the budget left and the depth come from the context: a run that
     // goes through several programs passes them on (`tail.rs`), so they are not
     // read-only. The stack and the program running never change during a call.
-    let fixed = f.with_readonly();
+    let fixed = f.with_readonly().with_can_move();
     let v = b.ins().load(i64t, f, ctx, off::REM);
     b.def_var(rem, v);
     let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
     let current = b.ins().load(i64t, fixed, ctx, off::CURRENT);
+    // Registers and depth are only written in the context by the driver between calls
+    // of compiled code and by the `leave` block just before it returns (storing these
+    // very values where unchanged), so these loads may move: Cranelift then drops the
+    // loads of registers the program never reads.
+    let movable = f.with_readonly().with_can_move();
     for (i, &r) in regs.iter().enumerate() {
-        let v = b.ins().load(i64t, f, ctx, off::REGS + 8 * i as i32);
+        let v = b.ins().load(i64t, movable, ctx, off::REGS + 8 * i as i32);
         b.def_var(r, v);
     }
-    let v = b.ins().load(i64t, f, ctx, off::DEPTH);
+    let v = b.ins().load(i64t, movable, ctx, off::DEPTH);
     b.def_var(depth, v);
     let zero = b.ins().iconst(i64t, 0);
     let entries: Vec<Block> = cfg.regions.iter().map(|_| b.create_block()).collect();
@@ -173,8 +183,6 @@ pub(crate) fn translate(
         regs,
         rem,
         depth,
-        table,
-        table_len,
         ctx,
         stack_host,
         current,
@@ -195,6 +203,8 @@ pub(crate) fn translate(
         rem0: zero,
         region_start: 0,
         count: 0,
+        budgeted: shape.budgeted,
+        nested: shape.nested,
         config,
     };
     t.enter();
@@ -225,13 +235,15 @@ impl<'a> Translator<'a> {
             self.pc = pc;
             self.k = k;
             if k + 1 == count {
-                // The last instruction runs only if the budget allows all of them.
-                let cut = self.b.ins().icmp_imm_s(
-                    IntCC::UnsignedLessThanOrEqual,
-                    self.rem0,
-                    i64::from(k),
-                );
-                self.branch_to_budget_trap(cut);
+                if self.budgeted {
+                    // The last instruction runs only if the budget allows all of them.
+                    let cut = self.b.ins().icmp_imm_s(
+                        IntCC::UnsignedLessThanOrEqual,
+                        self.rem0,
+                        i64::from(k),
+                    );
+                    self.branch_to_budget_trap(cut);
+                }
                 let rem = self.b.ins().iadd_imm_s(self.rem0, -i64::from(count));
                 self.b.def_var(self.rem, rem);
             }
@@ -252,7 +264,7 @@ impl<'a> Translator<'a> {
     /// Whether the current instruction needs its own budget test: a memory access
     /// before the region's last instruction (which the region-end test covers).
     pub(crate) fn needs_budget_test(&self) -> bool {
-        self.k + 1 < self.count
+        self.budgeted && self.k + 1 < self.count
     }
 
     /// `rem0 <= k`: the budget ends before the current instruction.
@@ -349,15 +361,10 @@ impl<'a> Translator<'a> {
         self.b.ins().iadd_imm_s(self.rem0, -i64::from(self.k))
     }
 
-    /// Reloads the region table after a call that may have mapped regions.
-    pub(crate) fn reload_table(&mut self) {
-        // Regions end at calls, so this is only a precaution: old entries are stale.
+    /// Forgets what memory checks proved, after a call that may have changed regions.
+    pub(crate) fn forget_checks(&mut self) {
+        // Regions end at calls, so this is only a precaution.
         self.checked = [None; 11];
-        let f = MemFlagsData::trusted();
-        let v = self.b.ins().load(self.ptr, f, self.ctx, off::TABLE);
-        self.b.def_var(self.table, v);
-        let v = self.b.ins().load(types::I64, f, self.ctx, off::TABLE_LEN);
-        self.b.def_var(self.table_len, v);
     }
 
     /// Leaves for the shared memory-trap block when `fails` holds or, unless the region

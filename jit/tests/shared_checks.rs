@@ -1,4 +1,4 @@
-//! Shared memory checks (`bounds.rs`, invariants 6 and 7): straight-line runs of loads,
+//! Shared memory checks (`bounds.rs`, invariants 4 and 5): straight-line runs of loads,
 //! stores and atomics through the same unchanged base register, at offsets around the
 //! ends of caller memory, the read-only region and the stack, must behave as on the
 //! interpreter, with every budget (so a cut before each access is tested too).
