@@ -185,8 +185,15 @@ impl PacketResult {
         if let (Some(ctx), Ok(_)) = (&self.ctx, &self.result) {
             line["ctx"] = json!(hex(ctx));
         }
-        if let (Some(r), Ok(_)) = (self.redirect, &self.result) {
-            line["redirect"] = json!({ "ifindex": r.ifindex, "flags": r.flags });
+        if let (Some(r), Ok(_)) = (&self.redirect, &self.result) {
+            line["redirect"] = match r {
+                Redirect::Device { ifindex, flags } => {
+                    json!({ "ifindex": ifindex, "flags": flags })
+                }
+                Redirect::Map { map, key, flags } => {
+                    json!({ "map": map, "key": key, "flags": flags })
+                }
+            };
         }
         if let Some(insns) = self.insns {
             line["insns"] = json!(insns);
