@@ -38,7 +38,7 @@ pub mod sock_ops;
 pub use access::{AccessError, ContextKind};
 pub use action::action;
 pub use packet::{
-    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
+    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, SKB_MAX_LEN, XDP_FRAME,
     XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};

@@ -32,6 +32,7 @@
 
 mod csum;
 mod redirect;
+mod skb_resize;
 mod xdp_adjust;
 
 pub(crate) use redirect::LastRedirect;
@@ -88,6 +89,7 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
             _ => ETH_HLEN as u64,
         };
         helpers.register(68, move |c, a| load_bytes_relative(c, data_offset, a));
+        register_resize(helpers, ty, data_offset as usize);
     }
     let last_device = LastRedirect::clone(last);
     helpers.register(23, move |_, a| {
@@ -105,6 +107,39 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
         });
         let last_map = LastRedirect::clone(last);
         helpers.register(51, move |c, a| redirect::redirect_map(c, a, &last_map));
+    }
+}
+
+/// The resizing helpers (`skb_resize.rs`) the type may call; `data_offset` is the
+/// frame offset of `data` (0 for tc, 14 for the types that start at layer 3).
+fn register_resize(helpers: &mut Helpers, ty: ProgramType, data_offset: usize) {
+    let allowed = |id: u32| crate::ctx::helpers::allowed(ty, id) == Some(true);
+    if allowed(38) {
+        helpers.register(38, move |c, a| skb_resize::change_tail(c, data_offset, a));
+    }
+    if allowed(43) {
+        helpers.register(43, move |c, a| skb_resize::change_head(c, data_offset, a));
+    }
+    // The others are tc's, whose data is the MAC header (frame offset 0).
+    if data_offset != 0 {
+        return;
+    }
+    if allowed(18) {
+        helpers.register(18, skb_resize::vlan_push);
+    }
+    if allowed(19) {
+        helpers.register(19, skb_resize::vlan_pop);
+    }
+    if allowed(31) {
+        helpers.register(31, skb_resize::change_proto);
+    }
+    if allowed(32) {
+        helpers.register(32, skb_resize::change_type);
+    }
+    if allowed(50) {
+        helpers.register(50, |c, [a, b, m, f, _]| {
+            skb_resize::adjust_room(c, [a, b, m, f])
+        });
     }
 }
 
