@@ -284,3 +284,95 @@ fn devmap_lookups_match_the_kernel() {
     let d = decl(XSKMAP, 4, 4, 4, 0);
     assert_eq!(run_all(&asm(0, 0), &d, &[], cpus).0, 99);
 }
+
+/// An IPv4 UDP frame to `port`, to `dest` (a MAC address's first byte, repeated).
+fn udp_frame(dest: u8, port: u16) -> Vec<u8> {
+    let mut f = vec![dest; 6];
+    f.extend([2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+    f.extend([
+        0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    f.extend(1234u16.to_be_bytes());
+    f.extend(port.to_be_bytes());
+    f.extend([0, 8, 0, 0]);
+    f
+}
+
+#[test]
+fn the_example_matches_the_kernel() {
+    let Some(cpus) = kernel_cpus() else { return };
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/xdp_redirect.o"
+    ))
+    .unwrap();
+    let object = Object::parse(&bytes).unwrap();
+    let theirs = KernelObject::from_object(&object, None, None, None).unwrap();
+    let lo = 1u32.to_le_bytes();
+    // Ports 1 and 2 go to lo; 0 and 3 have no device.
+    let filled = [1u32, 2];
+    for key in filled {
+        theirs
+            .map("ports")
+            .unwrap()
+            .update(&key.to_le_bytes(), &lo, 0)
+            .unwrap();
+    }
+    let mut vms: Vec<Vm> = [Engine::Interpreter, Engine::Jit]
+        .into_iter()
+        .map(|engine| {
+            let mut vm = Vm::from_object_typed(&object, Select::Only, cpus, None).unwrap();
+            vm.set_engine(engine).unwrap();
+            let id = vm.maps().find("ports").unwrap();
+            for key in filled {
+                vm.maps().update(id, &key.to_le_bytes(), &lo, 0).unwrap();
+            }
+            vm
+        })
+        .collect();
+    let mut packets: Vec<Vec<u8>> = (0..8).map(|port| udp_frame(2, port)).collect();
+    packets.push(udp_frame(0xff, 7));
+    let mut tcp = udp_frame(2, 1);
+    tcp[23] = 6;
+    packets.push(tcp);
+    for (i, packet) in packets.iter().enumerate() {
+        let run = theirs.program().test_run(&TestRun::packet(packet)).unwrap();
+        for vm in &mut vms {
+            let mut ctx = PacketContext::new(ProgramType::Xdp, packet).unwrap();
+            let r0 = vm.run_packet(&mut ctx).result.unwrap() as u32;
+            assert_eq!(
+                (r0, ctx.packet_out()),
+                (run.retval, run.data_out.clone()),
+                "packet {i}"
+            );
+            let expected = match (i, r0) {
+                (8, 4) => Some(Redirect::Map {
+                    map: "ports".into(),
+                    key: 0,
+                    flags: 0x18,
+                }),
+                (_, 4) => Some(Redirect::Map {
+                    map: "ports".into(),
+                    key: i as u32 % 4,
+                    flags: 2,
+                }),
+                _ => None,
+            };
+            assert_eq!(vm.last_redirect(), expected, "packet {i}");
+        }
+        assert_eq!(
+            vms[0].map_entries(),
+            theirs.map_entries().unwrap(),
+            "packet {i}"
+        );
+        assert_eq!(
+            vms[1].map_entries(),
+            theirs.map_entries().unwrap(),
+            "packet {i}"
+        );
+    }
+    // Ports 1 and 5 found lo (and counted), as did 2 and 6; the broadcast redirected.
+    let sent = &vms[0].map_entries()[1].1;
+    assert_eq!(sent[1].1, 2u64.to_le_bytes());
+    assert_eq!(sent[2].1, 2u64.to_le_bytes());
+}
