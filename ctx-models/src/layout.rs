@@ -14,8 +14,8 @@
 //! 192..200  data      (packet pointer)    24..32  data
 //! 200..208  data_end                      32..40  data_end
 //! 208..216  data_meta                     40..48  data_meta
-//! 216..224  private: network header's     48..64  private: data_meta, data, data_end
-//!           offset from data (u32)                as offsets in the frame (u32 each),
+//! 216..224  private: network and MAC      48..64  private: data_meta, data, data_end
+//!           headers' offsets from data            as offsets in the frame (u32 each),
 //!                                                 which the adjust helpers move
 //! ```
 //!
@@ -195,6 +195,9 @@ pub mod skb {
     /// Backing model, private: the network header's offset from `data` (u32), which
     /// the resizing helpers move as the kernel moves `skb->network_header`.
     pub const NET_OFFSET: usize = 216;
+    /// Backing model, private: the MAC header's offset from `data` (i32: -14 for the
+    /// types that start at layer 3 until `skb_change_head` resets it to `data`).
+    pub const MAC_OFFSET: usize = 220;
     /// Size of the backing model.
     pub const MODEL_SIZE: usize = 224;
 }

@@ -249,6 +249,11 @@ impl PacketContext {
         put32(&mut ctx, skb::IFINDEX, 1);
         // The network header follows the MAC header.
         put32(&mut ctx, skb::NET_OFFSET, (ETH_HLEN - data) as u32);
+        put32(
+            &mut ctx,
+            skb::MAC_OFFSET,
+            (data as i32).wrapping_neg() as u32,
+        );
         match protocol {
             0x0800 => {
                 put32(&mut ctx, skb::FAMILY, 2);

@@ -232,7 +232,8 @@ fn pull_data(c: &mut HelperContext<'_, '_>, ctx: u64, len: u64) -> Result<u64, H
 /// `skb_load_bytes_relative(skb, offset, to, len, start_header)`: like `skb_load_bytes`
 /// from the MAC header (0) or the network header (1), which for types that see the
 /// packet from the network header lies before `data`: the packet region's window opens
-/// over the whole frame for the copy.
+/// over the whole frame for the copy. The headers' offsets from `data` are the model's
+/// (the resizing helpers move them).
 fn load_bytes_relative(
     c: &mut HelperContext<'_, '_>,
     data_offset: u64,
@@ -245,12 +246,19 @@ fn load_bytes_relative(
             .expect("8 bytes"),
     );
     let frame_end = data_offset + packet_len;
+    let header = |field: usize| -> Result<u64, HelperError> {
+        let bytes = c.read(ctx.wrapping_add(field as u64), 4)?;
+        let from_data = i32::from_le_bytes(bytes.try_into().expect("4 bytes")) as i64;
+        Ok((data_offset as i64 + from_data).max(0) as u64)
+    };
     let start = match start_header {
-        0 => 0,
-        1 => ETH_HLEN as u64,
+        0 => header(skb::MAC_OFFSET)?,
+        1 => header(skb::NET_OFFSET)?,
         _ => u64::MAX,
     };
-    let fits = start != u64::MAX && off <= 0xffff && start + off + len <= frame_end;
+    let fits = start != u64::MAX
+        && off <= 0xffff
+        && start.saturating_add(off).saturating_add(len) <= frame_end;
     if !fits {
         c.write(to, &vec![0; len.min(1 << 16) as usize])?;
         return Ok(EFAULT);

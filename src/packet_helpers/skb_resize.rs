@@ -26,8 +26,8 @@
 //!
 //! `data` stays where it is and `data_end`/`len` follow the new length: the kernel's
 //! verifier makes programs reload packet pointers after these calls, and the bytes are
-//! the same. The network header's offset from `data` lives in the model
-//! ([`skb::NET_OFFSET`]).
+//! the same. The network and MAC headers' offsets from `data` live in the model
+//! ([`skb::NET_OFFSET`], [`skb::MAC_OFFSET`]).
 
 use super::{packet, EFAULT, EINVAL, ENOMEM, ENOTSUPP};
 use crate::ctx::layout::skb;
@@ -154,6 +154,7 @@ pub(super) fn change_head(
     // The MAC header is reset to the new data; the network header stays put.
     let net = s.net_offset(c)? + head_room;
     s.put32(c, skb::NET_OFFSET, net as u32)?;
+    s.put32(c, skb::MAC_OFFSET, 0)?;
     Ok(0)
 }
 
