@@ -97,6 +97,13 @@ fn cases() -> Vec<Vec<Step>> {
     out.push(vec![(43, [4, 0, 0]), (38, [15, 0, 0])]);
     out.push(vec![(43, [4, 0, 0]), (38, [18, 0, 0])]);
     out.push(vec![(43, [4, 0, 0]), (43, [60, 0, 0])]);
+    // Headers added past the length limit.
+    out.push(vec![
+        (38, [16064, 0, 0]),
+        (18, [0x0081, 1, 0]),
+        (18, [0x0081, 2, 0]),
+    ]);
+    out.push(vec![(38, [16064, 0, 0]), (31, [0xdd86, 0, 0])]);
     // Not compared: a push past the test run's 64 bytes of headroom (`(43, [83, 0, 0])`
     // then `(38, [27, 0, 0])`) makes the kernel reallocate the buffer, after which its
     // network header no longer sits where the pushes left it (change_tail's lower

@@ -52,6 +52,9 @@ pub const SKB_MAX: usize = 3712;
 /// `skb_adjust_room`) give a test run's socket buffer: `SKB_MAX_ALLOC`, four pages less
 /// the shared info (the test run's buffer has no device for an MTU).
 pub const SKB_MAX_LEN: usize = 16064;
+/// Room past [`SKB_MAX_LEN`] for headers that `skb_vlan_push` and `skb_change_proto`
+/// add without checking the limit.
+const SKB_HEADER_SLACK: usize = 1024;
 /// XDP headroom before `data`.
 pub const XDP_HEADROOM: usize = 256;
 /// Bytes of an XDP frame reachable through `data_end`.
@@ -267,8 +270,9 @@ impl PacketContext {
             }
             _ => {}
         }
-        // Room for the resizing helpers: data + SKB_MAX_LEN at most.
-        let mut buf = vec![0; data + SKB_MAX_LEN];
+        // Room for the resizing helpers: SKB_MAX_LEN from data, and some more for the
+        // helpers that add headers without that limit (a VLAN tag, IPv4 to IPv6).
+        let mut buf = vec![0; data + SKB_MAX_LEN + SKB_HEADER_SLACK];
         buf[..packet.len()].copy_from_slice(packet);
         PacketContext {
             ty,
