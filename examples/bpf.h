@@ -26,14 +26,21 @@ typedef long long __s64;
 #define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_ARRAY_OF_MAPS 12
 #define BPF_MAP_TYPE_HASH_OF_MAPS 13
+#define BPF_MAP_TYPE_DEVMAP 14
+#define BPF_MAP_TYPE_CPUMAP 16
+#define BPF_MAP_TYPE_XSKMAP 17
 #define BPF_MAP_TYPE_QUEUE 22
 #define BPF_MAP_TYPE_STACK 23
+#define BPF_MAP_TYPE_DEVMAP_HASH 25
 #define BPF_MAP_TYPE_RINGBUF 27
 
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
 #define BPF_EXIST 2
 #define BPF_F_NO_PREALLOC 1
+/* bpf_redirect_map flags: to every device of the map, not back to the ingress one. */
+#define BPF_F_BROADCAST (1ULL << 3)
+#define BPF_F_EXCLUDE_INGRESS (1ULL << 4)
 
 /* The legacy map definition of the `maps` section. */
 struct bpf_map_def {
@@ -47,6 +54,7 @@ struct bpf_map_def {
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)2;
 static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
+static long (*bpf_redirect_map)(void *map, __u64 key, __u64 flags) = (void *)51;
 static long (*bpf_tail_call)(void *ctx, void *prog_array_map, __u32 index) = (void *)12;
 static long (*bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags) = (void *)181;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;

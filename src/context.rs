@@ -110,10 +110,13 @@ impl Vm {
         Ok(vm)
     }
 
-    /// The target of the last successful `bpf_redirect` of the last
-    /// [`Vm::run_packet`], if the program called it.
+    /// The target of the last successful `bpf_redirect` or `bpf_redirect_map` of the
+    /// last [`Vm::run_packet`], if the program called one.
     pub fn last_redirect(&self) -> Option<crate::Redirect> {
-        *self.redirect.lock().unwrap_or_else(|e| e.into_inner())
+        self.redirect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The program type given to [`Vm::with_type`].

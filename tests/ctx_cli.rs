@@ -271,6 +271,36 @@ fn redirects_are_recorded() {
 }
 
 #[test]
+fn map_redirects_are_recorded() {
+    // examples/xdp_redirect.o floods broadcasts through its (empty) device map with
+    // BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS, and sends UDP to a port's entry, falling
+    // back to XDP_PASS when there is none.
+    let mut broadcast = udp_frame(80);
+    broadcast[..6].fill(0xff);
+    let broadcast = scratch("broadcast.bin", &broadcast);
+    let unicast = scratch("unicast.bin", &udp_frame(80));
+    let run = |packet: &str| {
+        let out = ebpfvm(&[
+            "run",
+            "examples/xdp_redirect.o",
+            "--packet",
+            packet,
+            "--json",
+        ]);
+        json_lines(&out)[0].clone()
+    };
+    let line = run(&broadcast);
+    assert_eq!(line["action"], "XDP_REDIRECT");
+    assert_eq!(
+        line["redirect"],
+        serde_json::json!({ "map": "ports", "key": 0, "flags": 24 })
+    );
+    let line = run(&unicast);
+    assert_eq!(line["action"], "XDP_PASS");
+    assert!(line.get("redirect").is_none());
+}
+
+#[test]
 fn kprobe_reads_arguments_from_regs() {
     // r0 = di + si (x86_64 pt_regs: si at 104, di at 112).
     let prog = scratch(

@@ -12,7 +12,7 @@
 //! - random programs that read every readable field (narrow loads too), write the
 //!   writable ones, read and write the packet behind bounds checks and use legacy packet
 //!   loads and call the packet helpers (load/store bytes, checksum replacement,
-//!   `csum_diff`, `redirect`) give the same return value and packet after the run on the
+//!   `csum_diff`, `redirect`, the XDP adjust and socket-buffer resizing helpers) give the same return value and packet after the run on the
 //!   interpreter, the JIT and the kernel; packets the kernel refuses are refused here
 //!   too;
 //! - calls to helpers a type may not call are refused as the kernel refuses them;
@@ -779,7 +779,8 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
     let xdp = ty == ProgramType::Xdp;
     let (load_id, store_id) = if xdp { (189, 190) } else { (26, 9) };
     let candidates = [
-        load_id, store_id, 10, 11, 23, 28, 44, 54, 65, 24, 39, 40, 48, 68,
+        load_id, store_id, 10, 11, 23, 28, 44, 54, 65, 24, 39, 40, 48, 68, 38, 43, 18, 19, 31, 32,
+        50,
     ];
     let allowed: Vec<i32> = candidates
         .into_iter()
@@ -852,6 +853,41 @@ fn helper_call(g: &mut Gen, ty: ProgramType, insns: &mut Vec<Insn>) {
             buffer(insns, 3, -96);
             insns.push(mov(4, 1 + g.below(32) as i32));
             insns.push(mov(5, g.pick(&[0, 0, 1, 1, 2])));
+        }
+        // The resizing helpers (src/packet_helpers/skb_resize.rs), with their limits.
+        38 | 43 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            let len = match (id, g.below(3)) {
+                (38, 0) => g.pick(&[0, 13, 14, 16064, 16065, -1]),
+                // Pushes stay within the test run's 64 bytes of headroom (see
+                // tests/packet_helpers_kernel.rs for what happens past it).
+                (43, _) => g.pick(&[0, 1, 2, 4, 16065, -1]),
+                _ => g.below(200) as i32,
+            };
+            insns.push(mov(2, len));
+            insns.push(mov(3, g.pick(&[0, 0, 0, 0, 1])));
+        }
+        18 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, g.pick(&[0x0081, 0xa888, 0x0008])));
+            insns.push(mov(3, g.next() as i32));
+        }
+        19 => insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6)))),
+        31 | 32 => {
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            if id == 31 {
+                insns.push(mov(2, g.pick(&[0xdd86, 0x0008, 0x0608])));
+                insns.push(mov(3, g.pick(&[0, 0, 0, 1])));
+            } else {
+                insns.push(mov(2, g.pick(&[0, 1, 2, 3, 4])));
+            }
+        }
+        50 => {
+            // Encapsulation flags (not supported yet) are left out.
+            insns.push(alu(AluOp::Mov, 1, Operand::Reg(reg(6))));
+            insns.push(mov(2, g.pick(&[-40, -20, -8, -4, 0, 4, 8, 20, 4096])));
+            insns.push(mov(3, g.pick(&[0, 1, 0, 1, 2])));
+            insns.push(mov(4, g.pick(&[0, 0, 0, 1, 32, 128, 256, 384, 512])));
         }
         44 | 54 | 65 => {
             let delta = match (id, g.below(3)) {

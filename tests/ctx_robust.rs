@@ -88,7 +88,9 @@ fn insn(kind: u8, a: u8, b: u8, off: i16, imm: i32) -> Insn {
             off: -8 * (1 + (off.rem_euclid(8))),
         },
         5 => Insn::Call(CallTarget::Helper(
-            [9, 10, 11, 23, 26, 28, 44, 54, 65, 189, 190][b as usize % 11],
+            [
+                9, 10, 11, 23, 26, 28, 44, 54, 65, 189, 190, 18, 19, 31, 32, 38, 43, 50, 51, 68,
+            ][b as usize % 20],
         )),
         6 => Insn::Alu {
             width: Width::W64,

@@ -165,6 +165,7 @@ fn crosscheck_agrees_on_the_examples_and_test_programs() {
     for (object, program) in [
         ("examples/xdp_stats.o", "xdp_stats"),
         ("examples/xdp_port_filter.o", ""),
+        ("examples/xdp_redirect.o", ""),
         ("examples/tc_marker.o", ""),
         ("examples/socket_filter.o", ""),
         ("examples/cgroup_skb.o", ""),

@@ -9,13 +9,13 @@
 //! into a load of `skb->data`.
 //!
 //! ```text
-//! __sk_buff model (216 bytes)            xdp_md model (64 bytes)
+//! __sk_buff model (224 bytes)            xdp_md model (64 bytes)
 //!   0..192  struct __sk_buff               0..24  struct xdp_md
 //! 192..200  data      (packet pointer)    24..32  data
 //! 200..208  data_end                      32..40  data_end
 //! 208..216  data_meta                     40..48  data_meta
-//!                                         48..64  private: data_meta, data, data_end
-//!                                                 as offsets in the frame (u32 each),
+//! 216..224  private: network and MAC      48..64  private: data_meta, data, data_end
+//!           headers' offsets from data            as offsets in the frame (u32 each),
 //!                                                 which the adjust helpers move
 //! ```
 //!
@@ -136,6 +136,12 @@ pub mod skb {
     pub const QUEUE_MAPPING: usize = 12;
     /// `protocol` (network byte order)
     pub const PROTOCOL: usize = 16;
+    /// `vlan_present`
+    pub const VLAN_PRESENT: usize = 20;
+    /// `vlan_tci`
+    pub const VLAN_TCI: usize = 24;
+    /// `vlan_proto` (network byte order)
+    pub const VLAN_PROTO: usize = 28;
     /// `priority`
     pub const PRIORITY: usize = 32;
     /// `ifindex`
@@ -186,8 +192,14 @@ pub mod skb {
     pub const SLOT_DATA_END: usize = 200;
     /// Backing model: slot of the `data_meta` pointer.
     pub const SLOT_DATA_META: usize = 208;
+    /// Backing model, private: the network header's offset from `data` (u32), which
+    /// the resizing helpers move as the kernel moves `skb->network_header`.
+    pub const NET_OFFSET: usize = 216;
+    /// Backing model, private: the MAC header's offset from `data` (i32: -14 for the
+    /// types that start at layer 3 until `skb_change_head` resets it to `data`).
+    pub const MAC_OFFSET: usize = 220;
     /// Size of the backing model.
-    pub const MODEL_SIZE: usize = 216;
+    pub const MODEL_SIZE: usize = 224;
 }
 
 /// Offsets of `struct xdp_md` fields and of its backing model's slots.

@@ -45,7 +45,7 @@ pub use access::{is_socket_struct, AccessError, ContextKind};
 pub use action::{action, action_at};
 pub use attach::{AttachType, Family, UnknownAttachType};
 pub use packet::{
-    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, XDP_FRAME,
+    PacketContext, PacketError, Regions, ETH_HLEN, FLOW_DISSECTOR_MAX, SKB_MAX_LEN, XDP_FRAME,
     XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use pointers::{PointerContext, PointerError, PointerRegions, OPTVAL_MAX};

@@ -16,6 +16,9 @@
 //! the run. The test run's socket gives `family` (AF_INET 2 or AF_INET6 10) and the
 //! addresses (`remote_*` = destination, `local_*` = source, bytes as in the header) that
 //! `cgroup_skb` may read; every other field starts at 0 and `data_meta` equals `data`.
+//! The frame has room for the packet to grow to [`SKB_MAX_LEN`] bytes from `data` (the
+//! limit of the resizing helpers in the test run); `data` stays where it is and
+//! `data_end` is `data + len`, so the packet after the run is read from `len`.
 //!
 //! # Flow dissector
 //! The packet is an Ethernet frame of 14 to 4096 bytes, copied as it is (no skb, no
@@ -45,6 +48,13 @@ use crate::ProgramType;
 pub const ETH_HLEN: usize = 14;
 /// Largest packet the kernel's test run accepts for socket-buffer types.
 pub const SKB_MAX: usize = 3712;
+/// Largest `len` the resizing helpers (`skb_change_tail`, `skb_change_head`,
+/// `skb_adjust_room`) give a test run's socket buffer: `SKB_MAX_ALLOC`, four pages less
+/// the shared info (the test run's buffer has no device for an MTU).
+pub const SKB_MAX_LEN: usize = 16064;
+/// Room past [`SKB_MAX_LEN`] for headers that `skb_vlan_push` and `skb_change_proto`
+/// add without checking the limit.
+const SKB_HEADER_SLACK: usize = 1024;
 /// XDP headroom before `data`.
 pub const XDP_HEADROOM: usize = 256;
 /// Bytes of an XDP frame reachable through `data_end`.
@@ -240,6 +250,13 @@ impl PacketContext {
         // __sk_buff holds the 16-bit value in network byte order.
         ctx[skb::PROTOCOL..skb::PROTOCOL + 2].copy_from_slice(&protocol.to_be_bytes());
         put32(&mut ctx, skb::IFINDEX, 1);
+        // The network header follows the MAC header.
+        put32(&mut ctx, skb::NET_OFFSET, (ETH_HLEN - data) as u32);
+        put32(
+            &mut ctx,
+            skb::MAC_OFFSET,
+            (data as i32).wrapping_neg() as u32,
+        );
         match protocol {
             0x0800 => {
                 put32(&mut ctx, skb::FAMILY, 2);
@@ -253,10 +270,14 @@ impl PacketContext {
             }
             _ => {}
         }
+        // Room for the resizing helpers: SKB_MAX_LEN from data, and some more for the
+        // helpers that add headers without that limit (a VLAN tag, IPv4 to IPv6).
+        let mut buf = vec![0; data + SKB_MAX_LEN + SKB_HEADER_SLACK];
+        buf[..packet.len()].copy_from_slice(packet);
         PacketContext {
             ty,
             kind: ContextKind::SkBuff,
-            buf: packet.to_vec(),
+            buf,
             frags: Vec::new(),
             meta: data,
             data,
@@ -331,8 +352,14 @@ impl PacketContext {
                 out
             }
             ContextKind::SkBuff => {
-                let mut out = self.buf[self.out_start..].to_vec();
-                if self.data == ETH_HLEN {
+                // The resizing helpers keep data in place and set len.
+                let end = self.data + get32(&self.ctx, skb::LEN) as usize;
+                let mut out = self
+                    .buf
+                    .get(self.out_start..end)
+                    .unwrap_or_default()
+                    .to_vec();
+                if self.data == ETH_HLEN && out.len() >= ETH_HLEN {
                     out[..ETH_HLEN].fill(0);
                 }
                 out

@@ -103,7 +103,9 @@ pub(crate) fn classify(
 ) -> KernelError {
     match error.raw_os_error() {
         Some(EPERM) | Some(ENOSYS) => KernelError::Unavailable { call, error },
-        _ if error.kind() == io::ErrorKind::Unsupported => KernelError::NotLinux,
+        // Off Linux, sys.rs reports Unsupported without an errno; EOPNOTSUPP from the
+        // kernel (an xskmap lookup) has one and is an ordinary failure.
+        None if error.kind() == io::ErrorKind::Unsupported => KernelError::NotLinux,
         _ => other(error),
     }
 }

@@ -6,7 +6,7 @@
 //! give one `value_size` value per possible CPU, concatenated (the kernel's 8-byte
 //! padding between copies removed); queues and stacks give their values in pop order
 //! with empty keys (read by popping everything and pushing it back); ring buffers and
-//! perf event arrays give nothing; prog arrays and maps of maps give, for each filled
+//! perf event arrays and xskmaps give nothing; prog arrays and maps of maps give, for each filled
 //! slot, the index of the program or map in the object (the kernel answers with its
 //! own ids, which we translate back).
 
@@ -23,11 +23,13 @@ const FD_MAPS: [MapType; 3] = [
     MapType::ARRAY_OF_MAPS,
     MapType::HASH_OF_MAPS,
 ];
-/// Map types with nothing to read back.
-const NO_ENTRIES: [MapType; 3] = [
+/// Map types with nothing to read back (an xskmap's sockets cannot be read from user
+/// space: its lookup is `EOPNOTSUPP`).
+const NO_ENTRIES: [MapType; 4] = [
     MapType::RINGBUF,
     MapType::PERF_EVENT_ARRAY,
     MapType::USER_RINGBUF,
+    MapType::XSKMAP,
 ];
 
 /// A map created in the kernel (freed when dropped and no program uses it).

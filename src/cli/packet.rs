@@ -4,7 +4,8 @@
 //! build (with `--ctx FILE`, the uapi context given as the test run's `ctx_in`); the
 //! result is the return value (the low 32 bits of r0, as the kernel reports it), its
 //! named action, the packet after the run, with `--ctx` the context after it, and
-//! `redirect` (`ifindex`, `flags`) when the program called `bpf_redirect`.
+//! `redirect` when the program redirected the packet: `ifindex` and `flags` for
+//! `bpf_redirect`, `map`, `key` and `flags` for `bpf_redirect_map`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -185,8 +186,15 @@ impl PacketResult {
         if let (Some(ctx), Ok(_)) = (&self.ctx, &self.result) {
             line["ctx"] = json!(hex(ctx));
         }
-        if let (Some(r), Ok(_)) = (self.redirect, &self.result) {
-            line["redirect"] = json!({ "ifindex": r.ifindex, "flags": r.flags });
+        if let (Some(r), Ok(_)) = (&self.redirect, &self.result) {
+            line["redirect"] = match r {
+                Redirect::Device { ifindex, flags } => {
+                    json!({ "ifindex": ifindex, "flags": flags })
+                }
+                Redirect::Map { map, key, flags } => {
+                    json!({ "map": map, "key": key, "flags": flags })
+                }
+            };
         }
         if let Some(insns) = self.insns {
             line["insns"] = json!(insns);

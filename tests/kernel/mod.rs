@@ -173,7 +173,8 @@ impl XdpProgram {
         packet: &[u8],
         ctx_in: Option<&[u8]>,
     ) -> Result<(u32, Vec<u8>, Vec<u8>), KernelError> {
-        let mut out = vec![0u8; packet.len() + 4096];
+        // Room for the resizing helpers, which grow a socket buffer to 16064 bytes.
+        let mut out = vec![0u8; packet.len() + 16384];
         let mut ctx_out = vec![0u8; if ctx_in.is_some() { 256 } else { 0 }];
         let mut attr = [0u64; 20];
         put_u32(&mut attr, 0, self.fd as u32);

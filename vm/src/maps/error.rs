@@ -40,6 +40,12 @@ pub enum MapError {
     /// `EBUSY`: the map is in use by the operation calling this one.
     #[error("map busy (EBUSY)")]
     Busy,
+    /// `EOVERFLOW`: a cpumap queue size above 16384.
+    #[error("value too large (EOVERFLOW)")]
+    Overflow,
+    /// `ENODEV`: a cpumap entry for a CPU that is not possible.
+    #[error("no such device (ENODEV)")]
+    NoDevice,
 }
 
 impl MapError {
@@ -57,6 +63,8 @@ impl MapError {
             MapError::NoSuchMap => 9,
             MapError::Again => 11,
             MapError::Busy => 16,
+            MapError::Overflow => 75,
+            MapError::NoDevice => 19,
         }
     }
 

@@ -36,6 +36,7 @@ mod lpm;
 mod perf;
 mod prog_ops;
 mod queue;
+mod redirect;
 mod ringbuf;
 mod slots;
 mod table;
@@ -116,8 +117,12 @@ map_kinds! {
     LpmTrie = 11, "LPM_TRIE";
     ArrayOfMaps = 12, "ARRAY_OF_MAPS";
     HashOfMaps = 13, "HASH_OF_MAPS";
+    Devmap = 14, "DEVMAP";
+    Cpumap = 16, "CPUMAP";
+    Xskmap = 17, "XSKMAP";
     Queue = 22, "QUEUE";
     Stack = 23, "STACK";
+    DevmapHash = 25, "DEVMAP_HASH";
     RingBuf = 27, "RINGBUF";
 }
 
@@ -127,6 +132,14 @@ impl MapKind {
         matches!(
             self,
             MapKind::PercpuArray | MapKind::PercpuHash | MapKind::LruPercpuHash
+        )
+    }
+
+    /// Whether `bpf_redirect_map` may take the map (devices, CPUs, AF_XDP sockets).
+    pub fn is_redirect(self) -> bool {
+        matches!(
+            self,
+            MapKind::Devmap | MapKind::DevmapHash | MapKind::Cpumap | MapKind::Xskmap
         )
     }
 }

@@ -23,6 +23,7 @@ impl Maps {
                 }
                 Family::Hash(h) => h.value_offset(key, cpu).map(|o| id.value_address(o as u32)),
                 Family::Lpm(l) => l.value_offset(key).map(|o| id.value_address(o as u32)),
+                Family::Redirect(r) => r.value_offset(key).map(|o| id.value_address(o as u32)),
                 Family::Fd(a) if kind == MapKind::ArrayOfMaps => {
                     a.get(key).ok().map(|m| MapId(m).handle())
                 }
@@ -52,6 +53,8 @@ impl Maps {
                 }
                 Family::Lpm(l) => l.update(key, value, flags),
                 Family::Queue(q) => q.push(value, flags),
+                // The kernel verifier refuses writes to redirect maps from programs.
+                Family::Redirect(_) => Err(MapError::NotPermitted),
                 _ => Err(MapError::NotSupported),
             }
         })
@@ -60,6 +63,8 @@ impl Maps {
     /// `bpf_map_delete_elem` from a program.
     pub fn prog_delete(&self, id: MapId, key: &[u8]) -> Result<(), MapError> {
         match self.spec(id).map(|s| s.kind) {
+            // The kernel verifier refuses writes to redirect maps from programs.
+            Some(k) if k.is_redirect() => Err(MapError::NotPermitted),
             Some(MapKind::ProgArray | MapKind::ArrayOfMaps | MapKind::HashOfMaps) => {
                 Err(MapError::NotSupported)
             }
@@ -122,6 +127,16 @@ impl Maps {
             Family::Perf(p) => p.output(flags, data, cpu),
             _ => Err(MapError::Invalid),
         })
+    }
+
+    /// `bpf_redirect_map`'s lookup: whether redirect map `id` has an entry for `key`;
+    /// `None` when `id` is not a redirect map.
+    pub fn redirect_target(&self, id: MapId, key: u32) -> Option<bool> {
+        self.with(id, |_, f| match f {
+            Family::Redirect(r) => Ok(r.contains(key)),
+            _ => Err(MapError::Invalid),
+        })
+        .ok()
     }
 
     /// The program id in slot `index` of prog array `id`, for `bpf_tail_call`.

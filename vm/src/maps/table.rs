@@ -11,6 +11,7 @@ use super::hash::Hash;
 use super::lpm::Lpm;
 use super::perf::PerfArray;
 use super::queue::Queue;
+use super::redirect::RedirectMap;
 use super::ringbuf::RingBuf;
 use super::{MapError, MapId, MapKind, MapSpec, PerfRecord, BPF_F_RDONLY_PROG, FIRST_MAP_REGION};
 
@@ -22,6 +23,7 @@ pub(super) enum Family {
     Queue(Queue),
     Ring(RingBuf),
     Perf(PerfArray),
+    Redirect(RedirectMap),
 }
 
 struct Slot {
@@ -125,6 +127,9 @@ impl Maps {
             MapKind::Stack => Family::Queue(Queue::new(&spec, true)?),
             MapKind::RingBuf => Family::Ring(RingBuf::new(&spec)?),
             MapKind::PerfEventArray => Family::Perf(PerfArray::new(&spec)?),
+            MapKind::Devmap | MapKind::DevmapHash | MapKind::Cpumap | MapKind::Xskmap => {
+                Family::Redirect(RedirectMap::new(&spec, cpus)?)
+            }
         };
         let id = MapId(self.entries.len() as u32);
         self.entries.push(Slot {
@@ -182,6 +187,11 @@ impl Maps {
             Family::Hash(h) => h.slots().arena(),
             Family::Lpm(l) => l.slots().arena(),
             Family::Ring(r) => r.arena(),
+            // Programs read devmap entries, never write them (the kernel makes the map
+            // BPF_F_RDONLY_PROG).
+            Family::Redirect(r) => {
+                return Some((r.slots().arena().as_ptr(), r.slots().arena().len(), false))
+            }
             Family::Fd(_) | Family::Queue(_) | Family::Perf(_) => return None,
         };
         Some((arena.as_ptr(), arena.len(), writable))
@@ -204,6 +214,7 @@ impl Maps {
             Family::Lpm(l) => l.lookup(key),
             Family::Fd(a) => a.lookup(key),
             Family::Queue(q) => q.peek(),
+            Family::Redirect(r) => r.lookup(key),
             Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -221,6 +232,7 @@ impl Maps {
             Family::Lpm(l) => l.update(key, value, flags),
             Family::Fd(a) => a.update(key, value, flags),
             Family::Queue(q) => q.push(value, flags),
+            Family::Redirect(r) => r.update(key, value, flags),
             Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -232,6 +244,7 @@ impl Maps {
             Family::Hash(h) => h.delete(key),
             Family::Lpm(l) => l.delete(key),
             Family::Fd(a) => a.delete(key),
+            Family::Redirect(r) => r.delete(key),
             Family::Queue(_) | Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -260,6 +273,7 @@ impl Maps {
             Family::Hash(h) => h.next_key(key),
             Family::Lpm(l) => l.next_key(key),
             Family::Fd(a) => a.next_key(key),
+            Family::Redirect(r) => r.next_key(key),
             Family::Queue(_) | Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -278,6 +292,7 @@ impl Maps {
                 Family::Lpm(l) => l.entries(),
                 Family::Fd(a) => a.entries(),
                 Family::Queue(q) => q.entries(),
+                Family::Redirect(r) => r.entries(),
                 Family::Ring(_) | Family::Perf(_) => Vec::new(),
             })
         })

@@ -1,0 +1,247 @@
+//! The socket-buffer helpers that change the packet's size or headers
+//! (`skb_change_tail`, `skb_change_head`, `skb_vlan_push`, `skb_vlan_pop`,
+//! `skb_change_proto`, `skb_change_type`, `skb_adjust_room`) against the running
+//! kernel: programs call them, alone and in sequences, with good and bad arguments, over
+//! IPv4, IPv6, VLAN-tagged (802.1Q, QinQ), 802.3 and short frames, then record the
+//! results and the fields the helpers change (`len`, `protocol`, `vlan_*`, `pkt_type`,
+//! `hash`) in `cb[]` and read the packet again through reloaded pointers. The
+//! interpreter, the JIT and BPF_PROG_TEST_RUN must give the same return value, packet
+//! and `ctx_out`. Skips, saying why, without `bpf()` permission.
+
+mod kernel;
+
+use ebpfvm::ctx::{PacketContext, ProgramType};
+use ebpfvm::{Engine, Vm};
+use kernel::{KernelError, KernelProgram};
+
+/// One helper call: its id and r2..r4 (`lddw` values, so any 64-bit argument).
+type Step = (u32, [u64; 3]);
+
+/// Calls `steps` in order, then stores the last call's result and the changed fields
+/// in `cb[0..5]`; returns `hash` xor the sum of every call's result xor byte 13 of the
+/// packet read through reloaded pointers.
+fn program(steps: &[Step]) -> String {
+    let mut asm = String::from("mov %r6, %r1\nmov %r7, 0\n");
+    for (id, [a, b, c]) in steps {
+        asm += &format!(
+            "lddw %r2, {a:#x}\nlddw %r3, {b:#x}\nlddw %r4, {c:#x}\nmov %r1, %r6\ncall {id}\n\
+             add %r7, %r0\n"
+        );
+    }
+    asm += "stxw [%r6+48], %r0\n\
+            ldxw %r1, [%r6+0]\nstxw [%r6+52], %r1\n\
+            ldxw %r1, [%r6+16]\nstxw [%r6+56], %r1\n\
+            ldxw %r1, [%r6+20]\nlsh %r1, 16\nldxw %r2, [%r6+24]\nor %r1, %r2\nstxw [%r6+60], %r1\n\
+            ldxw %r1, [%r6+28]\nldxw %r2, [%r6+4]\nlsh %r2, 16\nor %r1, %r2\nstxw [%r6+64], %r1\n\
+            ldxw %r0, [%r6+68]\nxor %r0, %r7\n\
+            ldxw %r2, [%r6+76]\nldxw %r3, [%r6+80]\nmov %r4, %r2\nadd %r4, 14\n\
+            jgt %r4, %r3, +2\nldxb %r5, [%r2+13]\nxor %r0, %r5\nexit\n";
+    asm
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn packets() -> Vec<(&'static str, Vec<u8>)> {
+    let ipv4 =
+        hex("4500002c12344000400600000a0000010a000002d431005000000001000000005002ffff00000000");
+    let ipv6 = [
+        hex("6000000000081140"),
+        (0u8..32).collect(),
+        hex("04d2162e00080000"),
+    ]
+    .concat();
+    let eth = |ethertype: &str| hex(&format!("020000000002020000000001{ethertype}"));
+    vec![
+        ("ipv4", [eth("0800"), ipv4.clone()].concat()),
+        ("ipv6", [eth("86dd"), ipv6].concat()),
+        (
+            "vlan ipv4",
+            [eth("8100"), hex("00050800"), ipv4.clone()].concat(),
+        ),
+        (
+            "qinq ipv4",
+            [eth("88a8"), hex("00078100"), hex("00050800"), ipv4].concat(),
+        ),
+        (
+            "vlan 802.3 raw",
+            [eth("8100"), hex("00090010"), hex("ffff0000")].concat(),
+        ),
+        (
+            "vlan 802.2",
+            [eth("8100"), hex("00090010"), hex("aaaa0300")].concat(),
+        ),
+        ("short vlan", [eth("8100"), hex("0005")].concat()),
+        ("ethernet only", eth("0000")),
+        ("arp", [eth("0806"), hex("0001080006040001")].concat()),
+    ]
+}
+
+/// Each helper with good and bad arguments, and sequences.
+fn cases() -> Vec<Vec<Step>> {
+    let neg = |n: i64| n as u64;
+    let mut out: Vec<Vec<Step>> = Vec::new();
+    for len in [0, 13, 14, 20, 34, 54, 60, 100, 3000, 16064, 16065, neg(-1)] {
+        out.push(vec![(38, [len, 0, 0])]);
+    }
+    out.push(vec![(38, [100, 1, 0])]);
+    for room in [0, 1, 4, 14, 300, 16000, 16064, neg(-1)] {
+        out.push(vec![(43, [room, 0, 0])]);
+    }
+    out.push(vec![(43, [4, 1, 0])]);
+    // change_head then change_tail below the network header (which moved).
+    out.push(vec![(43, [4, 0, 0]), (38, [15, 0, 0])]);
+    out.push(vec![(43, [4, 0, 0]), (38, [18, 0, 0])]);
+    out.push(vec![(43, [4, 0, 0]), (43, [60, 0, 0])]);
+    // Headers added past the length limit.
+    out.push(vec![
+        (38, [16064, 0, 0]),
+        (18, [0x0081, 1, 0]),
+        (18, [0x0081, 2, 0]),
+    ]);
+    out.push(vec![(38, [16064, 0, 0]), (31, [0xdd86, 0, 0])]);
+    // Not compared: a push past the test run's 64 bytes of headroom (`(43, [83, 0, 0])`
+    // then `(38, [27, 0, 0])`) makes the kernel reallocate the buffer, after which its
+    // network header no longer sits where the pushes left it (change_tail's lower
+    // bound shrinks); ours stays at the MAC header's length plus the pushes.
+    for (proto, tci) in [(0x0081, 5), (0xa888, 7), (0x0008, 7), (0x0081, 0x12345)] {
+        out.push(vec![(18, [proto, tci, 0])]);
+        out.push(vec![(18, [proto, tci, 0]), (19, [0; 3])]);
+        out.push(vec![(18, [proto, tci, 0]), (18, [0xa888, 9, 0])]);
+        out.push(vec![
+            (18, [0x0081, 3, 0]),
+            (18, [proto, tci, 0]),
+            (19, [0; 3]),
+        ]);
+    }
+    out.push(vec![(19, [0; 3])]);
+    out.push(vec![(19, [0; 3]), (19, [0; 3])]);
+    for t in [0, 1, 2, 3, 4, neg(-1)] {
+        out.push(vec![(32, [t, 0, 0])]);
+    }
+    for (proto, flags) in [(0xdd86, 0), (0x0008, 0), (0x0608, 0), (0xdd86, 1)] {
+        out.push(vec![(31, [proto, flags, 0])]);
+    }
+    out.push(vec![(31, [0xdd86, 0, 0]), (31, [0x0008, 0, 0])]);
+    out.push(vec![(48, [0x1234_5678, 0, 0]), (31, [0xdd86, 0, 0])]);
+    out.push(vec![(48, [0x1234_5678, 0, 0]), (31, [0x0008, 0, 0])]);
+    out.push(vec![(48, [0x1234_5678, 0, 0]), (38, [60, 0, 0])]);
+    for diff in [0, 4, 8, 20, -4, -8, -20, -40, 4095, 4096, -4096] {
+        for mode in [0, 1, 2] {
+            out.push(vec![(50, [neg(diff), mode, 0])]);
+        }
+    }
+    for flags in [1u64, 32, 128, 256, 384, 512, 1 << 40] {
+        for diff in [-4, 4] {
+            out.push(vec![
+                (50, [neg(diff), 1, flags]),
+                (50, [neg(diff), 0, flags]),
+            ]);
+        }
+    }
+    out.push(vec![(43, [6, 0, 0]), (50, [8, 1, 0])]);
+    out.push(vec![(31, [0xdd86, 0, 0]), (50, [-8i64 as u64, 0, 0])]);
+    out
+}
+
+/// Whether the kernel is usable; prints why not once.
+fn kernel_available() -> bool {
+    let exit = ebpfvm::isa::assemble("mov %r0, 0\nexit").unwrap();
+    match KernelProgram::load_type(ProgramType::SchedCls.id(), &exit.to_bytes()) {
+        Err(KernelError::Unavailable(why)) => {
+            eprintln!("skipping: {why}");
+            false
+        }
+        _ => true,
+    }
+}
+
+type Observed = (u32, Vec<u8>, Vec<u8>);
+
+fn ours(ty: ProgramType, vms: &mut [Vm], packet: &[u8], ctx_in: &[u8]) -> Option<Observed> {
+    let context = PacketContext::with_ctx(ty, packet, ctx_in).ok()?;
+    let results: Vec<Observed> = vms
+        .iter_mut()
+        .map(|vm| {
+            let mut ctx = context.clone();
+            let r0 = vm
+                .run_packet(&mut ctx)
+                .result
+                .unwrap_or_else(|t| panic!("{ty}: {t}"));
+            (r0 as u32, ctx.packet_out(), ctx.ctx_out())
+        })
+        .collect();
+    assert_eq!(results[0], results[1], "interpreter vs JIT, {ty}");
+    results.into_iter().next()
+}
+
+#[test]
+fn resizing_helpers_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let ctx_in = vec![0u8; 192];
+    let (mut compared, mut ran) = (0, 0);
+    for ty in [
+        ProgramType::SchedCls,
+        ProgramType::SchedAct,
+        ProgramType::LwtXmit,
+    ] {
+        for steps in cases() {
+            let allowed = steps
+                .iter()
+                .all(|(id, _)| ebpfvm::ctx::helpers::allowed(ty, *id) == Some(true));
+            let asm = program(&steps);
+            let insns = ebpfvm::isa::assemble(&asm).unwrap();
+            let loaded = KernelProgram::load_type(ty.id(), &insns.to_bytes());
+            let Ok(loaded) = loaded else {
+                assert!(!allowed, "{ty} {steps:x?}: {}", loaded.err().unwrap());
+                assert!(Vm::with_type(insns, ty).is_err(), "{ty} {steps:x?}");
+                continue;
+            };
+            let mut vms: Vec<Vm> = [Engine::Interpreter, Engine::Jit]
+                .into_iter()
+                .map(|engine| {
+                    let mut vm = Vm::with_type(insns.clone(), ty)
+                        .unwrap_or_else(|e| panic!("{ty} {steps:x?}: {e}"));
+                    vm.set_engine(engine).unwrap();
+                    vm
+                })
+                .collect();
+            for (name, packet) in packets() {
+                let theirs = match loaded.run_ctx(&packet, Some(&ctx_in)) {
+                    Ok(r) => Some(r),
+                    Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+                    Err(e) => panic!("{e}"),
+                };
+                let ours = ours(ty, &mut vms, &packet, &ctx_in);
+                ran += usize::from(theirs.is_some());
+                assert_eq!(ours, theirs, "{ty} {steps:x?} on {name}");
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("{compared} runs compared, {ran} accepted by the test run");
+    assert!(ran > compared / 2);
+}
+
+#[test]
+fn encapsulation_is_refused_clearly() {
+    // bpf_skb_adjust_room with BPF_F_ADJ_ROOM_ENCAP_L3_IPV4: the run stops with an error
+    // saying what is not supported.
+    let asm = program(&[(50, [20, 0, 2])]);
+    let mut vm =
+        Vm::with_type(ebpfvm::isa::assemble(&asm).unwrap(), ProgramType::SchedCls).unwrap();
+    let packet = &packets()[0].1;
+    let mut ctx = PacketContext::new(ProgramType::SchedCls, packet).unwrap();
+    let trap = vm.run_packet(&mut ctx).result.unwrap_err();
+    assert!(
+        trap.to_string()
+            .contains("encapsulation flags 0x2 are not supported yet"),
+        "{trap}"
+    );
+}
