@@ -340,6 +340,143 @@ fn tracepoint_and_perf_event_read_their_record() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "7 (0x7)\n");
 }
 
+/// A tracefs format copied from this machine (ctx-models/tests/formats).
+fn format_file(name: &str) -> String {
+    format!("ctx-models/tests/formats/{name}.format")
+}
+
+#[test]
+fn tracepoint_record_from_its_format_and_fields() {
+    // dfd (16) + flags (32) of sys_enter_openat.
+    let prog = scratch(
+        "openat.s",
+        b"ldxdw %r0, [%r1+16]\nldxdw %r2, [%r1+32]\nadd %r0, %r2\nexit\n",
+    );
+    let format = format_file("sys_enter_openat");
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "tracepoint",
+            "--format",
+            &format,
+            "--fields",
+            "dfd=-100,filename=0x7fff0000,flags=0x42",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(json_lines(&out)[0]["retval"], (-100i64 + 0x42) as u32);
+    }
+    // Text into a char array: sched_switch's next_comm at 40.
+    let comm = scratch("comm.s", b"ldxb %r0, [%r1+41]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &comm,
+        "--type",
+        "tracepoint",
+        "--format",
+        &format_file("sched_switch"),
+        "--fields",
+        "next_comm=sh,next_pid=1",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "104 (0x68)\n",
+        "{out:?}"
+    );
+    // Mistakes say what is wrong.
+    for (fields, expect) in [
+        ("dfd=-100,flag=2", "no such field"),
+        ("dfd", "is not NAME=VALUE"),
+        ("flags=0x10000000000000000", "not a number"),
+    ] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "tracepoint",
+            "--format",
+            &format,
+            "--fields",
+            fields,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{fields}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expect),
+            "{out:?}"
+        );
+    }
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--fields", "dfd=1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the record's layout"));
+    // A malformed format names its line.
+    let bad = scratch(
+        "bad.format",
+        b"name: x\nformat:\n\tfield:int a;\toffset:q;\tsize:4;\n",
+    );
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--format", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("format line 3: offset `q`"),
+        "{out:?}"
+    );
+    // Reading past the last field (mode ends at 48) would not attach in the kernel.
+    let far = scratch("far.s", b"ldxdw %r0, [%r1+48]\nexit\n");
+    let out = ebpfvm(&["run", &far, "--type", "tracepoint", "--format", &format]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refuse to attach it (EACCES)"));
+}
+
+#[test]
+fn perf_event_data_from_regs_sample_period_and_addr() {
+    // sample_period (168) + addr (176) + di (112); a narrow read of sample_period too.
+    let prog = scratch(
+        "pe_sample.s",
+        b"ldxdw %r0, [%r1+168]\nldxdw %r2, [%r1+176]\nadd %r0, %r2\nldxdw %r2, [%r1+112]\n\
+          add %r0, %r2\nldxh %r2, [%r1+168]\nadd %r0, %r2\nexit\n",
+    );
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "perf_event",
+            "--sample-period",
+            "1000",
+            "--addr",
+            "0x10",
+            "--regs",
+            "di=5",
+            "--engine",
+            engine,
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "2021 (0x7e5)\n",
+            "{out:?}"
+        );
+    }
+    // The regs are whole 8-byte reads only, as pe_prog_is_valid_access says.
+    let narrow = scratch("pe_narrow.s", b"ldxw %r0, [%r1+112]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &narrow,
+        "--type",
+        "perf_event",
+        "--sample-period",
+        "1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=112 size=4")
+    );
+    let out = ebpfvm(&["run", &prog, "--type", "perf_event", "--sample-period", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--sample-period", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("are for `perf_event` programs"));
+}
+
 #[test]
 fn kprobe_and_tracepoint_examples() {
     let out = ebpfvm(&["run", "examples/kprobe_args.o", "--regs", "di=40,si=2"]);

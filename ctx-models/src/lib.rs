@@ -15,6 +15,7 @@
 //!   programs, their own backing models.
 //! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
 //! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md` (access rules only).
+//! - [`tracepoint`]: tracepoint records laid out from their tracefs `format` file.
 //! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
 //!   models) and `struct bpf_sockopt` (access rules only).
 //!
@@ -34,6 +35,7 @@ mod rewrite;
 pub mod sk_lookup;
 pub mod sock;
 pub mod sock_ops;
+pub mod tracepoint;
 
 pub use access::{AccessError, ContextKind};
 pub use action::action;

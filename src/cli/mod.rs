@@ -11,6 +11,7 @@ mod packet;
 mod regs;
 mod run;
 mod seccomp;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a program once (or --repeat N times) and print its return value (r0).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print a program one instruction a line, with its pc.
     Disasm(disasm::DisasmArgs),
     /// Assemble a text file into raw bytecode.
@@ -85,7 +86,7 @@ pub enum CliError {
 /// Runs the command; `Err` means exit status 2.
 pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Disasm(args) => disasm::disasm(args),
         Command::Asm(args) => disasm::asm(args),
         Command::Conformance(args) => conformance::conformance(args),

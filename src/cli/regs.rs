@@ -62,41 +62,6 @@ pub fn run_raw_tracepoint(
     print_outcome(&outcome, json)
 }
 
-/// tracepoint and perf_event: r1 points to the `--ctx` bytes (a tracepoint record as
-/// its `format` file lays it out; a `bpf_perf_event_data`: `pt_regs`, then
-/// `sample_period` and `addr`), zero-padded to the struct (perf_event) or to what the
-/// program reads (tracepoint).
-pub fn run_record(
-    vm: &mut Vm,
-    ty: ProgramType,
-    ctx: Option<&Path>,
-    extent: usize,
-    json: bool,
-) -> Result<ExitCode, CliError> {
-    let Some(path) = ctx else {
-        return Err(CliError::Usage(format!(
-            "a `{ty}` program needs its context: give --ctx FILE"
-        )));
-    };
-    let mut bytes = read_file(&path.to_path_buf())?;
-    let size = if ty == ProgramType::PerfEvent {
-        ebpfvm::ctx::access::PERF_EVENT_DATA_SIZE
-    } else {
-        extent
-            .max(bytes.len())
-            .min(ebpfvm::ctx::access::TRACEPOINT_MAX)
-    };
-    if bytes.len() > size {
-        return Err(CliError::Usage(format!(
-            "--ctx: {} bytes, more than the {size} of a `{ty}` context",
-            bytes.len()
-        )));
-    }
-    bytes.resize(size, 0);
-    let outcome = vm.run_context(&mut bytes);
-    print_outcome(&outcome, json)
-}
-
 /// sk_lookup, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device and
 /// cgroup_sysctl: r1 points to the `--ctx` struct (`bpf_sk_lookup`, checked and built
 /// as the kernel's test run builds it; the others as given). The result carries the action and, with `--json`,
@@ -175,7 +140,7 @@ fn parse_u64(text: &str) -> Option<u64> {
     })
 }
 
-fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
+pub(super) fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
     let code = if outcome.result.is_ok() { 0 } else { 1 };
     match (&outcome.result, json) {
         (Ok(r0), true) => println!(

@@ -63,7 +63,9 @@ pub struct RunArgs {
     /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
     /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
-    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts.
+    /// arguments), `tracepoint` (`--tracepoint`/`--format` with `--fields`, or `--ctx`)
+    /// and `perf_event` (`--regs`, `--sample-period`, `--addr`, or `--ctx`) run over
+    /// their contexts.
     /// ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
@@ -87,12 +89,30 @@ pub struct RunArgs {
     /// (JSON results then carry `ctx`, the context after the run).
     #[arg(long, value_name = "FILE")]
     ctx: Option<PathBuf>,
-    /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
+    /// kprobe and perf_event: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
     /// FILE` gives the whole context instead.)
     #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
     regs: Option<String>,
+    /// tracepoint: the event whose record to build, `CATEGORY/NAME` (its format is read
+    /// from tracefs, /sys/kernel/tracing/events/CATEGORY/NAME/format).
+    #[arg(long, value_name = "CATEGORY/NAME", conflicts_with = "ctx")]
+    tracepoint: Option<String>,
+    /// tracepoint: the event's tracefs `format` file, given explicitly.
+    #[arg(long, value_name = "FILE", conflicts_with = "ctx")]
+    format: Option<PathBuf>,
+    /// tracepoint: field values, `dfd=-100,flags=2` (numbers; text for `char` arrays and
+    /// `__data_loc` strings; `args[1]=5` for an array element); the others are 0,
+    /// `common_type` the event's ID.
+    #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
+    fields: Option<String>,
+    /// perf_event: `sample_period` of the `bpf_perf_event_data` (with `--regs`, `--addr`).
+    #[arg(long, value_name = "N", conflicts_with = "ctx", value_parser = parse_number)]
+    sample_period: Option<u64>,
+    /// perf_event: `addr` of the `bpf_perf_event_data`.
+    #[arg(long, value_name = "A", conflicts_with = "ctx", value_parser = parse_number)]
+    addr: Option<u64>,
     /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
     #[arg(long, value_name = "ARCH", default_value = "x86_64")]
     arch: String,
@@ -210,9 +230,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             ProgramType::RawTracepoint => {
                 super::regs::run_raw_tracepoint(&mut vm, regs, ctx, extent, json)
             }
-            ProgramType::Tracepoint | ProgramType::PerfEvent => {
-                super::regs::run_record(&mut vm, ty, ctx, extent, json)
-            }
+            ProgramType::Tracepoint | ProgramType::PerfEvent => super::trace::run(
+                &mut vm,
+                super::trace::RecordRun {
+                    ty,
+                    ctx,
+                    tracepoint: args.tracepoint.as_deref(),
+                    format: args.format.as_deref(),
+                    fields: args.fields.as_deref(),
+                    regs,
+                    sample_period: args.sample_period,
+                    addr: args.addr,
+                    extent,
+                    json,
+                },
+            ),
             ProgramType::Kprobe => super::regs::run(
                 &mut vm,
                 super::regs::RegsRun {
@@ -350,6 +382,15 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
             KNOWN_TYPES.join(", ")
         )))
     }
+}
+
+/// A decimal or `0x` hexadecimal u64.
+fn parse_number(text: &str) -> Result<u64, String> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    }
+    .map_err(|_| format!("`{text}` is not a number"))
 }
 
 fn hex(bytes: &[u8]) -> String {
