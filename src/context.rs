@@ -14,7 +14,17 @@ impl Vm {
     /// against the type's rules and rewritten onto the backing model, as the kernel's
     /// verifier does at load.
     pub fn with_type(program: Program, ty: ProgramType) -> Result<Vm, Error> {
-        let rewritten = ctx::rewrite(&program, ty)?;
+        Vm::with_type_for(program, ty, ctx::regs::Arch::default())
+    }
+
+    /// [`Vm::with_type`] with the rules of a kernel built for `arch` (a kprobe's
+    /// `struct pt_regs` is 168 bytes on x86_64, 336 on arm64).
+    pub fn with_type_for(
+        program: Program,
+        ty: ProgramType,
+        arch: ctx::regs::Arch,
+    ) -> Result<Vm, Error> {
+        let rewritten = ctx::rewrite_for(&program, ty, arch)?;
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);

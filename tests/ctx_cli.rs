@@ -300,6 +300,48 @@ fn kprobe_reads_arguments_from_regs() {
 }
 
 #[test]
+fn arm64_kprobes_use_user_pt_regs_and_the_kernels_pt_regs_size() {
+    // x0 + x1 + pc (256) + exit_rcu (328, past user_pt_regs, 0 here).
+    let prog = scratch(
+        "kprobe_arm64.s",
+        b"ldxdw %r0, [%r1+0]\nldxdw %r2, [%r1+8]\nadd %r0, %r2\nldxdw %r2, [%r1+256]\n\
+          add %r0, %r2\nldxdw %r2, [%r1+328]\nadd %r0, %r2\nexit\n",
+    );
+    for regs in ["40,2,pc=0x1000", "x1=2,x0=40,pc=4096"] {
+        for engine in ["interp", "jit"] {
+            let out = ebpfvm(&[
+                "run", &prog, "--type", "kprobe", "--arch", "arm64", "--regs", regs, "--engine",
+                engine,
+            ]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "4138 (0x102a)\n",
+                "{out:?}"
+            );
+        }
+    }
+    // x86_64's pt_regs ends at 168; arm64's at 336.
+    let out = ebpfvm(&["run", &prog, "--type", "kprobe", "--regs", "40,2"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pc 3: invalid bpf_context access off=256")
+    );
+    let far = scratch("kprobe_far.s", b"ldxw %r0, [%r1+336]\nexit\n");
+    let out = ebpfvm(&["run", &far, "--type", "kprobe", "--arch", "arm64"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=336 size=4")
+    );
+    let out = ebpfvm(&[
+        "run", &prog, "--type", "kprobe", "--arch", "arm64", "--regs", "di=1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no register `di` on arm64"));
+    let out = ebpfvm(&[
+        "run", &prog, "--type", "kprobe", "--arch", "arm64", "--engine", "kernel",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the kernel here is x86_64"));
+}
+
+#[test]
 fn raw_tracepoint_reads_its_arguments() {
     let prog = scratch("rawtp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
     let out = ebpfvm(&[

@@ -104,16 +104,28 @@ pub enum AccessError {
     Unsupported(&'static str),
 }
 
-/// Checks an access of `size` bytes at offset `off` of `ty`'s context.
+/// Checks an access of `size` bytes at offset `off` of `ty`'s context (for the
+/// architecture-dependent contexts, x86_64's).
 pub fn check(
     ty: ProgramType,
     off: i64,
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
+    check_for(ty, crate::regs::Arch::default(), off, size, kind)
+}
+
+/// [`check`] for a kernel built for `arch`: a kprobe's `struct pt_regs` differs.
+pub fn check_for(
+    ty: ProgramType,
+    arch: crate::regs::Arch,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
     let invalid = AccessError::Invalid { off, size };
     if ty == ProgramType::Kprobe {
-        return kprobe(crate::regs::Arch::default(), off, size, kind);
+        return kprobe(arch, off, size, kind);
     }
     if ty == ProgramType::RawTracepoint {
         return raw_tracepoint(off, size, kind);
@@ -336,15 +348,16 @@ fn flow_dissector(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, A
     }
 }
 
-/// `kprobe_prog_is_valid_access`: aligned reads inside `pt_regs` of `arch`, as they
-/// are (the struct is its own backing model).
+/// `kprobe_prog_is_valid_access`: aligned reads inside the kernel's `struct pt_regs`
+/// of `arch` ([`crate::regs::Arch::kernel_size`], larger than what `--regs` names on
+/// arm64), as they are (the struct is its own backing model).
 pub fn kprobe(
     arch: crate::regs::Arch,
     off: i64,
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
-    let inside = off >= 0 && off + size as i64 <= arch.size() as i64;
+    let inside = off >= 0 && off + size as i64 <= arch.kernel_size() as i64;
     if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
         Ok(Conversion::Plain)
     } else {

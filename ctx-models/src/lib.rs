@@ -44,4 +44,4 @@ pub use packet::{
     XDP_FRAME_RESERVED, XDP_HEADROOM,
 };
 pub use prog_type::{ProgramType, UnknownProgramType};
-pub use rewrite::{context_extent, rewrite, RewriteError};
+pub use rewrite::{context_extent, rewrite, rewrite_for, RewriteError};

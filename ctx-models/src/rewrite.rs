@@ -16,6 +16,7 @@
 use ebpfvm_isa::{AluOp, CallTarget, Insn, LoadError, Operand, Program, Reg, Size, Width};
 
 use crate::access::{self, AccessError, AccessKind, Conversion};
+use crate::regs::Arch;
 use crate::{helpers, ProgramType};
 
 /// What a register or stack slot holds, as far as the context is concerned.
@@ -133,6 +134,15 @@ fn has_legacy_loads(ty: ProgramType) -> bool {
 
 /// Checks and rewrites `program`'s context accesses for program type `ty`.
 pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteError> {
+    rewrite_for(program, ty, Arch::default())
+}
+
+/// [`rewrite`] with the access rules of a kernel built for `arch` (kprobes' `pt_regs`).
+pub fn rewrite_for(
+    program: &Program,
+    ty: ProgramType,
+    arch: Arch,
+) -> Result<Program, RewriteError> {
     let insns = program.insns();
     let states = analyse(insns);
     let mut out = insns.to_vec();
@@ -211,10 +221,12 @@ pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteErr
             Val::Ctx => {}
         }
         let conversion =
-            access::check(ty, off as i64, size.bytes(), kind).map_err(|e| RewriteError {
-                pc,
-                message: e.to_string(),
-                unsupported: matches!(e, AccessError::Unsupported(_)),
+            access::check_for(ty, arch, off as i64, size.bytes(), kind).map_err(|e| {
+                RewriteError {
+                    pc,
+                    message: e.to_string(),
+                    unsupported: matches!(e, AccessError::Unsupported(_)),
+                }
             })?;
         out[pc] = convert(*insn, conversion);
     }

@@ -113,7 +113,8 @@ pub struct RunArgs {
     /// perf_event: `addr` of the `bpf_perf_event_data`.
     #[arg(long, value_name = "A", conflicts_with = "ctx", value_parser = parse_number)]
     addr: Option<u64>,
-    /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
+    /// kprobe: the kernel's architecture, `x86_64` (default) or `arm64`: the `pt_regs`
+    /// layout, register names and argument registers, and how far a program may read.
     #[arg(long, value_name = "ARCH", default_value = "x86_64")]
     arch: String,
     /// ELF objects: the program to run, by its function name.
@@ -155,6 +156,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::classic::run(classic_run(&args, source), classic);
     };
     if super::elf::is_elf(path)? {
+        if super::regs::arch(&args.arch)? != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "--arch {} for ELF objects: their kprobes run over x86_64's pt_regs",
+                args.arch
+            )));
+        }
         return super::elf::run(super::elf::ElfRun {
             path,
             engine: args.engine.unwrap_or(EngineChoice::Jit),
@@ -183,6 +190,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let prog_type = check_type(&args.prog_type)?;
     let loaded = input::load(path, args.classic)?;
     if args.engine == Some(EngineChoice::Kernel) {
+        if super::regs::arch(&args.arch)? != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "--arch {} with --engine kernel: the kernel here is x86_64",
+                args.arch
+            )));
+        }
         let source = super::kernel::Source::Program(&loaded.program);
         return match prog_type {
             Some(ty) if ebpfvm::ctx::ContextKind::of(ty).is_some() => {
@@ -216,7 +229,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let extent = ebpfvm::ctx::context_extent(&loaded.program);
         // Loading checks and rewrites the context accesses as the kernel verifier does,
         // so its refusals show even for the types that cannot run.
-        let mut vm = Vm::with_type(loaded.program, ty).map_err(load_error)?;
+        let arch = match ty {
+            ProgramType::Kprobe | ProgramType::PerfEvent => super::regs::arch(&args.arch)?,
+            _ => Default::default(),
+        };
+        if ty == ProgramType::PerfEvent && arch != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "perf_event programs for {arch}: bpf_perf_event_data is modelled for x86_64"
+            )));
+        }
+        let mut vm = Vm::with_type_for(loaded.program, ty, arch).map_err(load_error)?;
         if VERDICT_ONLY.contains(&ty) {
             return Err(CliError::NotSupported(format!(
                 "running {ty} programs is not supported yet (the kernel cannot test-run them; \
@@ -249,7 +271,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                 &mut vm,
                 super::regs::RegsRun {
                     regs,
-                    arch: &args.arch,
+                    arch,
                     ctx,
                     json,
                 },
