@@ -29,6 +29,9 @@ impl Vm {
         vm.prog_type = Some(ty);
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
         crate::packet_helpers::register(&mut vm.helpers, ty, &vm.redirect);
+        if ty == ProgramType::LircMode2 {
+            crate::lirc_helpers::register(&mut vm.helpers, &vm.rc_calls);
+        }
         vm.check_helpers()?;
         Ok(vm)
     }
@@ -86,6 +89,13 @@ impl Vm {
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The `bpf_rc_keydown`, `bpf_rc_repeat` and `bpf_rc_pointer_rel` calls of the last
+    /// [`Vm::run_context`] of a `lirc_mode2` program, in order (taken: a second call
+    /// returns none).
+    pub fn take_rc_calls(&self) -> Vec<crate::RcCall> {
+        std::mem::take(&mut *self.rc_calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The program type given to [`Vm::with_type`].
     pub fn prog_type(&self) -> Option<ProgramType> {
         self.prog_type
@@ -96,6 +106,7 @@ impl Vm {
     pub fn run_context(&mut self, context: &mut [u8]) -> Outcome {
         self.stack.clear();
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.take_rc_calls();
         let len = context.len() as u64;
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let Some(ctx) = map.map_mut(RegionKind::Context, context) else {

@@ -201,6 +201,7 @@ impl Vm {
             jit: Vec::new(),
             prog_type: None,
             redirect: Default::default(),
+            rc_calls: Default::default(),
         })
     }
 

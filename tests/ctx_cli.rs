@@ -520,6 +520,80 @@ fn perf_event_data_from_regs_sample_period_and_addr() {
 }
 
 #[test]
+fn lirc_mode2_runs_once_per_sample_with_its_rc_calls() {
+    // A pulse over 8 ms is a key (scancode = its length), a 2250 us space a repeat.
+    let prog = scratch(
+        "lirc.s",
+        b"ldxw %r6, [%r1+0]\nmov %r7, %r6\nand %r7, 0xffffff\nrsh %r6, 24\n\
+          jne %r6, 1, +6\njlt %r7, 8000, +7\nmov %r2, 8\nmov %r3, %r7\nmov %r4, 1\n\
+          call 78\nja +2\njne %r7, 2250, +1\ncall 77\nmov %r0, %r7\nexit\n",
+    );
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "lirc_mode2",
+            "--sample",
+            "pulse:9000,space:2250,space:560,pulse:500",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["sample"], 0x0100_0000 | 9000);
+        assert_eq!(lines[0]["retval"], 9000);
+        assert_eq!(
+            lines[0]["rc"],
+            serde_json::json!([{ "keydown": { "protocol": 8, "scancode": 9000, "toggle": true } }])
+        );
+        assert_eq!(lines[1]["rc"], serde_json::json!([{ "repeat": {} }]));
+        assert_eq!(lines[2]["rc"], serde_json::json!([]));
+        assert_eq!(
+            (
+                lines[3]["retval"].as_u64(),
+                lines[3]["rc"].as_array().map(Vec::len)
+            ),
+            (Some(500), Some(0))
+        );
+    }
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "lirc_mode2",
+        "--sample",
+        "pulse:9000",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "9000 (0x2328)\n  rc_keydown protocol=8 scancode=0x2328 toggle=true\n"
+    );
+    // The 4-byte --ctx; a bad sample; a narrow read of the sample.
+    let ctx = scratch("lirc.bin", &(0x0100_0000u32 | 9000).to_le_bytes());
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "lirc_mode2",
+        "--ctx",
+        &ctx,
+        "--json",
+    ]);
+    assert_eq!(json_lines(&out)[0]["retval"], 9000);
+    let out = ebpfvm(&["run", &prog, "--type", "lirc_mode2", "--sample", "blink:3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind"));
+    let narrow = scratch("lirc_narrow.s", b"ldxb %r0, [%r1+3]\nexit\n");
+    let out = ebpfvm(&["run", &narrow, "--type", "lirc_mode2", "--sample", "1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=3 size=1")
+    );
+}
+
+#[test]
 fn kprobe_and_tracepoint_examples() {
     let out = ebpfvm(&["run", "examples/kprobe_args.o", "--regs", "di=40,si=2"]);
     assert_eq!(

@@ -155,6 +155,7 @@ pub fn check_for(
         ProgramType::CgroupDevice => return crate::cgroup::device(off, size, kind),
         ProgramType::CgroupSysctl => return crate::cgroup::sysctl(off, size, kind),
         ProgramType::CgroupSockopt => return crate::cgroup::sockopt(off, size, kind),
+        ProgramType::LircMode2 => return crate::lirc::check(off, size, kind),
         _ => {}
     }
     let allowed = match ContextKind::of(ty) {

@@ -15,6 +15,7 @@
 //!   programs, their own backing models.
 //! - [`sock_ops`]: `struct bpf_sock_ops`, its own backing model.
 //! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md` (access rules only).
+//! - [`lirc`]: the `u32` sample of `lirc_mode2` programs and its access rule.
 //! - [`tracepoint`]: tracepoint records laid out from their tracefs `format` file.
 //! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
 //!   models) and `struct bpf_sockopt` (access rules only).
@@ -27,6 +28,7 @@ mod action;
 pub mod cgroup;
 pub mod helpers;
 pub mod layout;
+pub mod lirc;
 pub mod msg;
 mod packet;
 mod prog_type;

@@ -7,6 +7,7 @@ mod disasm;
 mod elf;
 mod input;
 mod kernel;
+mod lirc;
 mod packet;
 mod regs;
 mod run;

@@ -113,6 +113,11 @@ pub struct RunArgs {
     /// perf_event: `addr` of the `bpf_perf_event_data`.
     #[arg(long, value_name = "A", conflicts_with = "ctx", value_parser = parse_number)]
     addr: Option<u64>,
+    /// lirc_mode2: raw IR samples, one run each: `pulse:9000,space:4500` (kinds
+    /// `pulse`, `space`, `frequency`, `timeout`, `overflow`; values of 24 bits) or raw
+    /// 32-bit numbers.
+    #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
+    sample: Option<String>,
     /// kprobe: the kernel's architecture, `x86_64` (default) or `arm64`: the `pt_regs`
     /// layout, register names and argument registers, and how far a program may read.
     #[arg(long, value_name = "ARCH", default_value = "x86_64")]
@@ -276,6 +281,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     json,
                 },
             ),
+            ProgramType::LircMode2 => super::lirc::run(&mut vm, args.sample.as_deref(), ctx, json),
             t if STRUCT_TYPES.contains(&t) => super::regs::run_struct(&mut vm, ty, ctx, json),
             _ => super::packet::run(&mut vm, packet_run(&args, ty)),
         };
@@ -353,6 +359,7 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::SockOps,
     ProgramType::CgroupDevice,
     ProgramType::CgroupSysctl,
+    ProgramType::LircMode2,
 ];
 
 /// Types whose programs are checked at load but do not run: the kernel cannot test-run
