@@ -2,28 +2,9 @@
 //! lines with `retval`, `action`, `packet` and `insns`, both engines, refusals at load
 //! (with the pc and the kernel verifier's words) and of packets the kernel refuses.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-ctx-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{ebpfvm, hex, json_lines, scratch};
 
 /// An IPv4/UDP frame to lo's address, destination port `port`.
 fn udp_frame(port: u16) -> Vec<u8> {
@@ -54,13 +35,6 @@ const XDP_PORT_FILTER: &str = "
     mov %r0, 2               # XDP_PASS
     exit
 ";
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn xdp_packet_runs_on_both_engines_with_action_and_packet() {

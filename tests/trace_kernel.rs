@@ -8,9 +8,11 @@
 //! and one reading a byte further must not; `run --tracepoint` refuses the same one.
 //! Skips, saying why, without tracefs or `bpf()`/`perf_event_open` permission.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::{ebpfvm, scratch};
 use ebpfvm::ctx::tracepoint::TracepointFormat;
 use ebpfvm::ctx::ProgramType;
 use ebpfvm_kernel::{KernelError, KernelProgram};
@@ -149,21 +151,21 @@ fn run_tracepoint_refuses_what_the_kernel_would_not_attach() {
         return;
     };
     let limit = format.readable();
-    let dir = std::env::temp_dir().join(format!("ebpfvm-trace-kernel-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     for (off, ok) in [(limit - 1, true), (limit, false)] {
-        let path = dir.join(format!("read{off}.s"));
-        std::fs::write(&path, format!("ldxb %r0, [%r1+{off}]\nexit\n")).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-            .args(["run", path.to_str().unwrap(), "--type", "tracepoint"])
-            .args([
-                "--tracepoint",
-                "sched/sched_switch",
-                "--fields",
-                "next_prio=7",
-            ])
-            .output()
-            .unwrap();
+        let path = scratch(
+            &format!("read{off}.s"),
+            format!("ldxb %r0, [%r1+{off}]\nexit\n").as_bytes(),
+        );
+        let out = ebpfvm(&[
+            "run",
+            &path,
+            "--type",
+            "tracepoint",
+            "--tracepoint",
+            "sched/sched_switch",
+            "--fields",
+            "next_prio=7",
+        ]);
         assert_eq!(out.status.success(), ok, "{out:?}");
         if !ok {
             assert!(
