@@ -580,6 +580,16 @@ fn kprobe_and_tracepoint_examples() {
     let record = scratch("openat.bin", &record);
     let out = ebpfvm(&["run", "examples/tracepoint.o", "--ctx", &record]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1)\n");
+    // Records built from a format are for bytecode and assembly so far.
+    let out = ebpfvm(&[
+        "run",
+        "examples/tracepoint.o",
+        "--format",
+        &format_file("sys_enter_openat"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--format for ELF objects is not supported yet"));
 }
 
 /// A flow dissector: IPv4 frames fill the flow keys (protocol, addresses, ports,

@@ -167,6 +167,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                 args.arch
             )));
         }
+        let record_flags = [
+            ("--tracepoint", args.tracepoint.is_some()),
+            ("--format", args.format.is_some()),
+            ("--fields", args.fields.is_some()),
+            ("--sample-period", args.sample_period.is_some()),
+            ("--addr", args.addr.is_some()),
+            ("--sample", args.sample.is_some()),
+        ];
+        if let Some((flag, _)) = record_flags.iter().find(|(_, given)| *given) {
+            return Err(CliError::NotSupported(format!(
+                "{flag} for ELF objects is not supported yet: give the context with --ctx FILE"
+            )));
+        }
         return super::elf::run(super::elf::ElfRun {
             path,
             engine: args.engine.unwrap_or(EngineChoice::Jit),
