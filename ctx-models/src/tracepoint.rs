@@ -363,9 +363,12 @@ fn parse_field(line: &str) -> Result<Field, String> {
         }
         None => (decl, None),
     };
+    // After the last character that cannot be in a name (maybe not ASCII: step over
+    // all of its bytes).
     let split = decl
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let (ty, name) = (decl[..split].trim(), &decl[split..]);
     if name.is_empty() || ty.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(format!("`{}` is not `TYPE NAME`", clip(decl)));

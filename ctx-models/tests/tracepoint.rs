@@ -136,6 +136,9 @@ fn malformed_lines_are_named() {
         ("field:__data_loc char[] s;\toffset:8;\tsize:8;\tsigned:0;\n", 1, "not 4"),
         ("field:int a;\toffset:8;\tsize:4;\tsigned:1;\nfield:int a;\toffset:12;\tsize:4;\tsigned:1;\n", 2, "twice"),
         ("format:\nsomething else\n", 2, "unexpected line"),
+        // Found by the fuzz target: a name after a character of several bytes.
+        ("field:char\u{351}a[3];\toffset:8;\tsize:4;\tsigned:0;\n", 1, "do not split"),
+        ("field:int \u{351};\toffset:8;\tsize:4;\tsigned:0;\n", 1, "not `TYPE NAME`"),
         ("field:int a;\toffset:8;\tsize:4;\tsigned:1;\textra:1;\n", 1, "unexpected `extra:1`"),
     ] {
         match TracepointFormat::parse(text) {
