@@ -234,6 +234,12 @@ impl KernelProgram {
         &self.fd
     }
 
+    /// Its file descriptor, to attach it (e.g. `PERF_EVENT_IOC_SET_BPF`); valid while
+    /// `self` lives.
+    pub fn raw_fd(&self) -> u32 {
+        self.fd.raw()
+    }
+
     /// Runs the program with BPF_PROG_TEST_RUN.
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunResult, KernelError> {
         // Syscall and raw tracepoint programs take a context and nothing else: the kernel
