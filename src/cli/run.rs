@@ -142,6 +142,7 @@ pub struct RunArgs {
     sample: Option<String>,
     /// kprobe: the kernel's architecture, `x86_64` (default) or `arm64`: the `pt_regs`
     /// layout, register names and argument registers, and how far a program may read.
+    /// Checked for every type; the other types' contexts do not depend on it.
     #[arg(long, value_name = "ARCH", default_value = "x86_64")]
     arch: String,
     /// ELF objects: the program to run, by its function name.
@@ -272,10 +273,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     if let Some(ty) = prog_type {
         let extent = ebpfvm::ctx::context_extent(&loaded.program);
-        // Loading checks and rewrites the context accesses as the kernel verifier does,
-        // so its refusals show even for the types that cannot run.
-        let arch = match ty {
-            ProgramType::Kprobe | ProgramType::PerfEvent => super::regs::arch(&args.arch)?,
+        // The name is checked for every type (as for ELF objects); only kprobe and
+        // perf_event contexts depend on it, so the others keep x86_64's rules.
+        let arch = match (ty, super::regs::arch(&args.arch)?) {
+            (ProgramType::Kprobe | ProgramType::PerfEvent, arch) => arch,
             _ => Default::default(),
         };
         if ty == ProgramType::PerfEvent && arch != Default::default() {
@@ -283,6 +284,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                 "perf_event programs for {arch}: bpf_perf_event_data is modelled for x86_64"
             )));
         }
+        // Loading checks and rewrites the context accesses as the kernel verifier does,
+        // so its refusals show even for the types that cannot run.
         let mut vm = Vm::typed(loaded.program, ty, at, arch).map_err(load_error)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
