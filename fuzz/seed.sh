@@ -9,6 +9,7 @@
 #   packet_run   those typed programs with a type selector and packets: every program
 #                with an XDP, a tc and a socket-filter header over an IPv4/UDP frame,
 #                and a few with an IPv6 frame, a 14-byte frame and a ctx_in
+#   tracepoint_format  the tracefs formats of ctx-models/tests/formats, one with values
 # Usage: fuzz/seed.sh   (env: CONFORMANCE_TESTS=dir of *.data, EBPFVM=binary)
 set -euo pipefail
 
@@ -245,7 +246,15 @@ mov %r0, 0
 exit"
 echo "($typed typed programs assembled)"
 
-for target in decode run assemble elf ctx_rewrite packet_run; do
+# tracepoint_format: the checked-in tracefs formats, one with field values after a NUL.
+mkdir -p "$corpus/tracepoint_format"
+cp "$root"/ctx-models/tests/formats/*.format "$corpus/tracepoint_format/"
+{
+    cat "$root/ctx-models/tests/formats/sched_switch.format"
+    printf '\0prev_comm=bash\nprev_pid=-1\nnext_comm[3]=65\ncommon_pid=7\n'
+} >"$corpus/tracepoint_format/sched_switch-values"
+
+for target in decode run assemble elf ctx_rewrite packet_run tracepoint_format; do
     echo "$target: $(find "$corpus/$target" -type f | wc -l) seeds"
 done
 echo "($assembled conformance programs assembled to bytecode)"

@@ -14,23 +14,49 @@ impl Vm {
     /// against the type's rules and rewritten onto the backing model, as the kernel's
     /// verifier does at load.
     pub fn with_type(program: Program, ty: ProgramType) -> Result<Vm, Error> {
-        Vm::typed(program, ty, None)
+        Vm::typed(program, ty, None, ctx::regs::Arch::default())
     }
 
     /// [`Vm::with_type`] for a program attached at `at` (its type is the attach point's):
     /// the access rules and the meaning of the return value follow the attach point, as
     /// the kernel's follow a program's expected attach type.
     pub fn with_attach(program: Program, at: AttachType) -> Result<Vm, Error> {
-        Vm::typed(program, at.prog_type(), Some(at))
+        Vm::typed(
+            program,
+            at.prog_type(),
+            Some(at),
+            ctx::regs::Arch::default(),
+        )
     }
 
-    fn typed(program: Program, ty: ProgramType, at: Option<AttachType>) -> Result<Vm, Error> {
-        let rewritten = ctx::rewrite_at(&program, ty, at)?;
+    /// [`Vm::with_type`] with the rules of a kernel built for `arch` (a kprobe's
+    /// `struct pt_regs` is 168 bytes on x86_64, 336 on arm64).
+    pub fn with_type_for(
+        program: Program,
+        ty: ProgramType,
+        arch: ctx::regs::Arch,
+    ) -> Result<Vm, Error> {
+        Vm::typed(program, ty, None, arch)
+    }
+
+    /// The constructor the others share: `program` of type `ty`, attached at `at`
+    /// (`None`, or a point of another type: the type's default), its context checked
+    /// with the rules of a kernel built for `arch` ([`ctx::rewrite_with`]).
+    pub fn typed(
+        program: Program,
+        ty: ProgramType,
+        at: Option<AttachType>,
+        arch: ctx::regs::Arch,
+    ) -> Result<Vm, Error> {
+        let rewritten = ctx::rewrite_with(&program, ty, at, arch)?;
         let mut vm = Vm::new(rewritten)?;
         vm.prog_type = Some(ty);
         vm.attach = at.or(AttachType::default_for(ty));
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
         crate::packet_helpers::register(&mut vm.helpers, ty, &vm.redirect);
+        if ty == ProgramType::LircMode2 {
+            crate::lirc_helpers::register(&mut vm.helpers, &vm.rc_calls);
+        }
         vm.check_helpers()?;
         Ok(vm)
     }
@@ -119,6 +145,13 @@ impl Vm {
             .clone()
     }
 
+    /// The `bpf_rc_keydown`, `bpf_rc_repeat` and `bpf_rc_pointer_rel` calls of the last
+    /// [`Vm::run_context`] of a `lirc_mode2` program, in order (taken: a second call
+    /// returns none).
+    pub fn take_rc_calls(&self) -> Vec<crate::RcCall> {
+        std::mem::take(&mut *self.rc_calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The program type given to [`Vm::with_type`].
     pub fn prog_type(&self) -> Option<ProgramType> {
         self.prog_type
@@ -134,6 +167,7 @@ impl Vm {
     pub fn run_context(&mut self, context: &mut [u8]) -> Outcome {
         self.stack.clear();
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.take_rc_calls();
         let len = context.len() as u64;
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let Some(ctx) = map.map_mut(RegionKind::Context, context) else {

@@ -58,6 +58,7 @@ pub(crate) use execute;
 
 pub mod conformance;
 mod context;
+mod lirc_helpers;
 mod object;
 mod packet_helpers;
 
@@ -65,6 +66,7 @@ pub use ebpfvm_ctx_models as ctx;
 pub use ebpfvm_elf as elf;
 pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
+pub use lirc_helpers::RcCall;
 pub use object::{ElfProgram, Select};
 pub use packet_helpers::Redirect;
 
@@ -148,6 +150,8 @@ pub struct Vm {
     attach: Option<ctx::AttachType>,
     /// The last `bpf_redirect` of the current run (packet types).
     redirect: packet_helpers::LastRedirect,
+    /// The `rc_*` helper calls of `lirc_mode2` runs, until taken.
+    rc_calls: lirc_helpers::RcCalls,
 }
 
 impl Vm {
@@ -168,6 +172,7 @@ impl Vm {
             prog_type: None,
             attach: None,
             redirect: Default::default(),
+            rc_calls: Default::default(),
         })
     }
 

@@ -202,6 +202,7 @@ impl Vm {
             prog_type: None,
             attach: None,
             redirect: Default::default(),
+            rc_calls: Default::default(),
         })
     }
 

@@ -5,32 +5,11 @@
 //! context, the kernel engine's verdict for types it cannot test-run, and the errors for
 //! a wrong name.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
+use std::process::Output;
 
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-attach-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{ebpfvm, hex, scratch, stderr};
 
 /// The one JSON line of a run on `engine`.
 fn run_json(args: &[&str], engine: &str) -> serde_json::Value {
@@ -324,4 +303,41 @@ fn the_kernel_engine_gives_the_verifier_verdict_at_the_attach_point() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `--attach` and `--arch` together: the arch is checked for every type but only a
+/// kprobe's context depends on it, so a socket program at its attach point gives the
+/// same line with `--arch arm64`; a kprobe has no attach point to name.
+#[test]
+fn attach_and_arch_go_together() {
+    let prog = scratch("both_connect6.s", CONNECT6.as_bytes());
+    let ctx = scratch("both_ctx.bin", &sockaddr6(80));
+    let base = [
+        "run",
+        &prog,
+        "--type",
+        "cgroup_sock_addr",
+        "--attach",
+        "connect6",
+        "--ctx",
+        &ctx,
+    ];
+    let mut arm64 = base.to_vec();
+    arm64.extend(["--arch", "arm64"]);
+    assert_eq!(run_both(&arm64), run_both(&base));
+    let mut bad = base.to_vec();
+    bad.extend(["--arch", "sparc"]);
+    let out = ebpfvm(&bad);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("unknown architecture `sparc`"));
+    let kprobe = scratch("both_kprobe.s", b"ldxdw %r0, [%r1+328]\nexit\n");
+    let out = ebpfvm(&[
+        "run", &kprobe, "--type", "kprobe", "--arch", "arm64", "--attach", "connect4",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("no attach point of kprobe"));
+    let out = ebpfvm(&[
+        "run", &kprobe, "--type", "kprobe", "--arch", "arm64", "--regs", "x0=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

@@ -3,16 +3,11 @@
 //! after the run), the kernel verifier's verdict for each section at its attach point
 //! (`run --engine kernel` and `crosscheck`), and the refusal of `connect6` at `connect4`.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::ebpfvm;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cgroup_connect");
-
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
 
 fn object() -> String {
     format!("{DIR}/connect.o")

@@ -1,23 +1,9 @@
 //! The command line for classic BPF: `run` on tcpdump text and raw `sock_filter`
 //! arrays over packets and pcap/pcapng captures, and `ebpfvm seccomp`.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-classic-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_string_lossy().into_owned()
-}
+use common::{ebpfvm, scratch};
 
 fn check(args: &[&str], code: i32, stdout: &str, stderr_has: &str) {
     let out = ebpfvm(args);

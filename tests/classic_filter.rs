@@ -7,28 +7,14 @@
 #![cfg(feature = "pcap-filter")]
 
 #[path = "../classic/tests/common/mod.rs"]
+mod classic_common;
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{ethernet_packet, Rng};
+use classic_common::{ethernet_packet, Rng};
+use common::{ebpfvm, scratch};
 use ebpfvm_classic::libpcap::{CompileOptions, LibPcap, PcapProgram};
-
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-classic-filter-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_string_lossy().into_owned()
-}
 
 /// A pcap file of `packets` with link type `linktype` (a LINKTYPE_ value).
 fn pcap(linktype: u32, packets: &[Vec<u8>]) -> Vec<u8> {

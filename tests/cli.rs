@@ -1,32 +1,11 @@
 //! The command line as users and scripts drive it: outputs and exit codes 0/1/2.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A scratch file with `content`, unique per test.
-fn scratch(name: &str, content: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
+use common::{ebpfvm, scratch, stderr, stdout};
 
 fn check(args: &[&str], code: i32, stdout_has: &str, stderr_has: &str) -> Output {
     let out = ebpfvm(args);
@@ -53,9 +32,9 @@ fn check(args: &[&str], code: i32, stdout_has: &str, stderr_has: &str) -> Output
 #[test]
 fn runs_assembly_and_prints_r0() {
     let prog = scratch("answer.s", b"mov %r0, 40\nadd %r0, 2\nexit\n");
-    check(&["run", prog.to_str().unwrap()], 0, "42 (0x2a)", "");
+    check(&["run", &prog], 0, "42 (0x2a)", "");
     for engine in ["interp", "jit"] {
-        let p = prog.to_str().unwrap();
+        let p = &prog;
         check(&["run", p, "--engine", engine], 0, "42 (0x2a)", "");
     }
 }
@@ -63,22 +42,11 @@ fn runs_assembly_and_prints_r0() {
 #[test]
 fn jit_is_the_default_and_reports_its_compile_time() {
     let prog = scratch("jit.s", b"mov %r0, 7\nexit\n");
-    let out = check(&["run", prog.to_str().unwrap(), "--json"], 0, "", "");
+    let out = check(&["run", &prog, "--json"], 0, "", "");
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["retval"], 7);
     assert!(v["compile_ns"].as_u64().unwrap() > 0);
-    let out = check(
-        &[
-            "run",
-            prog.to_str().unwrap(),
-            "--json",
-            "--engine",
-            "interp",
-        ],
-        0,
-        "",
-        "",
-    );
+    let out = check(&["run", &prog, "--json", "--engine", "interp"], 0, "", "");
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert!(v.get("compile_ns").is_none());
 }
@@ -88,14 +56,7 @@ fn traps_agree_between_engines() {
     let prog = scratch("oob2.s", b"mov %r0, 0\nldxdw %r0, [%r1+4]\nexit\n");
     let mem = scratch("oob2.mem", &[0; 8]);
     for engine in ["interp", "jit"] {
-        let args = [
-            "run",
-            prog.to_str().unwrap(),
-            "--mem",
-            mem.to_str().unwrap(),
-            "--engine",
-            engine,
-        ];
+        let args = ["run", &prog, "--mem", &mem, "--engine", engine];
         check(
             &args,
             1,
@@ -109,18 +70,7 @@ fn traps_agree_between_engines() {
 fn json_reports_retval_insns_and_memory() {
     let prog = scratch("store.s", b"stb [%r1+1], 0xab\nmov %r0, %r2\nexit\n");
     let mem = scratch("store.mem", &[1, 2, 3]);
-    let out = check(
-        &[
-            "run",
-            prog.to_str().unwrap(),
-            "--mem",
-            mem.to_str().unwrap(),
-            "--json",
-        ],
-        0,
-        "",
-        "",
-    );
+    let out = check(&["run", &prog, "--mem", &mem, "--json"], 0, "", "");
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["retval"], 3);
     assert_eq!(v["insns"], 3);
@@ -156,17 +106,12 @@ fn trap_exits_1_with_pc_and_address() {
     let prog = scratch("oob.s", b"mov %r0, 0\nldxdw %r0, [%r1+4]\nexit\n");
     let mem = scratch("oob.mem", &[0; 8]);
     check(
-        &[
-            "run",
-            prog.to_str().unwrap(),
-            "--mem",
-            mem.to_str().unwrap(),
-        ],
+        &["run", &prog, "--mem", &mem],
         1,
         "",
         "trap at pc 1: out-of-bounds read of 8 bytes at 0x300000004 (memory region)",
     );
-    let out = check(&["run", prog.to_str().unwrap(), "--json"], 1, "", "");
+    let out = check(&["run", &prog, "--json"], 1, "", "");
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(v["trap"]["pc"], 1);
 }
@@ -175,7 +120,7 @@ fn trap_exits_1_with_pc_and_address() {
 fn budget_traps() {
     let prog = scratch("loop.s", b"mov %r0, 0\nja -1\n");
     check(
-        &["run", prog.to_str().unwrap(), "--budget", "100"],
+        &["run", &prog, "--budget", "100"],
         1,
         "",
         "budget of 100 exhausted",
@@ -185,19 +130,14 @@ fn budget_traps() {
 #[test]
 fn bad_inputs_exit_2_with_a_location() {
     let truncated = scratch("trunc.bin", &[0x95, 0, 0]);
-    check(&["run", truncated.to_str().unwrap()], 2, "", "truncated");
+    check(&["run", &truncated], 2, "", "truncated");
     let unknown = scratch(
         "unknown.bin",
         &[0xff, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
     );
-    check(
-        &["run", unknown.to_str().unwrap()],
-        2,
-        "",
-        "pc 0: unknown opcode 0xff",
-    );
+    check(&["run", &unknown], 2, "", "pc 0: unknown opcode 0xff");
     let bad_asm = scratch("bad.s", b"mov %r0, 1\nfrobnicate %r1\nexit\n");
-    check(&["run", bad_asm.to_str().unwrap()], 2, "", "line 2");
+    check(&["run", &bad_asm], 2, "", "line 2");
     check(
         &["run", "/nonexistent/prog.bin"],
         2,
@@ -205,19 +145,14 @@ fn bad_inputs_exit_2_with_a_location() {
         "/nonexistent/prog.bin",
     );
     check(&["run"], 2, "", "PROGRAM");
-    check(
-        &["run", bad_asm.to_str().unwrap(), "--repeat", "0"],
-        2,
-        "",
-        "repeat",
-    );
+    check(&["run", &bad_asm, "--repeat", "0"], 2, "", "repeat");
     check(&["frobnicate"], 2, "", "unrecognized subcommand");
 }
 
 #[test]
 fn engines_and_types_not_built_yet_are_refused_clearly() {
     let prog = scratch("ok.s", b"mov %r0, 1\nexit\n");
-    let p = prog.to_str().unwrap();
+    let p = &prog;
     check(
         &["run", p, "--engine", "all"],
         2,
@@ -243,7 +178,7 @@ fn engines_and_types_not_built_yet_are_refused_clearly() {
         "unknown program type",
     );
     let elf = scratch("obj.o", b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-    check(&["run", elf.to_str().unwrap()], 2, "", "invalid ELF header");
+    check(&["run", &elf], 2, "", "invalid ELF header");
 }
 
 #[test]
@@ -253,19 +188,9 @@ fn asm_then_disasm_round_trips() {
         b"lddw %r1, 0x1122334455667788\nmov %r0, %r1\njeq %r0, 0, +1\nexit\nexit\n",
     );
     let out = scratch("rt.bin", b"");
-    check(
-        &["asm", src.to_str().unwrap(), "-o", out.to_str().unwrap()],
-        0,
-        "",
-        "",
-    );
+    check(&["asm", &src, "-o", &out], 0, "", "");
     assert_eq!(std::fs::read(&out).unwrap().len(), 6 * 8);
-    let listing = check(
-        &["disasm", out.to_str().unwrap()],
-        0,
-        "0: lddw %r1, 0x1122334455667788",
-        "",
-    );
+    let listing = check(&["disasm", &out], 0, "0: lddw %r1, 0x1122334455667788", "");
     assert!(
         stdout(&listing).contains("\n2: mov %r0, %r1"),
         "{}",

@@ -2,28 +2,9 @@
 //! lines with `retval`, `action`, `packet` and `insns`, both engines, refusals at load
 //! (with the pc and the kernel verifier's words) and of packets the kernel refuses.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-ctx-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{ebpfvm, hex, json_lines, scratch};
 
 /// An IPv4/UDP frame to lo's address, destination port `port`.
 fn udp_frame(port: u16) -> Vec<u8> {
@@ -54,13 +35,6 @@ const XDP_PORT_FILTER: &str = "
     mov %r0, 2               # XDP_PASS
     exit
 ";
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 #[test]
 fn xdp_packet_runs_on_both_engines_with_action_and_packet() {
@@ -330,6 +304,48 @@ fn kprobe_reads_arguments_from_regs() {
 }
 
 #[test]
+fn arm64_kprobes_use_user_pt_regs_and_the_kernels_pt_regs_size() {
+    // x0 + x1 + pc (256) + exit_rcu (328, past user_pt_regs, 0 here).
+    let prog = scratch(
+        "kprobe_arm64.s",
+        b"ldxdw %r0, [%r1+0]\nldxdw %r2, [%r1+8]\nadd %r0, %r2\nldxdw %r2, [%r1+256]\n\
+          add %r0, %r2\nldxdw %r2, [%r1+328]\nadd %r0, %r2\nexit\n",
+    );
+    for regs in ["40,2,pc=0x1000", "x1=2,x0=40,pc=4096"] {
+        for engine in ["interp", "jit"] {
+            let out = ebpfvm(&[
+                "run", &prog, "--type", "kprobe", "--arch", "arm64", "--regs", regs, "--engine",
+                engine,
+            ]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "4138 (0x102a)\n",
+                "{out:?}"
+            );
+        }
+    }
+    // x86_64's pt_regs ends at 168; arm64's at 336.
+    let out = ebpfvm(&["run", &prog, "--type", "kprobe", "--regs", "40,2"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pc 3: invalid bpf_context access off=256")
+    );
+    let far = scratch("kprobe_far.s", b"ldxw %r0, [%r1+336]\nexit\n");
+    let out = ebpfvm(&["run", &far, "--type", "kprobe", "--arch", "arm64"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=336 size=4")
+    );
+    let out = ebpfvm(&[
+        "run", &prog, "--type", "kprobe", "--arch", "arm64", "--regs", "di=1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no register `di` on arm64"));
+    let out = ebpfvm(&[
+        "run", &prog, "--type", "kprobe", "--arch", "arm64", "--engine", "kernel",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the kernel here is x86_64"));
+}
+
+#[test]
 fn raw_tracepoint_reads_its_arguments() {
     let prog = scratch("rawtp.s", b"ldxdw %r0, [%r1+8]\nexit\n");
     let out = ebpfvm(&[
@@ -370,6 +386,217 @@ fn tracepoint_and_perf_event_read_their_record() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "7 (0x7)\n");
 }
 
+/// A tracefs format copied from this machine (ctx-models/tests/formats).
+fn format_file(name: &str) -> String {
+    format!("ctx-models/tests/formats/{name}.format")
+}
+
+#[test]
+fn tracepoint_record_from_its_format_and_fields() {
+    // dfd (16) + flags (32) of sys_enter_openat.
+    let prog = scratch(
+        "openat.s",
+        b"ldxdw %r0, [%r1+16]\nldxdw %r2, [%r1+32]\nadd %r0, %r2\nexit\n",
+    );
+    let format = format_file("sys_enter_openat");
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "tracepoint",
+            "--format",
+            &format,
+            "--fields",
+            "dfd=-100,filename=0x7fff0000,flags=0x42",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(json_lines(&out)[0]["retval"], (-100i64 + 0x42) as u32);
+    }
+    // Text into a char array: sched_switch's next_comm at 40.
+    let comm = scratch("comm.s", b"ldxb %r0, [%r1+41]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &comm,
+        "--type",
+        "tracepoint",
+        "--format",
+        &format_file("sched_switch"),
+        "--fields",
+        "next_comm=sh,next_pid=1",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "104 (0x68)\n",
+        "{out:?}"
+    );
+    // Mistakes say what is wrong.
+    for (fields, expect) in [
+        ("dfd=-100,flag=2", "no such field"),
+        ("dfd", "is not NAME=VALUE"),
+        ("flags=0x10000000000000000", "not a number"),
+    ] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "tracepoint",
+            "--format",
+            &format,
+            "--fields",
+            fields,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{fields}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expect),
+            "{out:?}"
+        );
+    }
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--fields", "dfd=1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the record's layout"));
+    // A malformed format names its line.
+    let bad = scratch(
+        "bad.format",
+        b"name: x\nformat:\n\tfield:int a;\toffset:q;\tsize:4;\n",
+    );
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--format", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("format line 3: offset `q`"),
+        "{out:?}"
+    );
+    // Reading past the last field (mode ends at 48) would not attach in the kernel.
+    let far = scratch("far.s", b"ldxdw %r0, [%r1+48]\nexit\n");
+    let out = ebpfvm(&["run", &far, "--type", "tracepoint", "--format", &format]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refuse to attach it (EACCES)"));
+}
+
+#[test]
+fn perf_event_data_from_regs_sample_period_and_addr() {
+    // sample_period (168) + addr (176) + di (112); a narrow read of sample_period too.
+    let prog = scratch(
+        "pe_sample.s",
+        b"ldxdw %r0, [%r1+168]\nldxdw %r2, [%r1+176]\nadd %r0, %r2\nldxdw %r2, [%r1+112]\n\
+          add %r0, %r2\nldxh %r2, [%r1+168]\nadd %r0, %r2\nexit\n",
+    );
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "perf_event",
+            "--sample-period",
+            "1000",
+            "--addr",
+            "0x10",
+            "--regs",
+            "di=5",
+            "--engine",
+            engine,
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "2021 (0x7e5)\n",
+            "{out:?}"
+        );
+    }
+    // The regs are whole 8-byte reads only, as pe_prog_is_valid_access says.
+    let narrow = scratch("pe_narrow.s", b"ldxw %r0, [%r1+112]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &narrow,
+        "--type",
+        "perf_event",
+        "--sample-period",
+        "1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=112 size=4")
+    );
+    let out = ebpfvm(&["run", &prog, "--type", "perf_event", "--sample-period", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ebpfvm(&["run", &prog, "--type", "tracepoint", "--sample-period", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("are for `perf_event` programs"));
+}
+
+#[test]
+fn lirc_mode2_runs_once_per_sample_with_its_rc_calls() {
+    // A pulse over 8 ms is a key (scancode = its length), a 2250 us space a repeat.
+    let prog = scratch(
+        "lirc.s",
+        b"ldxw %r6, [%r1+0]\nmov %r7, %r6\nand %r7, 0xffffff\nrsh %r6, 24\n\
+          jne %r6, 1, +6\njlt %r7, 8000, +7\nmov %r2, 8\nmov %r3, %r7\nmov %r4, 1\n\
+          call 78\nja +2\njne %r7, 2250, +1\ncall 77\nmov %r0, %r7\nexit\n",
+    );
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "lirc_mode2",
+            "--sample",
+            "pulse:9000,space:2250,space:560,pulse:500",
+            "--engine",
+            engine,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["sample"], 0x0100_0000 | 9000);
+        assert_eq!(lines[0]["retval"], 9000);
+        assert_eq!(
+            lines[0]["rc"],
+            serde_json::json!([{ "keydown": { "protocol": 8, "scancode": 9000, "toggle": true } }])
+        );
+        assert_eq!(lines[1]["rc"], serde_json::json!([{ "repeat": {} }]));
+        assert_eq!(lines[2]["rc"], serde_json::json!([]));
+        assert_eq!(
+            (
+                lines[3]["retval"].as_u64(),
+                lines[3]["rc"].as_array().map(Vec::len)
+            ),
+            (Some(500), Some(0))
+        );
+    }
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "lirc_mode2",
+        "--sample",
+        "pulse:9000",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "9000 (0x2328)\n  rc_keydown protocol=8 scancode=0x2328 toggle=true\n"
+    );
+    // The 4-byte --ctx; a bad sample; a narrow read of the sample.
+    let ctx = scratch("lirc.bin", &(0x0100_0000u32 | 9000).to_le_bytes());
+    let out = ebpfvm(&[
+        "run",
+        &prog,
+        "--type",
+        "lirc_mode2",
+        "--ctx",
+        &ctx,
+        "--json",
+    ]);
+    assert_eq!(json_lines(&out)[0]["retval"], 9000);
+    let out = ebpfvm(&["run", &prog, "--type", "lirc_mode2", "--sample", "blink:3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind"));
+    let narrow = scratch("lirc_narrow.s", b"ldxb %r0, [%r1+3]\nexit\n");
+    let out = ebpfvm(&["run", &narrow, "--type", "lirc_mode2", "--sample", "1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid bpf_context access off=3 size=1")
+    );
+}
+
 #[test]
 fn kprobe_and_tracepoint_examples() {
     let out = ebpfvm(&["run", "examples/kprobe_args.o", "--regs", "di=40,si=2"]);
@@ -383,6 +610,16 @@ fn kprobe_and_tracepoint_examples() {
     let record = scratch("openat.bin", &record);
     let out = ebpfvm(&["run", "examples/tracepoint.o", "--ctx", &record]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 (0x1)\n");
+    // Records built from a format are for bytecode and assembly so far.
+    let out = ebpfvm(&[
+        "run",
+        "examples/tracepoint.o",
+        "--format",
+        &format_file("sys_enter_openat"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--format for ELF objects is not supported yet"));
 }
 
 /// A flow dissector: IPv4 frames fill the flow keys (protocol, addresses, ports,

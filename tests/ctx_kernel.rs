@@ -23,16 +23,15 @@
 //!   `bpf_sk_lookup`s give the kernel's retval and `ctx_out`, and the contexts the
 //!   kernel's test run refuses are refused here for the same errno.
 //!
-//! `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150). Skips, saying
-//! why, where `bpf()` is not permitted.
-
-mod kernel;
+//! The kernel is reached through the `ebpfvm-kernel` crate (`KernelProgram::load_raw`,
+//! `test_run`). `EBPFVM_CTX_CASES=N` runs N random programs per type (default 150).
+//! Skips, saying why, where `bpf()` is not permitted.
 
 use ebpfvm::ctx::access::{self, AccessKind};
 use ebpfvm::ctx::{AttachType, ContextKind, PacketContext, PointerContext, ProgramType};
 use ebpfvm::isa::{AluOp, Cond, Insn, LegacyMode, Operand, Program, Reg, Size, Width};
 use ebpfvm::{Engine, Vm};
-use kernel::{KernelError, KernelProgram};
+use ebpfvm_kernel::{KernelError, KernelProgram, TestRun};
 
 const TYPES: &[ProgramType] = &[
     ProgramType::Xdp,
@@ -89,13 +88,46 @@ fn load(size: u32, dst: u8, src: u8, off: i16) -> Insn {
 /// Whether the kernel is usable; prints why not once.
 fn kernel_available() -> bool {
     let exit = Program::new(vec![mov(0, 0), Insn::Exit]).unwrap();
-    match KernelProgram::load_type(ProgramType::Xdp.id(), &exit.to_bytes()) {
-        Err(KernelError::Unavailable(why)) => {
-            eprintln!("skipping: {why}");
+    match load_kernel(ProgramType::Xdp, &exit) {
+        Err(e) if e.is_unavailable() => {
+            eprintln!("skipping: {e}");
             false
         }
         _ => true,
     }
+}
+
+/// Loads `program` into the kernel as a `ty` program (GPL), with the expected attach
+/// type the type needs to load at all.
+fn load_kernel(ty: ProgramType, program: &Program) -> Result<KernelProgram, KernelError> {
+    load_kernel_at(ty, None, program)
+}
+
+/// [`load_kernel`] at attach point `at` (`None`: the type's default).
+fn load_kernel_at(
+    ty: ProgramType,
+    at: Option<AttachType>,
+    program: &Program,
+) -> Result<KernelProgram, KernelError> {
+    let attach = at.map(|a| a.id()).or(ty.default_attach_type());
+    KernelProgram::load_raw(program, ty.id(), attach, "GPL")
+}
+
+/// One test run over `packet`, with `ctx_in` (which then comes back) when given:
+/// (retval, packet after the run, context after the run).
+fn test_run(
+    loaded: &KernelProgram,
+    packet: &[u8],
+    ctx_in: Option<&[u8]>,
+) -> Result<(u32, Vec<u8>, Vec<u8>), KernelError> {
+    let run = TestRun {
+        ctx_in: ctx_in.unwrap_or(&[]),
+        ctx_out_capacity: if ctx_in.is_some() { 256 } else { 0 },
+        ..TestRun::packet(packet)
+    };
+    loaded
+        .test_run(&run)
+        .map(|r| (r.retval, r.data_out, r.ctx_out))
 }
 
 /// Packets of every kind the tests use: real headers, broadcast/multicast/host/other
@@ -201,9 +233,9 @@ fn ours(ty: ProgramType, vms: &mut [Vm], packet: &[u8]) -> Option<(u32, Vec<u8>)
 
 /// The kernel's result; `None` when the test run refuses the packet (EINVAL).
 fn theirs(loaded: &KernelProgram, packet: &[u8]) -> Option<(u32, Vec<u8>)> {
-    match loaded.run(packet) {
+    match test_run(loaded, packet, None).map(|(r, out, _)| (r, out)) {
         Ok(r) => Some(r),
-        Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+        Err(KernelError::TestRun(why)) if why.contains("Invalid argument") => None,
         Err(e) => panic!("{e}"),
     }
 }
@@ -293,8 +325,7 @@ fn compare_accesses(ty: ProgramType, at: Option<AttachType>, kinds: &[AccessKind
                     continue; // there is no 64-bit ldsx
                 }
                 let program = access_program(off, size, kind);
-                let attach = at.map_or(attach_type(ty), |a| a.id());
-                let kernel = KernelProgram::load_attach(ty.id(), attach, &program.to_bytes());
+                let kernel = load_kernel_at(ty, at, &program);
                 let ours = match at {
                     Some(a) => Vm::with_attach(program, a),
                     None => Vm::with_type(program, ty),
@@ -302,7 +333,7 @@ fn compare_accesses(ty: ProgramType, at: Option<AttachType>, kinds: &[AccessKind
                 checked += 1;
                 match (&kernel, &ours) {
                     (Ok(_), Ok(_)) => {}
-                    (Err(KernelError::Refused(log)), Err(e)) => {
+                    (Err(KernelError::Refused { log, .. }), Err(e)) => {
                         let message = e.to_string();
                         let message = message.split(": ").last().unwrap();
                         assert!(
@@ -393,18 +424,14 @@ fn socket_pointer_rules_match_the_kernel() {
                             continue;
                         }
                         let program = sock_access_program(field, check, off, size, kind);
-                        let kernel = KernelProgram::load_attach(
-                            ty.id(),
-                            attach_type(ty),
-                            &program.to_bytes(),
-                        );
+                        let kernel = load_kernel(ty, &program);
                         let ours = Vm::with_type(program, ty);
                         checked += 1;
                         let what =
                             format!("{ty} sk@{field} check={check} off={off} size={size} {kind:?}");
                         match (&kernel, &ours) {
                             (Ok(_), Ok(_)) => {}
-                            (Err(KernelError::Refused(log)), Err(e)) => {
+                            (Err(KernelError::Refused { log, .. }), Err(e)) => {
                                 let message = e.to_string();
                                 let message = message.split(": ").last().unwrap();
                                 assert!(
@@ -470,7 +497,7 @@ fn data_writes_match_the_kernel() {
                 Insn::Exit,
             ])
             .unwrap();
-            let kernel = KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes());
+            let kernel = load_kernel(ty, &program);
             let data = [1u8, 2, 3, 4];
             let mut results = Vec::new();
             for engine in [Engine::Interpreter, Engine::Jit] {
@@ -502,12 +529,6 @@ fn data_writes_match_the_kernel() {
             }
         }
     }
-}
-
-/// The expected attach type a program of `ty` must be loaded with (`enum
-/// bpf_attach_type`); 0 where the type does not care.
-fn attach_type(ty: ProgramType) -> u32 {
-    ty.default_attach_type().unwrap_or(0)
 }
 
 /// Every readable field of `ty`: (offset, size) of each allowed read.
@@ -578,7 +599,7 @@ fn every_field_matches_the_kernel() {
                 }
                 insns.push(Insn::Exit);
                 let program = Program::new(insns).unwrap();
-                let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes())
+                let loaded = load_kernel(ty, &program)
                     .unwrap_or_else(|e| panic!("{ty} off={off} size={size}: {e}"));
                 let mut vms = engines(ty, &program);
                 for (name, packet) in &packets {
@@ -941,13 +962,12 @@ fn random_programs_match_the_kernel() {
     for &ty in TYPES {
         for case in 0..cases {
             let program = random_program(&mut g, ty, case % 2 == 1);
-            let loaded =
-                KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
-                    panic!(
-                        "{ty} case {case}: kernel refused\n{}\n{e}",
-                        ebpfvm::isa::disassemble(&program)
-                    )
-                });
+            let loaded = load_kernel(ty, &program).unwrap_or_else(|e| {
+                panic!(
+                    "{ty} case {case}: kernel refused\n{}\n{e}",
+                    ebpfvm::isa::disassemble(&program)
+                )
+            });
             let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
             let kernel = theirs(&loaded, packet);
             let ours = ours(ty, &mut engines(ty, &program), packet);
@@ -981,12 +1001,11 @@ fn helper_allow_lists_match_the_kernel() {
                 Insn::Exit,
             ]);
             let program = Program::new(insns).unwrap();
-            let log =
-                match KernelProgram::load_attach(ty.id(), attach_type(ty), &program.to_bytes()) {
-                    Ok(_) => String::new(),
-                    Err(KernelError::Refused(log)) => log,
-                    Err(e) => panic!("{e}"),
-                };
+            let log = match load_kernel(ty, &program) {
+                Ok(_) => String::new(),
+                Err(KernelError::Refused { log, .. }) => log,
+                Err(e) => panic!("{e}"),
+            };
             let kernel_refuses = log.contains("cannot use helper") || log.contains("invalid func");
             match ebpfvm::ctx::rewrite(&program, ty) {
                 Ok(_) => assert!(
@@ -1028,7 +1047,6 @@ fn socket_helper_allow_lists_match_the_kernel_at_every_attach_point() {
             _ => AttachType::of(ty).map(Some).collect(),
         };
         for at in points {
-            let attach = at.map_or(attach_type(ty), |a| a.id());
             for id in (0..216).chain([-1, 5000]) {
                 let mut insns: Vec<Insn> = (1..=5).map(|r| mov(r, 0)).collect();
                 insns.extend([
@@ -1037,9 +1055,9 @@ fn socket_helper_allow_lists_match_the_kernel_at_every_attach_point() {
                     Insn::Exit,
                 ]);
                 let program = Program::new(insns).unwrap();
-                let log = match KernelProgram::load_attach(ty.id(), attach, &program.to_bytes()) {
+                let log = match load_kernel_at(ty, at, &program) {
                     Ok(_) => String::new(),
-                    Err(KernelError::Refused(log)) => log,
+                    Err(KernelError::Refused { log, .. }) => log,
                     Err(e) => panic!("{e}"),
                 };
                 let kernel_refuses =
@@ -1076,8 +1094,7 @@ fn examples_match_the_kernel() {
         let object = ebpfvm::elf::Object::parse(&bytes).unwrap();
         let spec = &object.programs[0];
         let ty = spec.prog_type.unwrap();
-        let loaded = KernelProgram::load_type(ty.id(), &spec.program.to_bytes())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let loaded = load_kernel(ty, &spec.program).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut vms = engines(ty, &spec.program);
         for (packet_name, packet) in packets() {
             let kernel = theirs(&loaded, &packet);
@@ -1133,12 +1150,12 @@ fn contexts_given_match_the_kernel() {
     for &ty in TYPES {
         for case in 0..60 {
             let program = random_program(&mut g, ty, case % 2 == 1);
-            let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+            let loaded = load_kernel(ty, &program).unwrap();
             let (name, packet) = &packets[g.below(packets.len() as u64) as usize];
             let ctx_in = random_ctx_in(&mut g, ty, packet.len());
-            let kernel = match loaded.run_ctx(packet, Some(&ctx_in)) {
+            let kernel = match test_run(&loaded, packet, Some(&ctx_in)) {
                 Ok((retval, out, ctx_out)) => Some((retval, out, ctx_out)),
-                Err(KernelError::Run(why))
+                Err(KernelError::TestRun(why))
                     if why.contains("Invalid argument")
                         || why.contains("Argument list too long") =>
                 {
@@ -1190,12 +1207,12 @@ fn raw_tracepoints_match_the_kernel() {
         insns.push(alu(AluOp::Mov, 0, Operand::Reg(reg(9))));
         insns.push(Insn::Exit);
         let program = Program::new(insns).unwrap();
-        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap();
+        let loaded = load_kernel(ty, &program).unwrap();
         let len = g.pick(&[0usize, 8, 16, 48, 96, 104, 12, 95]);
         let mut args: Vec<u8> = (0..len).map(|_| g.next() as u8).collect();
-        let kernel = match loaded.run_args(&args) {
+        let kernel = match loaded.test_run(&TestRun::context(&args)).map(|r| r.retval) {
             Ok(retval) => Some(retval),
-            Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+            Err(KernelError::TestRun(why)) if why.contains("Invalid argument") => None,
             Err(e) => panic!("{e}"),
         };
         let extent = ebpfvm::ctx::context_extent(&program);
@@ -1325,7 +1342,7 @@ fn flow_dissectors_match_the_kernel() {
     let mut compared = 0;
     for case in 0..400 {
         let program = flow_dissector_program(&mut g);
-        let loaded = KernelProgram::load_type(ty.id(), &program.to_bytes()).unwrap_or_else(|e| {
+        let loaded = load_kernel(ty, &program).unwrap_or_else(|e| {
             panic!(
                 "case {case}: kernel refused\n{}\n{e}",
                 ebpfvm::isa::disassemble(&program)
@@ -1347,9 +1364,9 @@ fn flow_dissectors_match_the_kernel() {
             }
             _ => Some(vec![0u8; 56]),
         };
-        let kernel = match loaded.run_ctx(packet, ctx_in.as_deref()) {
+        let kernel = match test_run(&loaded, packet, ctx_in.as_deref()) {
             Ok(r) => Some(r),
-            Err(KernelError::Run(why))
+            Err(KernelError::TestRun(why))
                 if why.contains("Invalid argument") || why.contains("Argument list too long") =>
             {
                 None
@@ -1464,11 +1481,17 @@ fn sk_lookups_match_the_kernel() {
         insns.push(alu(AluOp::And, 0, Operand::Imm(1)));
         insns.push(Insn::Exit);
         let program = Program::new(insns).unwrap();
-        let loaded = KernelProgram::load_attach(ty.id(), 36, &program.to_bytes()).unwrap();
+        let loaded = load_kernel(ty, &program).unwrap();
         let ctx_in = random_sk_lookup(&mut g);
-        let kernel = match loaded.run_ctx_only(&ctx_in) {
-            Ok(r) => Ok(r),
-            Err(KernelError::Run(why)) => Err(why),
+        let run = TestRun {
+            ctx_in: &ctx_in,
+            ctx_out_capacity: 256,
+            repeat: 1,
+            ..TestRun::default()
+        };
+        let kernel = match loaded.test_run(&run) {
+            Ok(r) => Ok((r.retval, r.ctx_out)),
+            Err(KernelError::TestRun(why)) => Err(why),
             Err(e) => panic!("{e}"),
         };
         let ours = ebpfvm::ctx::sk_lookup::context(&ctx_in).map(|model| {
@@ -1492,12 +1515,16 @@ fn sk_lookups_match_the_kernel() {
                 ebpfvm::isa::disassemble(&program)
             ),
             (Err(e), Err(why)) => {
-                let errno = why.rsplit("os error ").next().unwrap_or("");
+                let errno = why
+                    .split("os error ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(')').next())
+                    .unwrap_or("");
                 let expected = match e {
-                    ebpfvm::ctx::sk_lookup::SkLookupError::Invalid(_) => "22)",
-                    ebpfvm::ctx::sk_lookup::SkLookupError::TooBig => "7)",
-                    ebpfvm::ctx::sk_lookup::SkLookupError::Port(_) => "34)",
-                    ebpfvm::ctx::sk_lookup::SkLookupError::Family(_) => "97)",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Invalid(_) => "22",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::TooBig => "7",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Port(_) => "34",
+                    ebpfvm::ctx::sk_lookup::SkLookupError::Family(_) => "97",
                 };
                 assert_eq!(
                     errno, expected,

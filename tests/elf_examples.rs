@@ -1,7 +1,9 @@
 //! The C examples in `examples/` (clang-built objects, committed) through the facade and
 //! the command line: return values, map contents, ring-buffer records and trace output.
 
-use std::process::Command;
+mod common;
+
+use common::{ebpfvm, scratch};
 
 use ebpfvm::vm::MapId;
 use ebpfvm::{Engine, Select, Vm};
@@ -146,27 +148,16 @@ fn selecting_programs() {
     assert_eq!(vm.elf_program().unwrap().section, "syscall");
 }
 
-fn ebpfvm(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn cli_runs_an_object_and_prints_its_maps() {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-elf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ctx = dir.join("req.bin");
-    std::fs::write(&ctx, request(&[1, 1, 2])).unwrap();
+    let ctx = scratch("req.bin", &request(&[1, 1, 2]));
     let out = ebpfvm(&[
         "run",
         "examples/counter.o",
         "--program",
         "count",
         "--ctx",
-        ctx.to_str().unwrap(),
+        &ctx,
         "--json",
         "--maps-json",
         "--cpus",
@@ -203,7 +194,7 @@ fn cli_runs_an_object_and_prints_its_maps() {
     // The JIT is the default (it reports its compile time); the interpreter gives the
     // same run and maps.
     assert!(lines[0]["compile_ns"].is_u64(), "{text}");
-    let ctx_path = ctx.to_str().unwrap();
+    let ctx_path = ctx.as_str();
     let interp = ebpfvm(&[
         "run",
         "examples/counter.o",
@@ -247,9 +238,8 @@ fn cli_runs_an_object_and_prints_its_maps() {
     let out = ebpfvm(&["run", "elf/tests/programs/obj/core.o"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("CO-RE"));
     // --section picks the only program of a section, or lists the candidates.
-    let value = dir.join("value.bin");
-    std::fs::write(&value, 0u64.to_le_bytes()).unwrap();
-    let value = value.to_str().unwrap();
+    let value = scratch("value.bin", &0u64.to_le_bytes());
+    let value = value.as_str();
     let out = ebpfvm(&[
         "run",
         "examples/events.o",

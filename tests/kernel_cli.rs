@@ -3,24 +3,11 @@
 //! agreement where there is agreement and reports a difference where there is one.
 //! Every test skips, saying why, when `bpf()` is not permitted here.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
+use std::process::Output;
 
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-kernel-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
+use common::{ebpfvm, json_lines, scratch};
 
 /// `true` (after saying why) when the kernel engine cannot be used here.
 fn kernel_unavailable(out: &Output) -> bool {
@@ -30,13 +17,6 @@ fn kernel_unavailable(out: &Output) -> bool {
         eprintln!("skipped: {}", err.trim());
     }
     skip
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 fn ipv4(proto: u8, src_last: u8, l4: &[u8]) -> Vec<u8> {

@@ -8,11 +8,9 @@
 //! interpreter, the JIT and BPF_PROG_TEST_RUN must give the same return value, packet
 //! and `ctx_out`. Skips, saying why, without `bpf()` permission.
 
-mod kernel;
-
 use ebpfvm::ctx::{PacketContext, ProgramType};
 use ebpfvm::{Engine, Vm};
-use kernel::{KernelError, KernelProgram};
+use ebpfvm_kernel::{KernelError, KernelProgram, TestRun};
 
 /// One helper call: its id and r2..r4 (`lddw` values, so any 64-bit argument).
 type Step = (u32, [u64; 3]);
@@ -151,9 +149,9 @@ fn cases() -> Vec<Vec<Step>> {
 /// Whether the kernel is usable; prints why not once.
 fn kernel_available() -> bool {
     let exit = ebpfvm::isa::assemble("mov %r0, 0\nexit").unwrap();
-    match KernelProgram::load_type(ProgramType::SchedCls.id(), &exit.to_bytes()) {
-        Err(KernelError::Unavailable(why)) => {
-            eprintln!("skipping: {why}");
+    match KernelProgram::load_raw(&exit, ProgramType::SchedCls.id(), None, "GPL") {
+        Err(e @ (KernelError::Unavailable { .. } | KernelError::NotLinux)) => {
+            eprintln!("skipping: {e}");
             false
         }
         _ => true,
@@ -197,7 +195,7 @@ fn resizing_helpers_match_the_kernel() {
                 .all(|(id, _)| ebpfvm::ctx::helpers::allowed(ty, *id) == Some(true));
             let asm = program(&steps);
             let insns = ebpfvm::isa::assemble(&asm).unwrap();
-            let loaded = KernelProgram::load_type(ty.id(), &insns.to_bytes());
+            let loaded = KernelProgram::load_raw(&insns, ty.id(), None, "GPL");
             let Ok(loaded) = loaded else {
                 assert!(!allowed, "{ty} {steps:x?}: {}", loaded.err().unwrap());
                 assert!(Vm::with_type(insns, ty).is_err(), "{ty} {steps:x?}");
@@ -213,9 +211,16 @@ fn resizing_helpers_match_the_kernel() {
                 })
                 .collect();
             for (name, packet) in packets() {
-                let theirs = match loaded.run_ctx(&packet, Some(&ctx_in)) {
-                    Ok(r) => Some(r),
-                    Err(KernelError::Run(why)) if why.contains("Invalid argument") => None,
+                let run = TestRun {
+                    ctx_in: &ctx_in,
+                    ctx_out_capacity: 256,
+                    // Room for the resizing helpers, which grow a buffer to 16064 bytes.
+                    data_out_capacity: packet.len() + 16384,
+                    ..TestRun::packet(&packet)
+                };
+                let theirs = match loaded.test_run(&run) {
+                    Ok(r) => Some((r.retval, r.data_out, r.ctx_out)),
+                    Err(KernelError::TestRun(why)) if why.contains("Invalid argument") => None,
                     Err(e) => panic!("{e}"),
                 };
                 let ours = ours(ty, &mut vms, &packet, &ctx_in);

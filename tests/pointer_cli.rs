@@ -5,28 +5,9 @@
 //! everything; the kernel cannot test-run these types (`tests/ctx_kernel.rs` compares
 //! their rules with its verifier).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-pointer-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{ebpfvm, hex, scratch};
 
 /// The JSON line of a run, the same on the interpreter and the JIT.
 fn run_both(args: &[&str]) -> serde_json::Value {

@@ -1,21 +1,19 @@
 //! `examples/seccomp/`: the libseccomp-exported policy gives, on both engines, the
 //! action each line of `cases.txt` names in its comment.
 
-use std::process::Command;
+mod common;
+
+use common::ebpfvm;
 
 fn seccomp(engine: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args([
-            "seccomp",
-            "examples/seccomp/policy.bpf",
-            "--cases",
-            "examples/seccomp/cases.txt",
-            "--engine",
-            engine,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs");
+    let out = ebpfvm(&[
+        "seccomp",
+        "examples/seccomp/policy.bpf",
+        "--cases",
+        "examples/seccomp/cases.txt",
+        "--engine",
+        engine,
+    ]);
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout)
         .unwrap()

@@ -5,31 +5,14 @@
 //! the run; the kernel verifier accepts each at the same attach point (`--engine
 //! kernel`), the one verdict the kernel gives for types it cannot test-run.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{ebpfvm, hex, scratch};
 
 use ebpfvm::ctx::{AttachType, ProgramType};
 use ebpfvm::elf::Object;
 
 const OBJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/socket_types.o");
-
-fn ebpfvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ebpfvm"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn scratch(name: &str, content: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebpfvm-sections-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, content).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn put(buf: &mut [u8], at: usize, v: u32) {
     buf[at..at + 4].copy_from_slice(&v.to_le_bytes());

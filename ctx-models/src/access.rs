@@ -10,6 +10,7 @@
 
 use crate::attach::AttachType;
 use crate::layout::{skb, xdp};
+use crate::regs::Arch;
 use crate::ProgramType;
 
 /// The context struct a program type's r1 points to.
@@ -124,14 +125,14 @@ pub enum AccessError {
 }
 
 /// Checks an access of `size` bytes at offset `off` of `ty`'s context, for the type's
-/// default attach point ([`AttachType::default_for`]).
+/// default attach point ([`AttachType::default_for`]) on x86_64.
 pub fn check(
     ty: ProgramType,
     off: i64,
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
-    check_at(ty, AttachType::default_for(ty), off, size, kind)
+    check_with(ty, None, Arch::default(), off, size, kind)
 }
 
 /// [`check`] for a program attached at `at` (`None`: the type has one attach point, or
@@ -143,12 +144,38 @@ pub fn check_at(
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
+    check_with(ty, at, Arch::default(), off, size, kind)
+}
+
+/// [`check`] for a kernel built for `arch`: a kprobe's `struct pt_regs` differs.
+pub fn check_for(
+    ty: ProgramType,
+    arch: Arch,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
+    check_with(ty, None, arch, off, size, kind)
+}
+
+/// The one rule entry point: an access by a program of type `ty` attached at `at`
+/// (`None`, or a point of another type: the type's default) on a kernel built for
+/// `arch`. The attach point matters to the socket and cgroup contexts, the arch to
+/// kprobes; each is ignored where it does not.
+pub fn check_with(
+    ty: ProgramType,
+    at: Option<AttachType>,
+    arch: Arch,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Conversion, AccessError> {
     let at = at
         .filter(|a| a.prog_type() == ty)
         .or(AttachType::default_for(ty));
     let invalid = AccessError::Invalid { off, size };
     if ty == ProgramType::Kprobe {
-        return kprobe(crate::regs::Arch::default(), off, size, kind);
+        return kprobe(arch, off, size, kind);
     }
     if ty == ProgramType::RawTracepoint {
         return raw_tracepoint(off, size, kind);
@@ -183,6 +210,7 @@ pub fn check_at(
         ProgramType::SkReuseport => return crate::msg::sk_reuseport(off, size, kind),
         ProgramType::CgroupDevice => return crate::cgroup::device(off, size, kind),
         ProgramType::CgroupSysctl => return crate::cgroup::sysctl(off, size, kind),
+        ProgramType::LircMode2 => return crate::lirc::check(off, size, kind),
         _ => {}
     }
     let allowed = match ContextKind::of(ty) {
@@ -376,15 +404,16 @@ fn flow_dissector(off: i64, size: u32, kind: AccessKind) -> Result<Conversion, A
     }
 }
 
-/// `kprobe_prog_is_valid_access`: aligned reads inside `pt_regs` of `arch`, as they
-/// are (the struct is its own backing model).
+/// `kprobe_prog_is_valid_access`: aligned reads inside the kernel's `struct pt_regs`
+/// of `arch` ([`crate::regs::Arch::kernel_size`], larger than what `--regs` names on
+/// arm64), as they are (the struct is its own backing model).
 pub fn kprobe(
     arch: crate::regs::Arch,
     off: i64,
     size: u32,
     kind: AccessKind,
 ) -> Result<Conversion, AccessError> {
-    let inside = off >= 0 && off + size as i64 <= arch.size() as i64;
+    let inside = off >= 0 && off + size as i64 <= arch.kernel_size() as i64;
     if inside && matches!(kind, AccessKind::Read { .. }) && off % size as i64 == 0 {
         Ok(Conversion::Plain)
     } else {

@@ -1,8 +1,9 @@
 //! Helper functions: their names (the kernel's `enum bpf_func_id`, from linux/bpf.h)
 //! and which program types may call which, as the kernel's `*_func_proto` functions
-//! decide. The allow-lists were read from the running kernel (6.18, loading a call to
-//! every helper id for every type, with a GPL licence and CAP_BPF/CAP_SYS_ADMIN/
-//! CAP_PERFMON) and are re-checked against it by `tests/ctx_kernel.rs`.
+//! decide. The allow-lists (but lirc_mode2's, from the source) were read from the
+//! running kernel (6.18, loading a call to every helper id for every type, with a GPL
+//! licence and CAP_BPF/CAP_SYS_ADMIN/CAP_PERFMON) and are re-checked against it by
+//! `tests/ctx_kernel.rs`.
 
 use crate::{AttachType, ProgramType};
 
@@ -251,6 +252,7 @@ pub fn allowed(ty: ProgramType, id: u32) -> Option<bool> {
         P::CgroupDevice => CGROUP_DEVICE,
         P::CgroupSysctl => CGROUP_SYSCTL,
         P::CgroupSockopt => CGROUP_SOCKOPT,
+        P::LircMode2 => LIRC_MODE2,
         _ => return None,
     };
     Some(u16::try_from(id).is_ok_and(|id| list.binary_search(&id).is_ok()))
@@ -463,3 +465,8 @@ const LWT_SEG6LOCAL: &[u16] = &[
     156, 157, 158, 160, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178, 180, 181, 182,
     191, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209, 210, 211,
 ];
+
+/// `lirc_mode2_func_proto` (drivers/media/rc/bpf-lirc.c; read from the source, since
+/// this kernel has no lirc_mode2): the three `rc_*` helpers, map operations, time,
+/// random numbers, tail calls and (with CAP_PERFMON) `trace_printk`.
+const LIRC_MODE2: &[u16] = &[1, 2, 3, 5, 6, 7, 12, 77, 78, 87, 88, 89, 92, 125];

@@ -19,6 +19,8 @@
 //! - [`msg`]: `struct sk_msg_md` and `struct sk_reuseport_md`, their access rules.
 //! - [`PointerContext`]: the contexts whose pointer fields reach data and a socket
 //!   (`bpf_sockopt`, `bpf_sock_ops`, `sk_msg_md`, `sk_reuseport_md`, `bpf_sock_addr`).
+//! - [`lirc`]: the `u32` sample of `lirc_mode2` programs and its access rule.
+//! - [`tracepoint`]: tracepoint records laid out from their tracefs `format` file.
 //! - [`cgroup`]: `struct bpf_cgroup_dev_ctx`, `struct bpf_sysctl` (their own backing
 //!   models) and `struct bpf_sockopt`.
 //!
@@ -31,6 +33,7 @@ mod attach;
 pub mod cgroup;
 pub mod helpers;
 pub mod layout;
+pub mod lirc;
 pub mod msg;
 mod packet;
 mod pointers;
@@ -40,6 +43,7 @@ mod rewrite;
 pub mod sk_lookup;
 pub mod sock;
 pub mod sock_ops;
+pub mod tracepoint;
 
 pub use access::{is_socket_struct, AccessError, ContextKind};
 pub use action::{action, action_at};
@@ -50,4 +54,4 @@ pub use packet::{
 };
 pub use pointers::{PointerContext, PointerError, PointerRegions, OPTVAL_MAX};
 pub use prog_type::{ProgramType, UnknownProgramType};
-pub use rewrite::{context_extent, rewrite, rewrite_at, RewriteError};
+pub use rewrite::{context_extent, rewrite, rewrite_at, rewrite_for, rewrite_with, RewriteError};

@@ -16,6 +16,7 @@
 use ebpfvm_isa::{AluOp, CallTarget, Cond, Insn, LoadError, Operand, Program, Reg, Size, Width};
 
 use crate::access::{self, AccessError, AccessKind, Conversion};
+use crate::regs::Arch;
 use crate::sock::{self, SockPtr};
 use crate::{helpers, AttachType, ProgramType};
 
@@ -137,7 +138,7 @@ fn has_legacy_loads(ty: ProgramType) -> bool {
 /// Checks and rewrites `program`'s context accesses for program type `ty` (at its
 /// default attach point).
 pub fn rewrite(program: &Program, ty: ProgramType) -> Result<Program, RewriteError> {
-    rewrite_at(program, ty, None)
+    rewrite_with(program, ty, None, Arch::default())
 }
 
 /// [`rewrite`] for a program attached at `at` (`None`: the type's default).
@@ -145,6 +146,26 @@ pub fn rewrite_at(
     program: &Program,
     ty: ProgramType,
     at: Option<AttachType>,
+) -> Result<Program, RewriteError> {
+    rewrite_with(program, ty, at, Arch::default())
+}
+
+/// [`rewrite`] with the access rules of a kernel built for `arch` (kprobes' `pt_regs`).
+pub fn rewrite_for(
+    program: &Program,
+    ty: ProgramType,
+    arch: Arch,
+) -> Result<Program, RewriteError> {
+    rewrite_with(program, ty, None, arch)
+}
+
+/// The one rewrite entry point: `program` of type `ty` attached at `at` (`None`: the
+/// type's default) on a kernel built for `arch`, the rules of [`access::check_with`].
+pub fn rewrite_with(
+    program: &Program,
+    ty: ProgramType,
+    at: Option<AttachType>,
+    arch: Arch,
 ) -> Result<Program, RewriteError> {
     let insns = program.insns();
     let states = analyse(insns, &|off| sock::socket_field(ty, off));
@@ -232,10 +253,12 @@ pub fn rewrite_at(
             Val::Ctx => {}
         }
         let conversion =
-            access::check_at(ty, at, off as i64, size.bytes(), kind).map_err(|e| RewriteError {
-                pc,
-                message: e.to_string(),
-                unsupported: matches!(e, AccessError::Unsupported(_)),
+            access::check_with(ty, at, arch, off as i64, size.bytes(), kind).map_err(|e| {
+                RewriteError {
+                    pc,
+                    message: e.to_string(),
+                    unsupported: matches!(e, AccessError::Unsupported(_)),
+                }
             })?;
         out[pc] = convert(*insn, conversion);
     }

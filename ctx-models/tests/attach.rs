@@ -1,9 +1,12 @@
 //! Attach points by hand: libbpf's section names give the type and the attach point,
 //! names parse back, the kernel's numbers, defaults and the per-point access rules and
-//! actions that differ. (`tests/ctx_kernel.rs` compares every rule with the kernel.)
+//! actions that differ; the one entry point taking the attach point and the arch.
+//! (`tests/ctx_kernel.rs` compares every rule with the kernel.)
 
-use ebpfvm_ctx_models::access::{check_at, AccessKind};
-use ebpfvm_ctx_models::{action_at, AttachType, ProgramType};
+use ebpfvm_ctx_models::access::{check_at, check_with, AccessKind};
+use ebpfvm_ctx_models::regs::Arch;
+use ebpfvm_ctx_models::{action_at, rewrite_with, AttachType, ProgramType};
+use ebpfvm_isa::assemble;
 
 #[test]
 fn sections_give_the_attach_point() {
@@ -98,4 +101,32 @@ fn rules_and_actions_follow_the_attach_point() {
         Some("MESSAGE_LENGTH")
     );
     assert_eq!(action_at(ProgramType::SkSkb, None, 1), Some("SK_PASS"));
+}
+
+/// `check_with`/`rewrite_with` take both: the attach point decides the socket
+/// contexts' rules, the arch a kprobe's `pt_regs`, each whatever the other is.
+#[test]
+fn check_with_takes_the_attach_point_and_the_arch() {
+    let read = AccessKind::Read { sign_extend: false };
+    let sock_addr = ProgramType::CgroupSockAddr;
+    for arch in [Arch::X86_64, Arch::Arm64] {
+        // msg_src_ip4 only at sendmsg4, on either arch.
+        let at = |a| check_with(sock_addr, Some(a), arch, 40, 4, read);
+        assert!(at(AttachType::Sendmsg4).is_ok(), "{arch}");
+        assert!(at(AttachType::Connect4).is_err(), "{arch}");
+    }
+    // arm64's pt_regs is 336 bytes, x86_64's 168; an attach point of another type
+    // (kprobes have none) changes nothing.
+    let kprobe = ProgramType::Kprobe;
+    for at in [None, Some(AttachType::Connect4)] {
+        assert!(check_with(kprobe, at, Arch::Arm64, 328, 8, read).is_ok());
+        assert!(check_with(kprobe, at, Arch::X86_64, 328, 8, read).is_err());
+    }
+    let program = |off: i16| assemble(&format!("ldxdw %r0, [%r1+{off}]\nexit")).unwrap();
+    assert!(rewrite_with(&program(328), kprobe, None, Arch::Arm64).is_ok());
+    assert!(rewrite_with(&program(328), kprobe, None, Arch::X86_64).is_err());
+    let user_ip6 = program(8);
+    let at = |a| rewrite_with(&user_ip6, sock_addr, Some(a), Arch::Arm64);
+    assert!(at(AttachType::Connect6).is_ok());
+    assert!(at(AttachType::Connect4).is_err());
 }

@@ -197,8 +197,9 @@ fn pt_regs_from_the_command_line() {
         9,
         "dx is the third argument"
     );
+    // arm64: user_pt_regs inside the kernel's 336-byte pt_regs.
     let arm = pt_regs(Arch::Arm64, "5,pc=0x10").unwrap();
-    assert_eq!((arm.len(), arm[0], arm[256]), (272, 5, 0x10));
+    assert_eq!((arm.len(), arm[0], arm[256]), (336, 5, 0x10));
     assert!(
         pt_regs(Arch::X86_64, "1,2,3,4,5,6,7").is_err(),
         "six argument registers"

@@ -31,8 +31,9 @@ use crate::sys::{self, Fd};
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
 /// `ENOSPC`: an output buffer was too small.
 const ENOSPC: i32 = 28;
-/// Default room for a packet to grow (`bpf_xdp_adjust_tail`, `bpf_skb_change_tail`).
-const GROWTH: usize = 4096;
+/// Default room for a packet to grow (`bpf_xdp_adjust_tail`, `bpf_skb_change_tail`,
+/// `bpf_skb_change_head`: a socket buffer may grow to 16064 bytes in a test run).
+const GROWTH: usize = 16384;
 
 /// The log of a refusal that came before the verifier ran.
 const BEFORE_VERIFICATION: &str = "(no verifier log: refused before verification; programs \
@@ -232,6 +233,12 @@ impl KernelProgram {
 
     pub(crate) fn fd(&self) -> &Fd {
         &self.fd
+    }
+
+    /// Its file descriptor, to attach it (e.g. `PERF_EVENT_IOC_SET_BPF`); valid while
+    /// `self` lives.
+    pub fn raw_fd(&self) -> u32 {
+        self.fd.raw()
     }
 
     /// Runs the program with BPF_PROG_TEST_RUN.

@@ -7,10 +7,12 @@ mod disasm;
 mod elf;
 mod input;
 mod kernel;
+mod lirc;
 mod packet;
 mod regs;
 mod run;
 mod seccomp;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,13 +1,13 @@
 //! `ebpfvm run --type kprobe [--regs LIST | --ctx FILE] [--arch ARCH]`: a kprobe
-//! program over a `pt_regs` built from the command line; `--type raw_tracepoint` over
-//! its arguments (`bpf_raw_tracepoint_args`); `--type tracepoint`/`perf_event` over the
-//! `--ctx` record; `--type sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`, `sock_ops`,
-//! `cgroup_device`, `cgroup_sysctl`, `cgroup_sockopt`, `sk_msg`, `sk_reuseport` over the
-//! `--ctx` struct (and the `--packet`/`--optval` data and `--sock` socket its pointer
-//! fields reach). The kernel cannot test-run kprobes or those types but sk_lookup, so
-//! only their load-time rules are compared with it (raw tracepoints and sk_lookup run
-//! there too); the result is the return value (low 32 bits of r0, as the kernel's
-//! program runner returns it).
+//! program over a `pt_regs` of x86_64 or arm64 built from the command line; `--type
+//! raw_tracepoint` over its arguments (`bpf_raw_tracepoint_args`); `--type sk_lookup`,
+//! `cgroup_sock`, `cgroup_sock_addr`, `sock_ops`, `cgroup_device`, `cgroup_sysctl`,
+//! `cgroup_sockopt`, `sk_msg`, `sk_reuseport` over the `--ctx` struct (and the
+//! `--packet`/`--optval` data and `--sock` socket its pointer fields reach). The kernel
+//! cannot test-run kprobes or those types but sk_lookup, so only their load-time rules
+//! are compared with it (raw tracepoints and sk_lookup run there too); the result is
+//! the return value (low 32 bits of r0, as the kernel's program runner returns it).
+//! Tracepoint and perf_event records are `trace.rs`'s.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ use super::{read_file, CliError};
 /// What `run` passes on for a kprobe program.
 pub struct RegsRun<'a> {
     pub regs: Option<&'a str>,
-    pub arch: &'a str,
+    pub arch: Arch,
     pub ctx: Option<&'a Path>,
     pub json: bool,
 }
@@ -61,41 +61,6 @@ pub fn run_raw_tracepoint(
         )));
     }
     let outcome = vm.run_context(&mut args);
-    print_outcome(&outcome, json)
-}
-
-/// tracepoint and perf_event: r1 points to the `--ctx` bytes (a tracepoint record as
-/// its `format` file lays it out; a `bpf_perf_event_data`: `pt_regs`, then
-/// `sample_period` and `addr`), zero-padded to the struct (perf_event) or to what the
-/// program reads (tracepoint).
-pub fn run_record(
-    vm: &mut Vm,
-    ty: ProgramType,
-    ctx: Option<&Path>,
-    extent: usize,
-    json: bool,
-) -> Result<ExitCode, CliError> {
-    let Some(path) = ctx else {
-        return Err(CliError::Usage(format!(
-            "a `{ty}` program needs its context: give --ctx FILE"
-        )));
-    };
-    let mut bytes = read_file(&path.to_path_buf())?;
-    let size = if ty == ProgramType::PerfEvent {
-        ebpfvm::ctx::access::PERF_EVENT_DATA_SIZE
-    } else {
-        extent
-            .max(bytes.len())
-            .min(ebpfvm::ctx::access::TRACEPOINT_MAX)
-    };
-    if bytes.len() > size {
-        return Err(CliError::Usage(format!(
-            "--ctx: {} bytes, more than the {size} of a `{ty}` context",
-            bytes.len()
-        )));
-    }
-    bytes.resize(size, 0);
-    let outcome = vm.run_context(&mut bytes);
     print_outcome(&outcome, json)
 }
 
@@ -278,7 +243,7 @@ fn parse_u64(text: &str) -> Option<u64> {
     })
 }
 
-fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
+pub(super) fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
     let code = if outcome.result.is_ok() { 0 } else { 1 };
     match (&outcome.result, json) {
         (Ok(r0), true) => println!(
@@ -295,20 +260,25 @@ fn print_outcome(outcome: &Outcome, json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(code))
 }
 
+/// The `--arch` named.
+pub fn arch(name: &str) -> Result<Arch, CliError> {
+    name.parse()
+        .map_err(|e: ebpfvm::ctx::regs::RegsError| CliError::Usage(e.to_string()))
+}
+
 pub fn run(vm: &mut Vm, args: RegsRun<'_>) -> Result<ExitCode, CliError> {
-    let arch: Arch = args
-        .arch
-        .parse()
-        .map_err(|e: ebpfvm::ctx::regs::RegsError| CliError::Usage(e.to_string()))?;
-    if arch != Arch::default() {
-        return Err(CliError::NotSupported(format!(
-            "kprobe programs for {arch}: the access rules follow this kernel's x86_64 pt_regs"
-        )));
-    }
+    let arch = args.arch;
     let mut regs = match (args.regs, args.ctx) {
         (_, Some(path)) => {
             let mut bytes = read_file(&path.to_path_buf())?;
-            bytes.resize(arch.size(), 0);
+            if bytes.len() > arch.kernel_size() {
+                return Err(CliError::Usage(format!(
+                    "--ctx: {} bytes, more than the {} of {arch}'s pt_regs",
+                    bytes.len(),
+                    arch.kernel_size()
+                )));
+            }
+            bytes.resize(arch.kernel_size(), 0);
             bytes
         }
         (list, None) => {
@@ -316,18 +286,5 @@ pub fn run(vm: &mut Vm, args: RegsRun<'_>) -> Result<ExitCode, CliError> {
         }
     };
     let outcome = vm.run_context(&mut regs);
-    let code = if outcome.result.is_ok() { 0 } else { 1 };
-    match (&outcome.result, args.json) {
-        (Ok(r0), true) => println!(
-            "{}",
-            json!({ "retval": *r0 as u32, "insns": outcome.insns })
-        ),
-        (Ok(r0), false) => println!("{} ({:#x})", *r0 as u32, *r0 as u32),
-        (Err(trap), true) => println!(
-            "{}",
-            json!({ "trap": { "pc": trap.pc, "message": trap.to_string() }, "insns": outcome.insns })
-        ),
-        (Err(trap), false) => eprintln!("{trap}"),
-    }
-    Ok(ExitCode::from(code))
+    print_outcome(&outcome, args.json)
 }

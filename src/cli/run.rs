@@ -63,11 +63,12 @@ pub struct RunArgs {
     /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
     /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
-    /// arguments), `tracepoint` and `perf_event` (`--ctx`) run over their contexts; the
-    /// socket and cgroup types (`sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`,
-    /// `cgroup_sockopt`, `sock_ops`, `sk_msg`, `sk_reuseport`, `cgroup_device`,
-    /// `cgroup_sysctl`) over their `--ctx` struct, at `--attach`'s attach point. ELF
-    /// objects default to their section's type.
+    /// arguments), `tracepoint` (`--tracepoint`/`--format` with `--fields`, or `--ctx`)
+    /// and `perf_event` (`--regs`, `--sample-period`, `--addr`, or `--ctx`) run over
+    /// their contexts; `lirc_mode2` over its `--sample`; the socket and cgroup types
+    /// (`sk_lookup`, `cgroup_sock`, `cgroup_sock_addr`, `cgroup_sockopt`, `sock_ops`,
+    /// `sk_msg`, `sk_reuseport`, `cgroup_device`, `cgroup_sysctl`) over their `--ctx`
+    /// struct, at `--attach`'s attach point. ELF objects default to their section's type.
     #[arg(long = "type", default_value = "raw", value_name = "TYPE")]
     prog_type: String,
     /// The attach point of a `cgroup_sock`, `cgroup_sock_addr`, `cgroup_sockopt`,
@@ -110,13 +111,38 @@ pub struct RunArgs {
     /// context's own fields (family, addresses, ports; zeros for cgroup_sockopt).
     #[arg(long, value_name = "FILE")]
     sock: Option<PathBuf>,
-    /// kprobe: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
+    /// kprobe and perf_event: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
     /// FILE` gives the whole context instead.)
     #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
     regs: Option<String>,
-    /// kprobe: the `pt_regs` layout, `x86_64` (default) or `arm64`.
+    /// tracepoint: the event whose record to build, `CATEGORY/NAME` (its format is read
+    /// from tracefs, /sys/kernel/tracing/events/CATEGORY/NAME/format).
+    #[arg(long, value_name = "CATEGORY/NAME", conflicts_with = "ctx")]
+    tracepoint: Option<String>,
+    /// tracepoint: the event's tracefs `format` file, given explicitly.
+    #[arg(long, value_name = "FILE", conflicts_with = "ctx")]
+    format: Option<PathBuf>,
+    /// tracepoint: field values, `dfd=-100,flags=2` (numbers; text for `char` arrays and
+    /// `__data_loc` strings; `args[1]=5` for an array element); the others are 0,
+    /// `common_type` the event's ID.
+    #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
+    fields: Option<String>,
+    /// perf_event: `sample_period` of the `bpf_perf_event_data` (with `--regs`, `--addr`).
+    #[arg(long, value_name = "N", conflicts_with = "ctx", value_parser = parse_number)]
+    sample_period: Option<u64>,
+    /// perf_event: `addr` of the `bpf_perf_event_data`.
+    #[arg(long, value_name = "A", conflicts_with = "ctx", value_parser = parse_number)]
+    addr: Option<u64>,
+    /// lirc_mode2: raw IR samples, one run each: `pulse:9000,space:4500` (kinds
+    /// `pulse`, `space`, `frequency`, `timeout`, `overflow`; values of 24 bits) or raw
+    /// 32-bit numbers.
+    #[arg(long, value_name = "LIST", conflicts_with = "ctx")]
+    sample: Option<String>,
+    /// kprobe: the kernel's architecture, `x86_64` (default) or `arm64`: the `pt_regs`
+    /// layout, register names and argument registers, and how far a program may read.
+    /// Checked for every type; the other types' contexts do not depend on it.
     #[arg(long, value_name = "ARCH", default_value = "x86_64")]
     arch: String,
     /// ELF objects: the program to run, by its function name.
@@ -158,6 +184,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::classic::run(classic_run(&args, source), classic);
     };
     if super::elf::is_elf(path)? {
+        if super::regs::arch(&args.arch)? != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "--arch {} for ELF objects: their kprobes run over x86_64's pt_regs",
+                args.arch
+            )));
+        }
+        let record_flags = [
+            ("--tracepoint", args.tracepoint.is_some()),
+            ("--format", args.format.is_some()),
+            ("--fields", args.fields.is_some()),
+            ("--sample-period", args.sample_period.is_some()),
+            ("--addr", args.addr.is_some()),
+            ("--sample", args.sample.is_some()),
+        ];
+        if let Some((flag, _)) = record_flags.iter().find(|(_, given)| *given) {
+            return Err(CliError::NotSupported(format!(
+                "{flag} for ELF objects is not supported yet: give the context with --ctx FILE"
+            )));
+        }
         return super::elf::run(super::elf::ElfRun {
             path,
             engine: args.engine.unwrap_or(EngineChoice::Jit),
@@ -190,6 +235,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let at = attach_point(prog_type, args.attach.as_deref())?;
     let loaded = input::load(path, args.classic)?;
     if args.engine == Some(EngineChoice::Kernel) {
+        if super::regs::arch(&args.arch)? != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "--arch {} with --engine kernel: the kernel here is x86_64",
+                args.arch
+            )));
+        }
         let source = super::kernel::Source::Program(&loaded.program);
         return match prog_type {
             Some(ty) if ebpfvm::ctx::ContextKind::of(ty).is_some() => {
@@ -222,13 +273,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     if let Some(ty) = prog_type {
         let extent = ebpfvm::ctx::context_extent(&loaded.program);
+        // The name is checked for every type (as for ELF objects); only kprobe and
+        // perf_event contexts depend on it, so the others keep x86_64's rules.
+        let arch = match (ty, super::regs::arch(&args.arch)?) {
+            (ProgramType::Kprobe | ProgramType::PerfEvent, arch) => arch,
+            _ => Default::default(),
+        };
+        if ty == ProgramType::PerfEvent && arch != Default::default() {
+            return Err(CliError::NotSupported(format!(
+                "perf_event programs for {arch}: bpf_perf_event_data is modelled for x86_64"
+            )));
+        }
         // Loading checks and rewrites the context accesses as the kernel verifier does,
         // so its refusals show even for the types that cannot run.
-        let vm = match at {
-            Some(at) => Vm::with_attach(loaded.program, at),
-            None => Vm::with_type(loaded.program, ty),
-        };
-        let mut vm = vm.map_err(load_error)?;
+        let mut vm = Vm::typed(loaded.program, ty, at, arch).map_err(load_error)?;
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
@@ -236,18 +294,31 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             ProgramType::RawTracepoint => {
                 super::regs::run_raw_tracepoint(&mut vm, regs, ctx, extent, json)
             }
-            ProgramType::Tracepoint | ProgramType::PerfEvent => {
-                super::regs::run_record(&mut vm, ty, ctx, extent, json)
-            }
+            ProgramType::Tracepoint | ProgramType::PerfEvent => super::trace::run(
+                &mut vm,
+                super::trace::RecordRun {
+                    ty,
+                    ctx,
+                    tracepoint: args.tracepoint.as_deref(),
+                    format: args.format.as_deref(),
+                    fields: args.fields.as_deref(),
+                    regs,
+                    sample_period: args.sample_period,
+                    addr: args.addr,
+                    extent,
+                    json,
+                },
+            ),
             ProgramType::Kprobe => super::regs::run(
                 &mut vm,
                 super::regs::RegsRun {
                     regs,
-                    arch: &args.arch,
+                    arch,
                     ctx,
                     json,
                 },
             ),
+            ProgramType::LircMode2 => super::lirc::run(&mut vm, args.sample.as_deref(), ctx, json),
             t if STRUCT_TYPES.contains(&t) => {
                 let inputs = super::regs::StructRun {
                     ctx,
@@ -335,6 +406,7 @@ const OWN_MODEL: &[ProgramType] = &[
     ProgramType::CgroupDevice,
     ProgramType::CgroupSysctl,
     ProgramType::CgroupSockopt,
+    ProgramType::LircMode2,
     ProgramType::SkMsg,
     ProgramType::SkReuseport,
 ];
@@ -402,6 +474,15 @@ fn check_type(name: &str) -> Result<Option<ProgramType>, CliError> {
             KNOWN_TYPES.join(", ")
         )))
     }
+}
+
+/// A decimal or `0x` hexadecimal u64.
+fn parse_number(text: &str) -> Result<u64, String> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    }
+    .map_err(|_| format!("`{text}` is not a number"))
 }
 
 fn hex(bytes: &[u8]) -> String {
