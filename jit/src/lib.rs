@@ -401,32 +401,13 @@ impl JitProgram {
             panic: None,
         };
         let budgeted = budget.is_some();
-        let code = match self.entry(budgeted, 0) {
-            // SAFETY: `ctx` is a complete run context: the stack comes from `memory`,
-            // which (with `helpers`) stays borrowed until the call returns; the code is
-            // alive while `self` is. The registers, depth and mode are the initial
-            // ones. The compiled code upholds the memory checks of bounds.rs. Without a
-            // budget, `rem` starts at `u64::MAX`, which no run can count down to 0, so
-            // a variant without budget tests gives the same outcome; a variant that is
-            // not nested is only entered at depth 0.
-            Ok(entry) => unsafe { entry(&mut ctx) },
-            Err(e) => {
-                ctx.pending = Some(internal_error(&e.to_string()));
-                status::HELPER_TRAP
-            }
-        };
+        let code = self.enter(budgeted, &mut ctx);
         // The common end, here so that callers build the outcome in place.
         if code == status::EXIT {
-            let outcome = Outcome {
+            return Outcome {
                 result: Ok(ctx.result),
                 insns: total - ctx.rem,
             };
-            // Only a helper trap leaves a `pending` trap and only a panic a payload, so
-            // there is nothing to drop; skipping the drop glue keeps the outcome in
-            // registers.
-            debug_assert!(ctx.pending.is_none() && ctx.panic.is_none());
-            std::mem::forget(ctx);
-            return outcome;
         }
         self.go_on(code, &mut ctx, total, budgeted, memory, programs)
     }
@@ -456,15 +437,29 @@ impl JitProgram {
                 Some(next) => program = next,
                 None => return program.stopped(code, ctx, total, memory),
             }
-            code = match program.entry(budgeted, ctx.depth) {
-                // SAFETY: as in `run_linked`; the registers, depth and mode are those
-                // compiled code left, checked by `switch`.
-                Ok(entry) => unsafe { entry(ctx) },
-                Err(e) => {
-                    ctx.pending = Some(internal_error(&e.to_string()));
-                    status::HELPER_TRAP
-                }
-            };
+            code = program.enter(budgeted, ctx);
+        }
+    }
+
+    /// Calls the variant of this program's code for `ctx` (its depth, and whether the
+    /// run has a budget) and returns its status; a variant that could not be compiled
+    /// ends the run with an internal-error trap.
+    #[inline]
+    fn enter(&self, budgeted: bool, ctx: &mut RunCtx<'_>) -> u64 {
+        match self.entry(budgeted, ctx.depth) {
+            // SAFETY: `ctx` is a complete run context: the stack comes from the memory
+            // map, which (with the helpers) stays borrowed for the whole run; the code
+            // is alive while `self` is. The registers, depth and mode are the initial
+            // ones or those compiled code left (checked by `switch`). The compiled code
+            // upholds the memory checks of bounds.rs. Without a budget, `rem` starts at
+            // `u64::MAX`, which no run can count down to 0, so a variant without budget
+            // tests gives the same outcome; a variant that is not nested is only
+            // entered at depth 0.
+            Ok(entry) => unsafe { entry(ctx) },
+            Err(e) => {
+                ctx.pending = Some(internal_error(&e.to_string()));
+                status::HELPER_TRAP
+            }
         }
     }
 
