@@ -28,6 +28,8 @@
 //! [`KernelError::NotLinux`]. Without permission (not root, no CAP_BPF) loading returns
 //! [`KernelError::Unavailable`]; [`KernelError::is_unavailable`] tells tests to skip.
 
+#[cfg(target_os = "linux")]
+mod aya_object;
 mod btf;
 mod error;
 pub mod map;
@@ -38,7 +40,7 @@ mod sys;
 pub use ebpfvm_elf::ProgramType;
 pub use error::KernelError;
 pub use map::{Entry, KernelMap};
-pub use object::KernelObject;
+pub use object::{KernelObject, Loader};
 pub use program::{KernelProgram, TestRun, TestRunResult};
 
 /// The number of possible CPUs: how many copies of a value a per-CPU map holds.
