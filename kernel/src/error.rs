@@ -99,6 +99,7 @@ impl KernelError {
 }
 
 /// Whether errno `code` means `bpf()` is not permitted or absent here (EPERM, ENOSYS).
+#[cfg(target_os = "linux")]
 pub(crate) fn is_unpermitted(code: i32) -> bool {
     code == EPERM || code == ENOSYS
 }

@@ -100,6 +100,7 @@ impl KernelMap {
     }
 
     /// A map someone else created (aya), known to us by its name in the object.
+    #[cfg(target_os = "linux")]
     pub(crate) fn adopt(name: &str, map: sys::Map) -> KernelMap {
         KernelMap {
             map,

@@ -222,6 +222,7 @@ impl KernelProgram {
     }
 
     /// A program someone else loaded (aya), of kernel type `prog_type`.
+    #[cfg(target_os = "linux")]
     pub(crate) fn adopt(fd: Fd, prog_type: u32, name: &str) -> KernelProgram {
         KernelProgram {
             fd,

@@ -353,12 +353,14 @@ fn verdict_report(ty: ProgramType, refused: Option<&str>, loader: Option<&str>, 
     }
     match refused {
         Some(log) => {
-            println!("DIFFER: interp and jit load the program; the kernel refuses it:");
+            let by = loader.map_or(String::new(), |l| format!(" (loaded by the {l} loader)"));
+            println!("DIFFER: interp and jit load the program; the kernel{by} refuses it:");
             println!("{log}");
         }
         None => println!(
             "agree: every engine loads the program; `{ty}` programs have no packet test run \
-             here, so only the verdicts are compared"
+             here, so only the verdicts are compared{}",
+            loader.map_or(String::new(), |l| format!(" (kernel: the {l} loader)"))
         ),
     }
 }
