@@ -1,8 +1,9 @@
 //! Two ELF linkers against each other: every program of every clang-built object
 //! (`examples/`, `tests/programs/`, `elf/tests/programs/obj/`) that aya 0.14 can load
 //! is loaded into the kernel twice, once linked by aya and once by `ebpfvm-elf`, and run
-//! on the same packets there and on our interpreter and JIT: return value, packet after
-//! the run and every map after every packet must be equal on all four. Programs the
+//! on the same packets there and on our interpreter and JIT: return value, packet (and
+//! context, when one is given) after the run and every map after every packet must be
+//! equal on all four; raw tracepoints the same on argument arrays. Programs the
 //! kernel cannot test-run must get the same verdict from both loaders. Also what aya
 //! cannot load is refused by name, never loaded another way.
 //!
@@ -144,7 +145,7 @@ fn compare_packets(
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let (mut entries, mut runs, mut ctx_runs) = (0, 0, 0);
     // Socket-buffer types run each packet twice: without and with a context given.
-    let skb = ContextKind::of(ty) == Some(ContextKind::SkBuff);
+    let skb = ContextKind::of(ty) == Some(ContextKind::SkBuff) && ty != ProgramType::FlowDissector;
     let ctx_in = skb_ctx();
     let inputs = packets()
         .into_iter()
@@ -201,6 +202,55 @@ fn compare_packets(
     Some((runs, entries))
 }
 
+/// A raw tracepoint through both loaders and both engines, on argument arrays as its
+/// context: return value and maps after every run. `None` when the kernel cannot be
+/// asked; else the runs made.
+fn compare_raw_tracepoint(file: &str, bytes: &[u8], object: &Object, name: &str) -> Option<usize> {
+    let aya = match KernelObject::load_aya(bytes, object, Some(name)) {
+        Err(e) if unavailable(&e) => return None,
+        r => r.unwrap_or_else(|e| panic!("{file} {name}: aya: {e}")),
+    };
+    let ours = KernelObject::from_object(object, Some(name), None, None)
+        .unwrap_or_else(|e| panic!("{file} {name}: ebpfvm loader: {e}"));
+    let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
+    let ty = ProgramType::RawTracepoint;
+    let mut vms: Vec<Vm> = [Engine::Interpreter, Engine::Jit]
+        .into_iter()
+        .map(|engine| {
+            let mut vm = Vm::from_object_at(object, Select::Program(name), cpus, Some(ty), None)
+                .expect("our engines load it");
+            vm.set_engine(engine).expect("compiles");
+            vm
+        })
+        .collect();
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
+    let mut runs = 0;
+    for (a, b) in [(1u64, 59u64), (7, 0), (1, 59), (0xffff_ffff_0000_0003, 231)] {
+        let mut args = a.to_le_bytes().to_vec();
+        args.extend(b.to_le_bytes());
+        let mut results = Vec::new();
+        for (loader, kernel) in [("aya", &aya), ("ebpfvm", &ours)] {
+            let done = kernel
+                .program()
+                .test_run(&TestRun::context(&args))
+                .unwrap_or_else(|e| panic!("{file} {name}: {loader}: {e}"));
+            results.push((loader, (done.retval, kernel.map_entries().expect("maps"))));
+        }
+        for (vm, engine) in vms.iter_mut().zip(["interp", "jit"]) {
+            let r0 = vm.run(&mut args.clone()).result.expect("no trap");
+            results.push((engine, (r0 as u32, vm.map_entries())));
+        }
+        for (engine, observed) in &results[1..] {
+            assert_eq!(
+                &results[0].1, observed,
+                "{file} {name} args {a} {b}: aya vs {engine}"
+            );
+        }
+        runs += 1;
+    }
+    Some(runs)
+}
+
 #[test]
 fn both_loaders_and_our_engines_agree_on_every_program_aya_can_load() {
     let mut compared = Vec::new();
@@ -230,7 +280,14 @@ fn both_loaders_and_our_engines_agree_on_every_program_aya_can_load() {
                 }
                 continue;
             }
-            // No packet test run: both loaders must give the kernel's same verdict.
+            if ty == ProgramType::RawTracepoint {
+                if compare_raw_tracepoint(&file, &bytes, &object, name).is_none() {
+                    return;
+                }
+                compared.push(format!("{file} {name}"));
+                continue;
+            }
+            // No test run: both loaders must give the kernel's same verdict.
             let aya = KernelObject::load_aya(&bytes, &object, Some(name));
             if aya.as_ref().is_err_and(unavailable) {
                 return;
@@ -255,6 +312,8 @@ fn both_loaders_and_our_engines_agree_on_every_program_aya_can_load() {
         "tests/programs/aya_link.o link_tc",
         "tests/programs/aya_link.o link_socket",
         "tests/programs/aya_link.o link_cgroup",
+        "tests/programs/aya_link.o link_flow",
+        "tests/programs/aya_link.o link_raw_tp",
         "elf/tests/programs/obj/legacy_maps.o",
     ] {
         assert!(

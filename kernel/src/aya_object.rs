@@ -41,7 +41,9 @@ pub(crate) fn check(
     let entry = choose(object, program)?;
     if let Some(map) = object.maps.iter().find(|m| !m.initial_values.is_empty()) {
         return Err(KernelError::Aya(format!(
-            "map `{}` is filled from `.values`, which aya 0.14 does not do (the ebpfvm loader does)",
+            "map `{}` is filled from `.values`, which aya 0.14 does not do (its BTF map \
+             parser rejects a prog array's `values`, and it fills no slots; the ebpfvm \
+             loader does)",
             map.name
         )));
     }

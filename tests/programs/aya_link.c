@@ -3,9 +3,37 @@
  * several kinds (hash, LRU hash, per-CPU array, LPM trie, queue, ring buffer, an empty
  * prog array), .data/.rodata/.bss and a static reached through the section symbol, a
  * read-only table indexed at run time, bpf-to-bpf calls (static and global), a
- * bpf_loop callback, packet writes, and one program per packet section: xdp,
- * classifier, socket, cgroup_skb. */
+ * bpf_loop callback, packet writes, and one program per test-runnable section: xdp,
+ * classifier, socket, cgroup_skb, flow_dissector, raw_tp. */
 #include "../../examples/packet.h"
+
+/* From linux/bpf.h. */
+struct bpf_flow_keys {
+	__u16 nhoff;
+	__u16 thoff;
+	__u16 addr_proto;
+	__u8 is_frag;
+	__u8 is_first_frag;
+	__u8 is_encap;
+	__u8 ip_proto;
+	__u16 n_proto;
+	__u16 sport;
+	__u16 dport;
+	union {
+		struct {
+			__u32 ipv4_src;
+			__u32 ipv4_dst;
+		};
+		struct {
+			__u32 ipv6_src[4];
+			__u32 ipv6_dst[4];
+		};
+	};
+	__u32 flags;
+	__u32 flow_label;
+};
+#define BPF_OK 0
+#define BPF_DROP 2
 
 struct lpm_key {
 	__u32 prefixlen;
@@ -176,6 +204,38 @@ int link_cgroup(struct __sk_buff *skb)
 	total += skb->len;
 	bump(skb->protocol, skb->len);
 	return (mix(total, 1) & 1);
+}
+
+SEC("flow_dissector")
+int link_flow(struct __sk_buff *skb)
+{
+	struct bpf_flow_keys *keys = (void *)(long)skb->flow_keys;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+
+	if ((void *)(ip + 1) > end)
+		return BPF_DROP;
+	keys->n_proto = eth->h_proto;
+	keys->nhoff = sizeof(*eth);
+	keys->thoff = sizeof(*eth) + sizeof(*ip);
+	keys->addr_proto = bswap16(ETH_P_IP);
+	keys->ip_proto = ip->protocol;
+	keys->ipv4_src = ip->saddr;
+	keys->ipv4_dst = ip->daddr;
+	keys->flow_label = (__u32)mix(ip->ttl, ip->protocol);
+	bump(ip->protocol, ip->saddr);
+	return BPF_OK;
+}
+
+SEC("raw_tp/sys_enter")
+int link_raw_tp(__u64 *args)
+{
+	__u64 id = args[1];
+	total += id;
+	bump((__u32)id, (__u32)args[0]);
+	return (int)mix(id, 2);
 }
 
 char LICENSE[] SEC("license") = "GPL";
