@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use aya::maps::{Map, MapData};
 use aya::programs::{Program, ProgramError};
@@ -111,7 +111,8 @@ pub(crate) fn load(
     let name = object.programs[entry].name.as_str();
     let mut ebpf = EbpfLoader::new()
         .load(bytes)
-        .map_err(|e| aya_error("EbpfLoader::load", &e, |_| KernelError::Aya(e.to_string())))?;
+        // Creating the maps is aya's first `bpf()` call that must succeed.
+        .map_err(|e| aya_error("BPF_MAP_CREATE", &e, |_| KernelError::Aya(e.to_string())))?;
     let loaded = ebpf
         .program_mut(name)
         .ok_or_else(|| KernelError::Aya(format!("aya did not create program `{name}`")))?;
@@ -128,11 +129,11 @@ pub(crate) fn load(
             KernelError::Aya(format!("loading `{name}`: {other}"))
         }),
     })?;
-    let fd = loaded
-        .fd()
-        .map_err(|e| KernelError::Aya(format!("`{name}` has no descriptor: {e}")))
-        .and_then(|fd| duplicate(fd.as_fd(), name))?;
-    let [prog_type, prog_id, ..] = info(&fd, name)?;
+    let program_error =
+        |e: &dyn std::fmt::Display| KernelError::Aya(format!("program `{name}`: {e}"));
+    let fd = loaded.fd().map_err(|e| program_error(&e))?;
+    let fd = duplicate(fd.as_fd()).map_err(|e| program_error(&e))?;
+    let [prog_type, prog_id, ..] = sys::object_info(&fd).map_err(|e| program_error(&e))?;
     let entry_program = KernelProgram::adopt(fd, prog_type, name);
 
     // Maps in our object's order; any aya has that ours does not come after, by name.
@@ -148,15 +149,14 @@ pub(crate) fn load(
     let mut maps = Vec::new();
     let mut map_ids = HashMap::new();
     for (index, (map_name, map)) in named.into_iter().enumerate() {
-        let fd = duplicate(map_data(map).fd().as_fd(), map_name)?;
-        let [map_type, id, key_size, value_size, ..] = info(&fd, map_name)?;
-        let map = sys::Map::adopt(fd, map_type, key_size, value_size).map_err(|error| {
-            KernelError::Map {
-                map: map_name.to_string(),
-                what: "sizing its per-CPU values".to_string(),
-                error,
-            }
-        })?;
+        let map_error = |error| KernelError::Map {
+            map: map_name.to_string(),
+            what: "taking it over from aya".to_string(),
+            error,
+        };
+        let fd = duplicate(map_data(map).fd().as_fd()).map_err(map_error)?;
+        let [map_type, id, key_size, value_size, ..] = sys::object_info(&fd).map_err(map_error)?;
+        let map = sys::Map::adopt(fd, map_type, key_size, value_size).map_err(map_error)?;
         map_ids.insert(id, index as u32);
         maps.push(KernelMap::adopt(map_name, map));
     }
@@ -244,23 +244,8 @@ fn map_data(map: &Map) -> &MapData {
 }
 
 /// Our own descriptor for an object aya opened (`dup`), so it outlives aya's handles.
-fn duplicate(fd: std::os::fd::BorrowedFd<'_>, what: &str) -> Result<Fd, KernelError> {
-    fd.try_clone_to_owned()
-        .map(Fd::from)
-        .map_err(|error| KernelError::Map {
-            map: what.to_string(),
-            what: "duplicating aya's descriptor".to_string(),
-            error,
-        })
-}
-
-/// The kernel's info words for `fd` (type, id, ...).
-fn info(fd: &Fd, what: &str) -> Result<[u32; 6], KernelError> {
-    sys::object_info(fd).map_err(|error| KernelError::Map {
-        map: what.to_string(),
-        what: "reading its kernel info".to_string(),
-        error,
-    })
+fn duplicate(fd: BorrowedFd<'_>) -> io::Result<Fd> {
+    fd.try_clone_to_owned().map(Fd::from)
 }
 
 /// An aya failure: `Unavailable` when it comes from `bpf()` not being permitted here
