@@ -99,7 +99,7 @@ fn the_kernel_verifier_accepts_each_section_at_its_attach_point() {
         assert_eq!(out.status.code(), Some(0), "{section}: {err}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            r#"{"verifier":"accepted"}"#
+            r#"{"loader":"aya","verifier":"accepted"}"#
         );
     }
     // crosscheck loads each section at its attach point on every engine.

@@ -272,7 +272,7 @@ fn the_kernel_verifier_accepts_every_section_at_its_attach_point() {
         }
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            r#"{"verifier":"accepted"}"#,
+            r#"{"loader":"aya","verifier":"accepted"}"#,
             "{}: {err}",
             case.program
         );

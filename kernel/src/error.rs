@@ -79,6 +79,9 @@ pub enum KernelError {
     /// The possible CPUs could not be counted.
     #[error("cannot count the possible CPUs (/sys/devices/system/cpu/possible): {0}")]
     Cpus(io::Error),
+    /// The aya loader cannot load this object or program; the ebpfvm loader may.
+    #[error("the aya loader cannot load this: {0}")]
+    Aya(String),
     /// Something this backend does not do (yet).
     #[error("not supported by the kernel engine: {0}")]
     Unsupported(String),
@@ -93,6 +96,12 @@ impl KernelError {
             KernelError::NotLinux | KernelError::Unavailable { .. }
         )
     }
+}
+
+/// Whether errno `code` means `bpf()` is not permitted or absent here (EPERM, ENOSYS).
+#[cfg(target_os = "linux")]
+pub(crate) fn is_unpermitted(code: i32) -> bool {
+    code == EPERM || code == ENOSYS
 }
 
 /// `Unavailable` when `error` says `bpf()` is not permitted or absent, else `other`.

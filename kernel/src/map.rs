@@ -99,6 +99,15 @@ impl KernelMap {
         Ok(map)
     }
 
+    /// A map someone else created (aya), known to us by its name in the object.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn adopt(name: &str, map: sys::Map) -> KernelMap {
+        KernelMap {
+            map,
+            name: name.to_string(),
+        }
+    }
+
     /// The map's name in its object.
     pub fn name(&self) -> &str {
         &self.name

@@ -3,9 +3,10 @@
 //! arrays name (`.values`) loaded too, as the chosen program's type, and put in their
 //! slots, so tail calls work.
 //!
-//! The object is parsed and linked by our own ELF loader (`ebpfvm-elf`), not by aya or
-//! libbpf, so the kernel runs the very instructions our engines run; map references
-//! reach the kernel as map indexes with an `fd_array`.
+//! Two loaders give the same [`KernelObject`] ([`Loader`]). Ours (`ebpfvm-elf`, not aya
+//! or libbpf) links the object, so the kernel runs the very instructions our engines run;
+//! map references reach the kernel as map indexes with an `fd_array`. aya's
+//! (`aya_object.rs`) links it independently, for the programs it can load.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,25 @@ use crate::error::KernelError;
 use crate::map::{Entry, KernelMap};
 use crate::program::KernelProgram;
 use crate::sys;
+
+/// Which ELF loader linked and loaded an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loader {
+    /// Our own (`ebpfvm-elf`): any program our engines run, under any type.
+    Ebpfvm,
+    /// aya 0.14: programs of the sections it knows, under their section's type.
+    Aya,
+}
+
+impl Loader {
+    /// Its name in messages and JSON (`ebpfvm`, `aya`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Loader::Ebpfvm => "ebpfvm",
+            Loader::Aya => "aya",
+        }
+    }
+}
 
 /// An object's maps and programs in the kernel.
 #[derive(Debug)]
@@ -28,6 +48,7 @@ pub struct KernelObject {
     /// Kernel ids to object indexes, to read prog arrays and maps of maps back.
     program_ids: HashMap<u32, u32>,
     map_ids: HashMap<u32, u32>,
+    loader: Loader,
 }
 
 impl KernelObject {
@@ -41,6 +62,63 @@ impl KernelObject {
     ) -> Result<KernelObject, KernelError> {
         let object = Object::parse(bytes)?;
         KernelObject::from_object(&object, program, prog_type, expected_attach_type)
+    }
+
+    /// Parses and links the ELF object `bytes` with aya and loads program `program`
+    /// (`None`: the only one) as its section's type; `object` is the same file parsed by
+    /// our loader (for the map order and the `.values` check). What aya cannot load is a
+    /// [`KernelError::Aya`] saying why ([`KernelObject::aya_can_load`] tells beforehand).
+    pub fn load_aya(
+        bytes: &[u8],
+        object: &Object,
+        program: Option<&str>,
+    ) -> Result<KernelObject, KernelError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::aya_object::load(bytes, object, program)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (bytes, object, program);
+            Err(KernelError::NotLinux)
+        }
+    }
+
+    /// Whether [`KernelObject::load_aya`] can load `program`: `Ok`, or the reason it
+    /// cannot (a section aya does not know, an attach target needed, `.values`). Creates
+    /// nothing in the kernel.
+    pub fn aya_can_load(
+        bytes: &[u8],
+        object: &Object,
+        program: Option<&str>,
+    ) -> Result<(), KernelError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::aya_object::check(bytes, object, program).map(|_| ())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (bytes, object, program);
+            Err(KernelError::NotLinux)
+        }
+    }
+
+    /// The parts of a loaded object, from either loader.
+    pub(crate) fn assemble(
+        maps: Vec<KernelMap>,
+        entry: KernelProgram,
+        targets: Vec<KernelProgram>,
+        (program_ids, map_ids): (HashMap<u32, u32>, HashMap<u32, u32>),
+        loader: Loader,
+    ) -> KernelObject {
+        KernelObject {
+            maps,
+            entry,
+            _targets: targets,
+            program_ids,
+            map_ids,
+            loader,
+        }
     }
 
     /// Creates the object's maps and loads program `program` with the programs its prog
@@ -146,13 +224,18 @@ impl KernelObject {
         let entry = programs
             .remove(&entry)
             .ok_or_else(|| KernelError::Select("the chosen program was not loaded".to_string()))?;
-        Ok(KernelObject {
+        Ok(KernelObject::assemble(
             maps,
             entry,
-            _targets: programs.into_values().collect(),
-            program_ids,
-            map_ids,
-        })
+            programs.into_values().collect(),
+            (program_ids, map_ids),
+            Loader::Ebpfvm,
+        ))
+    }
+
+    /// The loader that linked and loaded it.
+    pub fn loader(&self) -> Loader {
+        self.loader
     }
 
     /// The chosen program.
@@ -181,7 +264,7 @@ impl KernelObject {
 }
 
 /// The index of the program named `name`, or of the only program.
-fn choose(object: &Object, name: Option<&str>) -> Result<usize, KernelError> {
+pub(crate) fn choose(object: &Object, name: Option<&str>) -> Result<usize, KernelError> {
     let names = || {
         object
             .programs

@@ -40,7 +40,7 @@ const BEFORE_VERIFICATION: &str = "(no verifier log: refused before verification
      of this type may need an expected attach type or an attach target such as a BTF id)";
 
 /// Whether this process may load programs at all: a two-instruction socket filter loads.
-fn bpf_works() -> bool {
+pub(crate) fn bpf_works() -> bool {
     const RETURN_0: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
     sys::prog_load(&sys::ProgLoad {
         prog_type: ProgramType::SocketFilter.id(),
@@ -219,6 +219,16 @@ impl KernelProgram {
             prog_type,
             name: name.to_string(),
         })
+    }
+
+    /// A program someone else loaded (aya), of kernel type `prog_type`.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn adopt(fd: Fd, prog_type: u32, name: &str) -> KernelProgram {
+        KernelProgram {
+            fd,
+            prog_type,
+            name: name.to_string(),
+        }
     }
 
     /// The kernel program type it was loaded as.

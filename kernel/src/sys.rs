@@ -87,6 +87,13 @@ mod imp {
         }
     }
 
+    /// A descriptor someone else opened (aya's, duplicated), now ours to close.
+    impl From<OwnedFd> for Fd {
+        fn from(fd: OwnedFd) -> Fd {
+            Fd(fd)
+        }
+    }
+
     /// Issues `bpf(cmd, attr, ATTR_SIZE)`; returns the non-negative result.
     ///
     /// # Safety
@@ -221,18 +228,7 @@ pub(crate) fn map_create(m: &MapCreate<'_>) -> io::Result<Map> {
     attr.0[28..44].copy_from_slice(&object_name(m.name));
     // SAFETY: MAP_CREATE reads no pointers.
     let fd = adopt(unsafe { bpf(MAP_CREATE, &mut attr)? });
-    let value_len = if PER_CPU_MAP_TYPES.contains(&m.map_type) {
-        (m.value_size as usize).div_ceil(8) * 8 * possible_cpus()? as usize
-    } else {
-        m.value_size as usize
-    };
-    Ok(Map {
-        fd,
-        map_type: m.map_type,
-        key_size: m.key_size as usize,
-        value_size: m.value_size as usize,
-        value_len,
-    })
+    Map::adopt(fd, m.map_type, m.key_size, m.value_size)
 }
 
 fn size_error(what: &str, got: usize, want: usize) -> io::Error {
@@ -243,6 +239,22 @@ fn size_error(what: &str, got: usize, want: usize) -> io::Error {
 }
 
 impl Map {
+    /// A map created elsewhere (by aya), with the sizes the kernel reports for it.
+    pub fn adopt(fd: Fd, map_type: u32, key_size: u32, value_size: u32) -> io::Result<Map> {
+        let value_len = if PER_CPU_MAP_TYPES.contains(&map_type) {
+            (value_size as usize).div_ceil(8) * 8 * possible_cpus()? as usize
+        } else {
+            value_size as usize
+        };
+        Ok(Map {
+            fd,
+            map_type,
+            key_size: key_size as usize,
+            value_size: value_size as usize,
+            value_len,
+        })
+    }
+
     /// Checks a key buffer: the map's key size (the kernel reads exactly that many bytes);
     /// an empty key (null) for maps without keys (queues, stacks) or "first key".
     fn check_key(&self, key: &[u8]) -> io::Result<()> {
@@ -330,14 +342,24 @@ const ENOENT: i32 = 2;
 /// The kernel's id of a program or map (`bpf_prog_info.id`/`bpf_map_info.id`, both the
 /// second `u32`): what the syscall side reads from prog arrays and maps of maps.
 pub(crate) fn object_id(fd: &Fd) -> io::Result<u32> {
-    let mut info = [0u8; 8];
+    Ok(object_info(fd)?[1])
+}
+
+/// The first six `u32`s of `bpf_prog_info` (type, id, ...) or `bpf_map_info` (type, id,
+/// key_size, value_size, max_entries, map_flags) of `fd`.
+pub(crate) fn object_info(fd: &Fd) -> io::Result<[u32; 6]> {
+    let mut info = [0u8; 24];
     let mut attr = Attr::new();
     attr.u32(0, fd.raw())
         .u32(4, info.len() as u32)
         .out(8, &mut info);
-    // SAFETY: the kernel writes at most info_len (8) bytes to info.
+    // SAFETY: the kernel writes at most info_len (24) bytes to info.
     unsafe { bpf(OBJ_GET_INFO_BY_FD, &mut attr)? };
-    Ok(u32::from_ne_bytes([info[4], info[5], info[6], info[7]]))
+    let mut words = [0u32; 6];
+    for (w, b) in words.iter_mut().zip(info.chunks_exact(4)) {
+        *w = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Ok(words)
 }
 
 /// What `BPF_PROG_LOAD` needs.

@@ -16,7 +16,7 @@ use ebpfvm::elf::Object;
 use ebpfvm::{Engine, Select, Vm};
 use serde_json::{json, Value};
 
-use super::kernel::{Loaded, MapContents, Source};
+use super::kernel::{choose_loader, Loaded, LoaderChoice, MapContents, Source};
 use super::packet::{self, PacketResult, PacketRun};
 use super::{read_file, CliError};
 
@@ -49,6 +49,10 @@ pub struct CrosscheckArgs {
     /// ELF objects: the program, by section name.
     #[arg(long, value_name = "NAME")]
     section: Option<String>,
+    /// ELF objects: which linker loads the object into the kernel (as `run --loader`).
+    /// Default: `aya` when aya 0.14 can load the program, else `ebpfvm`.
+    #[arg(long, value_enum)]
+    loader: Option<LoaderChoice>,
     /// One JSON object per packet, then one for the maps and one summary.
     #[arg(long)]
     json: bool,
@@ -60,6 +64,8 @@ struct Engines {
     interp: Vm,
     jit: Vm,
     kernel: Result<Loaded, String>,
+    /// The loader of an ELF object (`None` for bytecode and assembly).
+    loader: Option<LoaderChoice>,
 }
 
 fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
@@ -102,9 +108,15 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
         let interp = typed().map_err(load_error)?;
         let mut jit = typed().map_err(load_error)?;
         jit.set_engine(Engine::Jit).map_err(load_error)?;
+        let section_at = AttachType::from_section(&chosen.section)
+            .filter(|a| Some(a.prog_type()) == chosen.prog_type);
+        let overridden = Some(ty) != chosen.prog_type || at != section_at;
+        let loader = choose_loader(args.loader, (&bytes, &object, &chosen.name), overridden)?;
         let source = Source::Object {
+            bytes: &bytes,
             object: &object,
             name: &chosen.name,
+            loader,
         };
         let kernel = Loaded::try_load_at(source, ty, at)?;
         return Ok(Engines {
@@ -112,7 +124,15 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
             interp,
             jit,
             kernel,
+            loader: Some(loader),
         });
+    }
+    if args.loader.is_some() {
+        return Err(CliError::Usage(
+            "--loader chooses how an ELF object is loaded; bytecode and assembly are \
+             loaded as they are"
+                .into(),
+        ));
     }
     let ty = given.ok_or_else(|| {
         CliError::Usage("give --type: bytecode and assembly carry no program type".into())
@@ -132,6 +152,7 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
         interp,
         jit,
         kernel,
+        loader: None,
     })
 }
 
@@ -139,16 +160,17 @@ fn load(args: &CrosscheckArgs) -> Result<Engines, CliError> {
 pub fn crosscheck(args: CrosscheckArgs) -> Result<ExitCode, CliError> {
     let mut engines = load(&args)?;
     let ty = engines.ty;
+    let loader = engines.loader.map(LoaderChoice::name);
     let kernel = match &engines.kernel {
         Ok(loaded) => loaded,
         Err(log) => {
             // Our engines loaded it (their load-time checks passed); the kernel did not.
-            verdict_report(ty, Some(log), args.json);
+            verdict_report(ty, Some(log), loader, args.json);
             return Ok(ExitCode::from(1));
         }
     };
     if ContextKind::of(ty).is_none() {
-        verdict_report(ty, None, args.json);
+        verdict_report(ty, None, loader, args.json);
         return Ok(ExitCode::SUCCESS);
     }
     let run = PacketRun {
@@ -208,12 +230,16 @@ pub fn crosscheck(args: CrosscheckArgs) -> Result<ExitCode, CliError> {
     maps_report(maps_agree, &maps, args.json);
     let total = packets.len();
     if args.json {
-        let summary = json!({ "packets": total, "agree": total - differ, "differ": differ,
-                              "maps_agree": maps_agree });
+        let mut summary = json!({ "packets": total, "agree": total - differ, "differ": differ,
+                                  "maps_agree": maps_agree });
+        if let Some(loader) = loader {
+            summary["loader"] = json!(loader);
+        }
         println!("{summary}");
     } else {
+        let by = loader.map_or(String::new(), |l| format!(" (kernel: the {l} loader)"));
         println!(
-            "{total} packet(s): {} agree, {differ} differ",
+            "{total} packet(s): {} agree, {differ} differ{by}",
             total - differ
         );
     }
@@ -305,13 +331,13 @@ fn maps_report(agree: bool, maps: &[(&str, Result<MapContents, String>)], json: 
 
 /// The report for a program compared by verdict only: refused by the kernel (`log`), or
 /// a type the kernel cannot test-run with a packet.
-fn verdict_report(ty: ProgramType, refused: Option<&str>, json: bool) {
+fn verdict_report(ty: ProgramType, refused: Option<&str>, loader: Option<&str>, json: bool) {
     let kernel: Value = match refused {
         Some(log) => json!({ "verdict": "refused", "log": log }),
         None => json!({ "verdict": "accepted" }),
     };
     if json {
-        let line = json!({
+        let mut line = json!({
             "type": ty.name(),
             "agree": refused.is_none(),
             "interp": { "verdict": "accepted" },
@@ -319,17 +345,22 @@ fn verdict_report(ty: ProgramType, refused: Option<&str>, json: bool) {
             "kernel": kernel,
             "note": "only the verdicts are compared",
         });
+        if let Some(loader) = loader {
+            line["loader"] = json!(loader);
+        }
         println!("{line}");
         return;
     }
     match refused {
         Some(log) => {
-            println!("DIFFER: interp and jit load the program; the kernel refuses it:");
+            let by = loader.map_or(String::new(), |l| format!(" (loaded by the {l} loader)"));
+            println!("DIFFER: interp and jit load the program; the kernel{by} refuses it:");
             println!("{log}");
         }
         None => println!(
             "agree: every engine loads the program; `{ty}` programs have no packet test run \
-             here, so only the verdicts are compared"
+             here, so only the verdicts are compared{}",
+            loader.map_or(String::new(), |l| format!(" (kernel: the {l} loader)"))
         ),
     }
 }

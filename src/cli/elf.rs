@@ -47,6 +47,8 @@ pub struct ElfRun<'a> {
     pub json: bool,
     pub maps_json: bool,
     pub cpus: Option<u32>,
+    /// `--loader` for `--engine kernel` (default: aya where it can).
+    pub loader: Option<super::kernel::LoaderChoice>,
 }
 
 /// Whether `path` is an ELF file (by its magic).
@@ -119,7 +121,18 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         AttachType::from_section(section).filter(|a| Some(a.prog_type()) == prog_type)
     });
     if args.engine == EngineChoice::Kernel {
-        return run_in_kernel(&args, &bytes, chosen.map(|p| p.name), (prog_type, at));
+        // Only our loader takes a type or attach point other than the section's.
+        let section_at = chosen.as_ref().and_then(|p| {
+            AttachType::from_section(&p.section).filter(|a| Some(a.prog_type()) == section_type)
+        });
+        let overridden = prog_type != section_type || at != section_at;
+        return run_in_kernel(
+            &args,
+            &bytes,
+            chosen.map(|p| p.name),
+            (prog_type, at),
+            overridden,
+        );
     }
     let engine = engine_for(args.engine)?;
     if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
@@ -187,13 +200,17 @@ fn run_in_kernel(
     bytes: &[u8],
     name: Option<String>,
     (prog_type, at): (Option<ProgramType>, Option<AttachType>),
+    overridden: bool,
 ) -> Result<ExitCode, CliError> {
     use super::kernel::{self, Source};
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
     let name = name.unwrap_or_default();
+    let loader = kernel::choose_loader(args.loader, (bytes, &object, &name), overridden)?;
     let source = Source::Object {
+        bytes,
         object: &object,
         name: &name,
+        loader,
     };
     let ty = prog_type.unwrap_or(ProgramType::Syscall);
     if ContextKind::of(ty).is_some() {

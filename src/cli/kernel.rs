@@ -3,9 +3,12 @@
 //! itself does with the same program and input. Also the kernel's half of
 //! `ebpfvm crosscheck`.
 //!
-//! The kernel runs exactly the instructions our engines run: bytecode and assembly as
-//! given, ELF objects as `ebpfvm-elf` links them, with their maps created in the kernel.
-//! Without the root crate's `kernel` feature every entry point says so.
+//! Bytecode and assembly reach the kernel as given. ELF objects are linked by one of two
+//! loaders (`--loader`): aya's, the default wherever it can load the program (a section
+//! aya 0.14 knows, the section's own type and attach point, no `.values` slots), or ours
+//! (`ebpfvm-elf`, the very instructions our engines run), which loads anything our
+//! engines run. Output says which loader was used. Without the root crate's `kernel`
+//! feature every entry point says so.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,13 +24,71 @@ use super::CliError;
 /// Map contents by map name, entries sorted by key (the shape of `Vm::map_entries`).
 pub type MapContents = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
 
+/// `--loader`: which ELF linker loads an object into the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoaderChoice {
+    /// aya 0.14: its own relocation, BTF and maps; sections it knows, their own type.
+    Aya,
+    /// ebpfvm-elf, as our engines link it: any program, any type.
+    Ebpfvm,
+}
+
+impl LoaderChoice {
+    /// Its name, as `--loader` takes it and output shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoaderChoice::Aya => "aya",
+            LoaderChoice::Ebpfvm => "ebpfvm",
+        }
+    }
+}
+
 /// What the kernel engine loads.
 #[derive(Clone, Copy)]
 pub enum Source<'a> {
     /// A program without maps (bytecode, assembly).
     Program(&'a Program),
-    /// The program `name` of an ELF object, with its maps and tail-call targets.
-    Object { object: &'a Object, name: &'a str },
+    /// The program `name` of an ELF object (`bytes`, parsed as `object`), with its maps
+    /// and tail-call targets, loaded by `loader` ([`choose_loader`]).
+    Object {
+        bytes: &'a [u8],
+        object: &'a Object,
+        name: &'a str,
+        loader: LoaderChoice,
+    },
+}
+
+/// The loader for program `name` of an ELF object: `given` (`--loader`), else aya when it
+/// can load the program, else ours. `overridden`: `--type` or `--attach` differ from the
+/// section's, which only our loader honours.
+pub fn choose_loader(
+    given: Option<LoaderChoice>,
+    (bytes, object, name): (&[u8], &Object, &str),
+    overridden: bool,
+) -> Result<LoaderChoice, CliError> {
+    match given {
+        Some(LoaderChoice::Aya) if overridden => Err(CliError::Usage(
+            "--loader aya loads a program as its section's type, at its section's attach \
+             point: --type or --attach other than the section's need --loader ebpfvm"
+                .into(),
+        )),
+        Some(loader) => Ok(loader),
+        None if overridden => Ok(LoaderChoice::Ebpfvm),
+        None => {
+            #[cfg(feature = "kernel")]
+            let aya = ebpfvm_kernel::KernelObject::aya_can_load(bytes, object, Some(name)).is_ok();
+            #[cfg(not(feature = "kernel"))]
+            let aya = {
+                let _ = (bytes, object, name);
+                false
+            };
+            Ok(if aya {
+                LoaderChoice::Aya
+            } else {
+                LoaderChoice::Ebpfvm
+            })
+        }
+    }
 }
 
 /// A program loaded into the kernel.
@@ -95,10 +156,20 @@ impl Loaded {
                 Source::Program(program) => {
                     KernelProgram::load_raw(program, ty.id(), attach, "GPL").map(Inner::Program)
                 }
-                Source::Object { object, name } => {
-                    KernelObject::from_object(object, Some(name), Some(ty.id()), attach)
-                        .map(|o| Inner::Object(Box::new(o)))
-                }
+                Source::Object {
+                    bytes,
+                    object,
+                    name,
+                    loader: LoaderChoice::Aya,
+                } => KernelObject::load_aya(bytes, object, Some(name))
+                    .map(|o| Inner::Object(Box::new(o))),
+                Source::Object {
+                    object,
+                    name,
+                    loader: LoaderChoice::Ebpfvm,
+                    ..
+                } => KernelObject::from_object(object, Some(name), Some(ty.id()), attach)
+                    .map(|o| Inner::Object(Box::new(o))),
             };
             match loaded {
                 Ok(inner) => Ok(Ok(Loaded { inner })),
@@ -173,6 +244,19 @@ impl Loaded {
         match self.inner {}
     }
 
+    /// The loader of an ELF object (`None` for bytecode and assembly).
+    pub fn loader(&self) -> Option<&'static str> {
+        #[cfg(feature = "kernel")]
+        {
+            match &self.inner {
+                Inner::Program(_) => None,
+                Inner::Object(object) => Some(object.loader().name()),
+            }
+        }
+        #[cfg(not(feature = "kernel"))]
+        match self.inner {}
+    }
+
     #[cfg(feature = "kernel")]
     fn program(&self) -> &ebpfvm_kernel::KernelProgram {
         match &self.inner {
@@ -206,6 +290,7 @@ pub fn run_packets(
         None => None,
     };
     let loaded = Loaded::load(source, args.ty)?;
+    say_loader(&loaded, args.json);
     let in_capture = args.pcap.is_some();
     let mut refused = 0;
     for (index, bytes) in packets.iter().enumerate() {
@@ -223,7 +308,17 @@ pub fn run_packets(
             Err(e) => return Err(e),
         };
         let index = in_capture.then_some(index);
-        packet::report(args.ty, &result, index, args.json);
+        match (args.json, loaded.loader()) {
+            (true, Some(loader)) => {
+                let mut line = result.to_json(args.ty);
+                if let Some(i) = index {
+                    line["index"] = json!(i);
+                }
+                line["loader"] = json!(loader);
+                println!("{line}");
+            }
+            _ => packet::report(args.ty, &result, index, args.json),
+        }
     }
     if maps_json {
         println!("{}", super::elf::maps_json(loaded.map_entries()?));
@@ -247,13 +342,20 @@ pub fn run_memory(
     maps_json: bool,
 ) -> Result<ExitCode, CliError> {
     let loaded = Loaded::load_at(source, ty, at)?;
+    say_loader(&loaded, json);
+    let with_loader = |mut line: serde_json::Value| {
+        if let Some(loader) = loaded.loader() {
+            line["loader"] = json!(loader);
+        }
+        line
+    };
     if ebpfvm::ctx::is_socket_struct(ty) && ty != ProgramType::SkLookup {
         // The kernel has no test run for these types: its verifier's verdict is all it
         // can say (a refusal was an error above, with the log).
         let at = at.or(AttachType::default_for(ty));
         let at = at.map_or(String::new(), |a| format!(" at {a}"));
         if json {
-            println!("{}", json!({ "verifier": "accepted" }));
+            println!("{}", with_loader(json!({ "verifier": "accepted" })));
         } else {
             println!(
                 "accepted by the kernel verifier as a {ty} program{at} (the kernel cannot \
@@ -278,7 +380,7 @@ pub fn run_memory(
             };
             line[key] = json!(packet::hex(&after));
         }
-        println!("{line}");
+        println!("{}", with_loader(line));
     } else {
         println!("{retval} ({retval:#x})");
     }
@@ -286,6 +388,14 @@ pub fn run_memory(
         println!("{}", super::elf::maps_json(loaded.map_entries()?));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// In text mode, says on stderr which loader linked an ELF object (JSON lines carry
+/// `"loader"` instead).
+fn say_loader(loaded: &Loaded, json: bool) {
+    if let (false, Some(loader)) = (json, loaded.loader()) {
+        eprintln!("kernel engine: the object was linked and loaded by the {loader} loader");
+    }
 }
 
 /// The error for a program kind the kernel engine does not take.

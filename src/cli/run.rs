@@ -57,6 +57,12 @@ pub struct RunArgs {
     /// with their maps, tail calls and `bpf_loop`).
     #[arg(long, value_enum)]
     engine: Option<EngineChoice>,
+    /// ELF objects on `--engine kernel`: which linker loads the object into the kernel.
+    /// Default: `aya` when aya 0.14 can load the program (a section it knows, the
+    /// section's own type and attach point, no `.values` slots), else `ebpfvm` (ours,
+    /// the instructions our engines run).
+    #[arg(long, value_enum)]
+    loader: Option<super::kernel::LoaderChoice>,
     /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
     /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
@@ -183,7 +189,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let source = Path::new(super::classic::filter::SOURCE);
         return super::classic::run(classic_run(&args, source), classic);
     };
-    if super::elf::is_elf(path)? {
+    let elf = super::elf::is_elf(path)?;
+    if args.loader.is_some() && !(elf && args.engine == Some(EngineChoice::Kernel)) {
+        return Err(CliError::Usage(
+            "--loader chooses how an ELF object is loaded for --engine kernel; it applies \
+             to nothing else"
+                .into(),
+        ));
+    }
+    if elf {
         if super::regs::arch(&args.arch)? != Default::default() {
             return Err(CliError::NotSupported(format!(
                 "--arch {} for ELF objects: their kprobes run over x86_64's pt_regs",
@@ -223,6 +237,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             json: args.json,
             maps_json: args.maps_json,
             cpus: args.cpus,
+            loader: args.loader,
         });
     }
     if let Some(program) = super::classic::load(path, args.classic)? {
