@@ -711,25 +711,35 @@ fn flow_dissector_returns_the_flow_keys_as_the_packet() {
 }
 
 #[test]
-fn sk_skb_checks_its_access_rules_but_does_not_run_yet() {
-    let frame = scratch("sk_skb.bin", &udp_frame(80));
+fn sk_skb_checks_its_access_rules_and_runs_on_a_payload() {
+    let payload = scratch("sk_skb.bin", b"GET / HTTP/1.1");
     let mark = scratch("sk_skb_mark.s", b"ldxw %r0, [%r1+8]\nexit\n");
-    let out = ebpfvm(&["run", &mark, "--type", "sk_skb", "--packet", &frame]);
+    let out = ebpfvm(&["run", &mark, "--type", "sk_skb", "--packet", &payload]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("pc 0: invalid bpf_context access off=8 size=4"),
         "{err}"
     );
     let len = scratch("sk_skb_len.s", b"ldxw %r0, [%r1+0]\nexit\n");
-    let out = ebpfvm(&["run", &len, "--type", "sk_skb", "--packet", &frame]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run", &len, "--type", "sk_skb", "--packet", &payload, "--engine", engine, "--json",
+        ]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["retval"], 14, "{out:?}");
+        assert_eq!(line["action"], serde_json::Value::Null);
+        assert_eq!(line["packet"], hex(b"GET / HTTP/1.1").as_str());
+    }
+    // A context given with the payload has no kernel meaning for sk_skb.
+    let ctx = scratch("sk_skb_ctx.bin", &[0; 8]);
+    let out = ebpfvm(&[
+        "run", &len, "--type", "sk_skb", "--packet", &payload, "--ctx", &ctx,
+    ]);
     assert!(
-        err.contains(
-            "running sk_skb programs (the kernel cannot test-run them) is not supported yet"
-        ),
-        "{err}"
+        String::from_utf8_lossy(&out.stderr).contains("is not supported yet"),
+        "{out:?}"
     );
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// sk_lookup: drop lookups for local port 22, pass the rest.

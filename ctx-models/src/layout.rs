@@ -170,6 +170,10 @@ pub mod skb {
     pub const REMOTE_IP6: usize = 100;
     /// `local_ip6[0]`
     pub const LOCAL_IP6: usize = 116;
+    /// `remote_port`
+    pub const REMOTE_PORT: usize = 132;
+    /// `local_port`
+    pub const LOCAL_PORT: usize = 136;
     /// End of `local_port`.
     pub const SOCK_END: usize = 140;
     /// `data_meta`

@@ -20,6 +20,10 @@
 //! limit of the resizing helpers in the test run); `data` stays where it is and
 //! `data_end` is `data + len`, so the packet after the run is read from `len`.
 //!
+//! # sk_skb
+//! A stream payload received on a socket, not a frame (`sk_skb.rs`, modelled from the
+//! source: the kernel cannot test-run the type).
+//!
 //! # Flow dissector
 //! The packet is an Ethernet frame of 14 to 4096 bytes, copied as it is (no skb, no
 //! headroom): `data` is its first byte, `data_end` its end, and `flow_keys` points to a
@@ -39,6 +43,7 @@
 //! after `data`.
 
 mod ctx_in;
+mod sk_skb;
 
 use crate::access::ContextKind;
 use crate::layout::{flow_keys, skb, xdp};
@@ -154,6 +159,10 @@ impl PacketContext {
             len: packet.len(),
             why: why.to_string(),
         };
+        if ty == ProgramType::SkSkb {
+            // A stream payload, not a frame.
+            return PacketContext::sk_skb(packet, None);
+        }
         if packet.len() < ETH_HLEN {
             return Err(size_error("shorter than an Ethernet header (14 bytes)"));
         }
@@ -161,7 +170,7 @@ impl PacketContext {
             ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
             // Its access rules are modelled (and checked against the kernel's verifier),
             // but the kernel cannot test-run it: no reference for its context's values.
-            ContextKind::SkBuff if matches!(ty, ProgramType::SkSkb | ProgramType::LwtSeg6local) => {
+            ContextKind::SkBuff if ty == ProgramType::LwtSeg6local => {
                 Err(PacketError::Unsupported(format!(
                     "running {ty} programs (the kernel cannot test-run them)"
                 )))
@@ -325,6 +334,7 @@ impl PacketContext {
                     | ProgramType::SchedCls
                     | ProgramType::SchedAct
                     | ProgramType::LwtXmit
+                    | ProgramType::SkSkb
             ),
             legacy_loads: matches!(
                 self.ty,

@@ -33,6 +33,8 @@ pub struct ElfRun<'a> {
     /// `--optval` and `--sock` (socket and cgroup struct types).
     pub optval: Option<&'a Path>,
     pub sock: Option<&'a Path>,
+    /// `--sock` settings and `--cgroup`: what the socket helpers answer.
+    pub socket: &'a ebpfvm::SocketInfo,
     pub program: Option<&'a str>,
     pub section: Option<&'a str>,
     pub mem: Option<&'a Path>,
@@ -123,7 +125,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
     }
     let engine = engine_for(args.engine)?;
     if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
-        return run_packet(&args, &bytes, select, cpus, ty);
+        return run_packet(&args, &bytes, select, cpus, (ty, at));
     }
     if let Some(ty) = prog_type.filter(|&t| ebpfvm::ctx::is_socket_struct(t)) {
         return run_struct(&args, &bytes, select, cpus, (ty, at));
@@ -226,15 +228,20 @@ fn run_packet(
     bytes: &[u8],
     select: Select<'_>,
     cpus: u32,
-    ty: ProgramType,
+    (ty, at): (ProgramType, Option<AttachType>),
 ) -> Result<ExitCode, CliError> {
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
-    let mut vm = Vm::from_object_typed(&object, select, cpus, Some(ty))
+    let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
+    vm.set_socket(args.socket.clone());
+    let sock = match (ty, args.sock) {
+        (ProgramType::SkSkb, Some(p)) => Some(read_file(&p.to_path_buf())?),
+        _ => None,
+    };
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
-    let result = super::packet::run(
+    let result = super::packet::run_with(
         &mut vm,
         super::packet::PacketRun {
             ty,
@@ -244,6 +251,7 @@ fn run_packet(
             repeat: args.repeat,
             json: args.json,
         },
+        sock.as_deref(),
     );
     // Maps persist across the packets of one run; their contents after the last one
     // (also when a packet of the capture was refused).
@@ -266,6 +274,7 @@ fn run_struct(
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
+    vm.set_socket(args.socket.clone());
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;

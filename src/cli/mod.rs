@@ -12,6 +12,7 @@ mod packet;
 mod regs;
 mod run;
 mod seccomp;
+mod socket;
 mod trace;
 
 use std::path::PathBuf;

@@ -109,8 +109,18 @@ pub struct RunArgs {
     /// cgroup_sock_addr, sock_ops, cgroup_sockopt, sk_msg, sk_reuseport: the 80-byte
     /// `bpf_sock` the context's `sk` points to (read-only). Default: one built from the
     /// context's own fields (family, addresses, ports; zeros for cgroup_sockopt).
-    #[arg(long, value_name = "FILE")]
-    sock: Option<PathBuf>,
+    /// sk_skb: the socket the payload arrived on (family, addresses, ports; default
+    /// zeros). Settings for the socket helpers may follow, comma-separated
+    /// (`sock.bin,cookie=7` or just `cookie=7`): `cookie` (`get_socket_cookie`, default
+    /// 1; the kernel's test run gives a new counter value each run), `uid`
+    /// (`get_socket_uid`, default 0), `classid` (`get_cgroup_classid`, default 0).
+    #[arg(long, value_name = "FILE|SETTINGS")]
+    sock: Option<String>,
+    /// The socket's cgroup, for `skb_cgroup_id` and `skb_ancestor_cgroup_id`: `self`
+    /// (this process's cgroup v2, as the kernel's test run charges its socket), or the
+    /// cgroup ids from the root down (`1,4242`). Default: the root cgroup (id 1).
+    #[arg(long, value_name = "self|IDS")]
+    cgroup: Option<String>,
     /// kprobe and perf_event: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
@@ -177,6 +187,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let socket = super::socket::parse(args.sock.as_deref(), args.cgroup.as_deref())?;
     let Some(path) = &args.program else {
         // clap asks for PROGRAM unless --filter is given.
         let classic = super::classic::filter::compile(&args.filter, args.pcap.as_deref())?;
@@ -209,7 +220,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             prog_type: &args.prog_type,
             attach: args.attach.as_deref(),
             optval: args.optval.as_deref(),
-            sock: args.sock.as_deref(),
+            sock: socket.file.as_deref(),
+            socket: &socket.info,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
@@ -287,6 +299,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         // Loading checks and rewrites the context accesses as the kernel verifier does,
         // so its refusals show even for the types that cannot run.
         let mut vm = Vm::typed(loaded.program, ty, at, arch).map_err(load_error)?;
+        vm.set_socket(socket.info.clone());
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
@@ -324,10 +337,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     ctx,
                     packet: args.packet.as_deref(),
                     optval: args.optval.as_deref(),
-                    sock: args.sock.as_deref(),
+                    sock: socket.file.as_deref(),
                     json,
                 };
                 super::regs::run_struct(&mut vm, ty, &inputs)
+            }
+            ProgramType::SkSkb => {
+                let sock = socket.file.as_ref().map(read_file).transpose()?;
+                super::packet::run_with(&mut vm, packet_run(&args, ty), sock.as_deref())
             }
             _ => super::packet::run(&mut vm, packet_run(&args, ty)),
         };

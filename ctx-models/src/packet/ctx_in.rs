@@ -54,6 +54,12 @@ impl PacketContext {
         ctx_in: &[u8],
     ) -> Result<PacketContext, PacketError> {
         let kind = ContextKind::of(ty).ok_or(PacketError::NotPacketType(ty))?;
+        if ty == ProgramType::SkSkb {
+            return Err(PacketError::Unsupported(
+                "a context given with an sk_skb payload (the kernel has no test run to take one)"
+                    .into(),
+            ));
+        }
         let size = match kind {
             ContextKind::SkBuff if ty == ProgramType::FlowDissector => flow_keys::SIZE,
             ContextKind::SkBuff => skb::SIZE,
