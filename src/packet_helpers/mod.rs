@@ -99,6 +99,7 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
         helpers.register(68, move |c, a| load_bytes_relative(c, data_offset, a));
         register_resize(helpers, ty, data_offset as usize);
         if ty == ProgramType::SkSkb {
+            helpers.register(43, sk_skb::change_head);
             helpers.register(50, sk_skb::adjust_room);
             let last_map = LastRedirect::clone(last);
             helpers.register(52, move |c, a| sk_skb::redirect(c, false, a, &last_map));

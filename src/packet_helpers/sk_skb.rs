@@ -12,6 +12,11 @@
 //!   The map must be a `sockmap` for the first, a `sockhash` for the second (the
 //!   kernel verifier refuses others; here the call faults saying so).
 //!
+//! - `skb_change_head` (43): the common helper (`skb_resize.rs`), but the headers'
+//!   offsets stay 0: the IP and TCP headers lie before the payload, and the kernel
+//!   (since 6.13) counts negative offsets as 0 in `skb_change_tail`'s minimum; how far
+//!   before is not known here, so a push never brings them into the payload.
+//!
 //! `data` stays where it is (as the other resizing helpers keep it): growing at the
 //! front moves the payload's bytes up.
 
@@ -56,6 +61,14 @@ pub(super) fn adjust_room(
     };
     set_payload(c, ctx, data, &new)?;
     Ok(0)
+}
+
+pub(super) fn change_head(c: &mut HelperContext<'_, '_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let result = super::skb_resize::change_head(c, 0, a)?;
+    for field in [skb::NET_OFFSET, skb::MAC_OFFSET] {
+        c.write(a[0].wrapping_add(field as u64), &0u32.to_le_bytes())?;
+    }
+    Ok(result)
 }
 
 /// Makes `bytes` the payload at `data`: the region's window, `data_end` and `len`.

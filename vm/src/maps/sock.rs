@@ -7,9 +7,9 @@
 //! kernel by `tests/sk_skb.rs`):
 //!
 //! - `max_entries` > 0, the value 4 or 8 bytes, flags `BPF_F_NUMA_NODE`,
-//!   `BPF_F_RDONLY`, `BPF_F_WRONLY` only, else `EINVAL`; a sockmap's key is 4 bytes
+//!   `BPF_F_RDONLY`, `BPF_F_WRONLY` only (not both), else `EINVAL`; a sockmap's key is 4 bytes
 //!   (else `EINVAL`), a sockhash's 1 to 512 (0 is `EINVAL`, more `E2BIG`).
-//! - Updates (source, not compared: the kernel's need real sockets): flags above
+//! - Updates (compared with real TCP sockets; deletes are from the source): flags above
 //!   `BPF_EXIST` are `EINVAL`; a sockmap index past `max_entries` is `E2BIG`;
 //!   `BPF_NOEXIST` on an entry is `EEXIST`, `BPF_EXIST` on a missing one `ENOENT`; a
 //!   full sockhash is `E2BIG`. Deleting an empty sockmap slot is `EINVAL`, a missing
@@ -24,6 +24,8 @@ use super::{MapError, MapKind, MapSpec, BPF_EXIST, BPF_NOEXIST};
 
 /// `BPF_F_NUMA_NODE`, `BPF_F_RDONLY`, `BPF_F_WRONLY`: the creation flags allowed.
 const CREATE_FLAGS: u32 = (1 << 2) | (1 << 3) | (1 << 4);
+/// `BPF_F_RDONLY | BPF_F_WRONLY`: one or the other (both is `EINVAL`).
+const RDONLY_WRONLY: u32 = (1 << 3) | (1 << 4);
 /// The largest sockhash key (`MAX_BPF_STACK`).
 const MAX_KEY: u32 = 512;
 
@@ -48,6 +50,7 @@ impl SockMap {
             || !key_ok
             || !matches!(spec.value_size, 4 | 8)
             || spec.flags & !CREATE_FLAGS != 0
+            || spec.flags & RDONLY_WRONLY == RDONLY_WRONLY
         {
             return Err(MapError::Invalid);
         }
