@@ -1040,3 +1040,96 @@ fn message_and_reuseport_types_check_their_rules() {
         );
     }
 }
+
+/// sk_skb on the command line: the socket's fields from `--sock FILE`, the socket
+/// helpers' answers from `--sock` settings and `--cgroup`, the action per attach point.
+#[test]
+fn sk_skb_takes_its_socket_and_settings_from_the_command_line() {
+    // struct bpf_sock: family AF_INET, local 127.0.0.1:443 (host order), remote port
+    // 8080 (big-endian).
+    let mut sock = vec![0u8; 80];
+    sock[4] = 2;
+    sock[24..28].copy_from_slice(&[127, 0, 0, 1]);
+    sock[44..48].copy_from_slice(&443u32.to_le_bytes());
+    sock[48..50].copy_from_slice(&8080u16.to_be_bytes());
+    let sock = scratch("sk_skb_sock.bin", &sock);
+    let payload = scratch("sk_skb_payload.bin", b"abc");
+    // r0 = local_port + family + cookie + skb_cgroup_id... each helper its own run.
+    let fields = scratch(
+        "sk_skb_fields.s",
+        b"ldxw %r0, [%r1+136]\nldxw %r2, [%r1+88]\nadd %r0, %r2\nexit\n",
+    );
+    let cookie = scratch("sk_skb_cookie.s", b"call 46\nexit\n");
+    let uid = scratch("sk_skb_uid.s", b"call 47\nexit\n");
+    let run = |prog: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run", prog, "--type", "sk_skb", "--packet", &payload, "--json",
+        ];
+        args.extend_from_slice(extra);
+        json_lines(&ebpfvm(&args))[0]["retval"].clone()
+    };
+    assert_eq!(run(&fields, &["--sock", &sock]), 445);
+    assert_eq!(run(&fields, &[]), 0);
+    let with_cookie = format!("{sock},cookie=0x2a,uid=1000");
+    assert_eq!(run(&cookie, &["--sock", &with_cookie]), 42);
+    assert_eq!(run(&cookie, &["--sock", "cookie=7"]), 7);
+    assert_eq!(run(&cookie, &[]), 1);
+    assert_eq!(run(&uid, &["--sock", &with_cookie]), 1000);
+    // tc's skb_cgroup_id and skb_ancestor_cgroup_id follow --cgroup.
+    let frame = scratch("sk_skb_frame.bin", &udp_frame(80));
+    let cgid = scratch("tc_cgroup_id.s", b"call 79\nexit\n");
+    let ancestor = scratch("tc_ancestor.s", b"mov %r2, 1\ncall 83\nexit\n");
+    let tc = |prog: &str, cgroup: &str| {
+        let out = ebpfvm(&[
+            "run",
+            prog,
+            "--type",
+            "sched_cls",
+            "--packet",
+            &frame,
+            "--cgroup",
+            cgroup,
+            "--json",
+        ]);
+        json_lines(&out)[0]["retval"].clone()
+    };
+    assert_eq!(tc(&cgid, "1,300,4242"), 4242);
+    assert_eq!(tc(&ancestor, "1,300,4242"), 300);
+    assert_eq!(tc(&ancestor, "1"), 0);
+    // Bad settings are usage errors.
+    let out = ebpfvm(&[
+        "run", &cookie, "--type", "sk_skb", "--packet", &payload, "--sock", "colour=3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown setting `colour`"),
+        "{out:?}"
+    );
+    let out = ebpfvm(&[
+        "run",
+        &cgid,
+        "--type",
+        "sched_cls",
+        "--packet",
+        &frame,
+        "--cgroup",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    // The stream parser's result is a length.
+    let len = scratch("sk_skb_parser.s", b"ldxw %r0, [%r1+0]\nexit\n");
+    let out = ebpfvm(&[
+        "run",
+        &len,
+        "--type",
+        "sk_skb",
+        "--attach",
+        "stream_parser",
+        "--packet",
+        &payload,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "3 (0x3) MESSAGE_LENGTH"
+    );
+}

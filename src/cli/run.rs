@@ -60,7 +60,8 @@ pub struct RunArgs {
     /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
     /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
-    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
+    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds
+    /// (`sk_skb`: on a stream payload from the `--sock` socket, at `--attach`'s point);
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
     /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
     /// arguments), `tracepoint` (`--tracepoint`/`--format` with `--fields`, or `--ctx`)
@@ -88,9 +89,9 @@ pub struct RunArgs {
     /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
-    /// One packet (an Ethernet frame) for packet program types; for `sock_ops` (a TCP
-    /// header), `sk_msg` (the message) and `sk_reuseport` the bytes their pointer fields
-    /// span.
+    /// One packet (an Ethernet frame) for packet program types; for `sk_skb` the stream
+    /// payload (not a frame); for `sock_ops` (a TCP header), `sk_msg` (the message) and
+    /// `sk_reuseport` the bytes their pointer fields span.
     #[arg(long, value_name = "FILE")]
     packet: Option<PathBuf>,
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
