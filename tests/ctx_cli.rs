@@ -1133,3 +1133,53 @@ fn sk_skb_takes_its_socket_and_settings_from_the_command_line() {
         "3 (0x3) MESSAGE_LENGTH"
     );
 }
+
+/// `--cgroup self` gives our engines this process's cgroup, as the kernel's test run
+/// charges its socket: `skb_cgroup_id` and its ancestors agree with `--engine kernel`.
+#[test]
+fn cgroup_self_matches_the_kernel_engine() {
+    let frame = scratch("cgroup_self.bin", &udp_frame(80));
+    for (name, asm) in [
+        ("cgroup_self_id.s", &b"call 79\nexit\n"[..]),
+        ("cgroup_self_root.s", b"mov %r2, 0\ncall 83\nexit\n"),
+        ("cgroup_self_deep.s", b"mov %r2, 9\ncall 83\nexit\n"),
+    ] {
+        let prog = scratch(name, asm);
+        let kernel = ebpfvm(&[
+            "run",
+            &prog,
+            "--type",
+            "sched_cls",
+            "--packet",
+            &frame,
+            "--engine",
+            "kernel",
+            "--json",
+        ]);
+        let err = String::from_utf8_lossy(&kernel.stderr);
+        if err.contains("not permitted") || err.contains("only on Linux") {
+            eprintln!("skipped: {}", err.trim());
+            return;
+        }
+        for engine in ["interp", "jit"] {
+            let ours = ebpfvm(&[
+                "run",
+                &prog,
+                "--type",
+                "sched_cls",
+                "--packet",
+                &frame,
+                "--cgroup",
+                "self",
+                "--engine",
+                engine,
+                "--json",
+            ]);
+            assert_eq!(
+                json_lines(&ours)[0]["retval"],
+                json_lines(&kernel)[0]["retval"],
+                "{name} {engine}: {ours:?} {kernel:?}"
+            );
+        }
+    }
+}
