@@ -484,7 +484,10 @@ fn each_helper_follows_the_kernel_source() {
     // skb_change_head: zeros before the payload.
     let head =
         |room: u64, flags: u64| helper(43, &format!("lddw %r2, {room:#x}\nmov %r3, {flags}"), p);
-    assert_eq!(head(3, 0), (with_len(13, 0), b"\x00\x00\x000123456789".to_vec()));
+    assert_eq!(
+        head(3, 0),
+        (with_len(13, 0), b"\x00\x00\x000123456789".to_vec())
+    );
     assert_eq!(head(3, 1).0, with_len(10, EINVAL & 0xffff_ffff));
     assert_eq!(head(16055, 0).0, with_len(10, EINVAL & 0xffff_ffff));
     // skb_pull_data: everything is linear; more than the payload is -ENOMEM.
