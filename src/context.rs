@@ -263,6 +263,12 @@ impl Vm {
             };
             regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());
         }
+        if let Some((sock, at)) = regions.sock {
+            let Some(addr) = map.map_ro(RegionKind::ReadOnly, sock) else {
+                return too_large(0);
+            };
+            regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+        }
         if regions.legacy_loads {
             map.set_packet(packet);
         }

@@ -543,6 +543,11 @@ fn the_context_carries_the_socket() {
     let make = || Vm::with_attach(program.clone(), AttachType::SkbVerdict).unwrap();
     let (r0, ..) = run_both(make, b"x", Some(&sock));
     assert_eq!(r0 as u16, u16::from_le_bytes(50000u16.to_be_bytes()));
+    // `sk` points to the same socket: its src_port (local, host order).
+    let through_sk = "ldxdw %r2, [%r1+168]\nmov %r0, 99\njeq %r2, 0, +1\nldxw %r0, [%r2+44]\nexit";
+    let program = ebpfvm::isa::assemble(through_sk).unwrap();
+    let make = || Vm::with_attach(program.clone(), AttachType::StreamVerdict).unwrap();
+    assert_eq!(run_both(make, b"x", Some(&sock)).0, 443);
     // A socket struct the kernel could not hold is refused.
     let mut bad = sock.clone();
     bad[72] = 0xff;

@@ -1,6 +1,8 @@
 //! The helpers that ask about the socket a packet belongs to: `get_socket_cookie` (46),
-//! `get_socket_uid` (47), `skb_cgroup_id` (79), `skb_ancestor_cgroup_id` (83) and
-//! `get_cgroup_classid` (17). Their answers are facts about the host, not about the
+//! `get_socket_uid` (47), `skb_cgroup_id` (79), `skb_ancestor_cgroup_id` (83),
+//! `sk_cgroup_id` (128) and `sk_ancestor_cgroup_id` (129) of the socket `__sk_buff->sk`
+//! points to (the only socket pointer these types get here), and `get_cgroup_classid`
+//! (17). Their answers are facts about the host, not about the
 //! packet, so they come from a [`SocketInfo`] the embedder sets ([`crate::Vm::set_socket`]).
 //!
 //! In the kernel's test run of a socket-buffer program, the buffer belongs to a dummy
@@ -75,6 +77,22 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, socket: &SharedSo
         let s = SharedSocket::clone(socket);
         // The level is an int: negative or deeper than the socket's cgroup gives 0.
         helpers.register(83, move |_, [_, level, ..]| {
+            let level = usize::try_from(level as i32).ok();
+            Ok(get(&s, |i| {
+                level.and_then(|l| i.cgroup.get(l).copied()).unwrap_or(0)
+            }))
+        });
+    }
+    // The socket pointer is the packet's own socket (the verifier makes it non-NULL).
+    if allowed(128) {
+        let s = SharedSocket::clone(socket);
+        helpers.register(128, move |_, _| {
+            Ok(get(&s, |i| i.cgroup.last().copied().unwrap_or(0)))
+        });
+    }
+    if allowed(129) {
+        let s = SharedSocket::clone(socket);
+        helpers.register(129, move |_, [_, level, ..]| {
             let level = usize::try_from(level as i32).ok();
             Ok(get(&s, |i| {
                 level.and_then(|l| i.cgroup.get(l).copied()).unwrap_or(0)

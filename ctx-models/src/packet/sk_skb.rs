@@ -15,6 +15,7 @@
 //!   received by TCP, `pkt_type` `PACKET_HOST`, no VLAN tag, mark, priority or hash.
 //! - The IP and TCP headers lie before `data`, so the headers' offsets count as 0 for
 //!   `skb_change_tail`'s minimum (kernels since 6.13 ignore negative offsets there).
+//! - `sk` points to that socket (as given; zeros without one).
 //! - The payload may grow to [`SKB_MAX_LEN`] bytes, as the resizing helpers allow.
 
 use super::{put32, PacketContext, PacketError, SKB_HEADER_SLACK, SKB_MAX_LEN};
@@ -84,6 +85,7 @@ impl PacketContext {
             xdp_given: [0; 2],
             flow_keys: Vec::new(),
             flags_given: 0,
+            sock: socket,
         })
     }
 }
