@@ -1183,3 +1183,55 @@ fn cgroup_self_matches_the_kernel_engine() {
         }
     }
 }
+
+/// `--map-update` fills an ELF object's socket map (with cookies) before the run; the
+/// sk_skb verdict's redirect is recorded in the JSON.
+#[test]
+fn sk_skb_redirects_through_a_socket_map_filled_on_the_command_line() {
+    let object = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/sk_skb.o");
+    let payload = scratch("sk_skb_redirect.bin", b"\x02hi");
+    for engine in ["interp", "jit"] {
+        let out = ebpfvm(&[
+            "run",
+            object,
+            "--program",
+            "by_first_byte",
+            "--packet",
+            &payload,
+            "--engine",
+            engine,
+            "--map-update",
+            "by_byte:02000000=2a00000000000000",
+            "--json",
+        ]);
+        let line = &json_lines(&out)[0];
+        assert_eq!(line["action"], "SK_PASS", "{out:?}");
+        let redirect = &line["redirect"];
+        assert_eq!(redirect["map"], "by_byte");
+        assert_eq!(redirect["key"], "02000000");
+        assert_eq!(redirect["cookie"], 42);
+        assert_eq!(redirect["flags"], 1);
+    }
+    // Refusals: an index past the map (E2BIG), a map the object does not have, bad hex,
+    // a program that is not an ELF object.
+    for update in [
+        "by_byte:09000000=2a00000000000000",
+        "nope:00=00",
+        "by_byte:0=1",
+    ] {
+        let out = ebpfvm(&[
+            "run",
+            object,
+            "--program",
+            "by_first_byte",
+            "--packet",
+            &payload,
+            "--map-update",
+            update,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{update}: {out:?}");
+    }
+    let asm = scratch("map_update.s", b"mov %r0, 0\nexit\n");
+    let out = ebpfvm(&["run", &asm, "--map-update", "m:00=00"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

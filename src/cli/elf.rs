@@ -35,6 +35,8 @@ pub struct ElfRun<'a> {
     pub sock: Option<&'a Path>,
     /// `--sock` settings and `--cgroup`: what the socket helpers answer.
     pub socket: &'a ebpfvm::SocketInfo,
+    /// `--map-update`: entries written into the maps before the first run.
+    pub map_updates: &'a [super::map_update::MapUpdate],
     pub program: Option<&'a str>,
     pub section: Option<&'a str>,
     pub mem: Option<&'a Path>,
@@ -121,6 +123,11 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         AttachType::from_section(section).filter(|a| Some(a.prog_type()) == prog_type)
     });
     if args.engine == EngineChoice::Kernel {
+        if !args.map_updates.is_empty() {
+            return Err(CliError::NotSupported(
+                "--map-update with --engine kernel is not supported yet".into(),
+            ));
+        }
         return run_in_kernel(&args, &bytes, chosen.map(|p| p.name), (prog_type, at));
     }
     let engine = engine_for(args.engine)?;
@@ -145,6 +152,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
                 .into(),
         ));
     }
+    super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
     vm.set_engine(engine)
         .map_err(|e| load_error(args.path, e))?;
@@ -234,6 +242,7 @@ fn run_packet(
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
     vm.set_socket(args.socket.clone());
+    super::map_update::apply(&vm, args.map_updates)?;
     let sock = match (ty, args.sock) {
         (ProgramType::SkSkb, Some(p)) => Some(read_file(&p.to_path_buf())?),
         _ => None,
@@ -275,6 +284,7 @@ fn run_struct(
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
     vm.set_socket(args.socket.clone());
+    super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;

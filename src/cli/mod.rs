@@ -8,6 +8,7 @@ mod elf;
 mod input;
 mod kernel;
 mod lirc;
+mod map_update;
 mod packet;
 mod regs;
 mod run;

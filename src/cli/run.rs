@@ -122,6 +122,11 @@ pub struct RunArgs {
     /// cgroup ids from the root down (`1,4242`). Default: the root cgroup (id 1).
     #[arg(long, value_name = "self|IDS")]
     cgroup: Option<String>,
+    /// ELF objects: write an entry into a map before the first run, `NAME:KEY=VALUE`
+    /// with hex bytes in memory order (`socks:00000000=2a00000000000000`); repeatable.
+    /// A socket map's value is the socket's cookie.
+    #[arg(long, value_name = "NAME:KEY=VALUE", value_parser = super::map_update::parse)]
+    map_update: Vec<super::map_update::MapUpdate>,
     /// kprobe and perf_event: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
@@ -223,6 +228,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             optval: args.optval.as_deref(),
             sock: socket.file.as_deref(),
             socket: &socket.info,
+            map_updates: &args.map_update,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
@@ -243,6 +249,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             return Err(super::kernel::not_for("classic BPF programs", path));
         }
         return super::classic::run(classic_run(&args, path), program);
+    }
+    if !args.map_update.is_empty() {
+        return Err(CliError::Usage(
+            "--map-update needs an ELF object (its maps)".into(),
+        ));
     }
     let prog_type = check_type(&args.prog_type)?;
     let at = attach_point(prog_type, args.attach.as_deref())?;
