@@ -54,6 +54,7 @@ impl Vm {
         vm.attach = at.or(AttachType::default_for(ty));
         vm::kernel_helpers::register(&mut vm.helpers, &vm.kernel);
         crate::packet_helpers::register(&mut vm.helpers, ty, &vm.redirect);
+        crate::packet_helpers::register_socket(&mut vm.helpers, ty, &vm.socket);
         if ty == ProgramType::LircMode2 {
             crate::lirc_helpers::register(&mut vm.helpers, &vm.rc_calls);
         }
@@ -131,6 +132,7 @@ impl Vm {
             .and_then(|t| entry_at.or(AttachType::default_for(t)));
         if let Some(t) = vm.prog_type {
             crate::packet_helpers::register(&mut vm.helpers, t, &vm.redirect);
+            crate::packet_helpers::register_socket(&mut vm.helpers, t, &vm.socket);
             vm.check_helpers()?;
         }
         Ok(vm)
@@ -140,6 +142,24 @@ impl Vm {
     /// last [`Vm::run_packet`], if the program called one.
     pub fn last_redirect(&self) -> Option<crate::Redirect> {
         self.redirect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets the socket the socket helpers describe (`bpf_get_socket_cookie`,
+    /// `bpf_get_socket_uid`, `bpf_skb_cgroup_id`, `bpf_skb_ancestor_cgroup_id`,
+    /// `bpf_get_cgroup_classid`) for the runs that follow; default [`SocketInfo`].
+    ///
+    /// [`SocketInfo`]: crate::SocketInfo
+    pub fn set_socket(&mut self, info: crate::SocketInfo) -> &mut Vm {
+        *self.socket.lock().unwrap_or_else(|e| e.into_inner()) = info;
+        self
+    }
+
+    /// The socket the socket helpers describe.
+    pub fn socket(&self) -> crate::SocketInfo {
+        self.socket
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -239,6 +259,12 @@ impl Vm {
         }
         if let Some((keys, at)) = regions.flow_keys {
             let Some(addr) = map.map_mut(RegionKind::Context, keys) else {
+                return too_large(0);
+            };
+            regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());
+        }
+        if let Some((sock, at)) = regions.sock {
+            let Some(addr) = map.map_ro(RegionKind::ReadOnly, sock) else {
                 return too_large(0);
             };
             regions.ctx[at..at + 8].copy_from_slice(&addr.to_le_bytes());

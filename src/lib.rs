@@ -56,6 +56,7 @@ macro_rules! execute {
 }
 pub(crate) use execute;
 
+pub mod cgroup;
 pub mod conformance;
 mod context;
 mod lirc_helpers;
@@ -68,7 +69,7 @@ pub use ebpfvm_isa as isa;
 pub use ebpfvm_vm as vm;
 pub use lirc_helpers::RcCall;
 pub use object::{ElfProgram, Select};
-pub use packet_helpers::Redirect;
+pub use packet_helpers::{Redirect, SocketInfo};
 
 pub use ebpfvm_jit as jit;
 
@@ -152,6 +153,8 @@ pub struct Vm {
     redirect: packet_helpers::LastRedirect,
     /// The `rc_*` helper calls of `lirc_mode2` runs, until taken.
     rc_calls: lirc_helpers::RcCalls,
+    /// The socket the socket helpers (`get_socket_cookie`, ...) describe.
+    socket: packet_helpers::SharedSocket,
 }
 
 impl Vm {
@@ -173,6 +176,7 @@ impl Vm {
             attach: None,
             redirect: Default::default(),
             rc_calls: Default::default(),
+            socket: Default::default(),
         })
     }
 

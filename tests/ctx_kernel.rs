@@ -393,8 +393,8 @@ fn sock_access_program(field: i16, check: bool, off: i16, size: u32, kind: Acces
 }
 
 /// Every access through every socket pointer of a context (`bpf_sock_addr.sk`,
-/// `bpf_sockopt.sk`, `bpf_sock_ops.sk`, `sk_msg_md.sk`, `sk_reuseport_md.sk` and
-/// `migrating_sk`), with and without a NULL check first, is accepted or refused as the
+/// `bpf_sockopt.sk`, `bpf_sock_ops.sk`, `sk_msg_md.sk`, `sk_reuseport_md.sk`,
+/// `migrating_sk` and `__sk_buff.sk`), with and without a NULL check first, is accepted or refused as the
 /// kernel verifier decides, with its message.
 #[test]
 fn socket_pointer_rules_match_the_kernel() {
@@ -415,6 +415,11 @@ fn socket_pointer_rules_match_the_kernel() {
         (ProgramType::SkMsg, 72),
         (ProgramType::SkReuseport, 40),
         (ProgramType::SkReuseport, 48),
+        (ProgramType::SchedCls, 168),
+        (ProgramType::SocketFilter, 168),
+        (ProgramType::CgroupSkb, 168),
+        (ProgramType::LwtXmit, 168),
+        (ProgramType::SkSkb, 168),
     ] {
         for check in [false, true] {
             for off in -4..88 {
@@ -564,7 +569,7 @@ fn writable(ty: ProgramType) -> Vec<(i16, u32)> {
 fn is_pointer(ty: ProgramType, off: i16) -> bool {
     match ContextKind::of(ty).unwrap() {
         ContextKind::XdpMd => off < 12,
-        ContextKind::SkBuff => matches!(off, 76 | 80 | 140),
+        ContextKind::SkBuff => matches!(off, 76 | 80 | 140 | 168),
     }
 }
 

@@ -21,6 +21,7 @@ const TYPES: &[ProgramType] = &[
     ProgramType::LwtIn,
     ProgramType::LwtOut,
     ProgramType::LwtXmit,
+    ProgramType::SkSkb,
 ];
 
 fn reg(n: u8) -> Reg {
@@ -90,7 +91,8 @@ fn insn(kind: u8, a: u8, b: u8, off: i16, imm: i32) -> Insn {
         5 => Insn::Call(CallTarget::Helper(
             [
                 9, 10, 11, 23, 26, 28, 44, 54, 65, 189, 190, 18, 19, 31, 32, 38, 43, 50, 51, 68,
-            ][b as usize % 20],
+                17, 39, 46, 47, 52, 72, 79, 83,
+            ][b as usize % 28],
         )),
         6 => Insn::Alu {
             width: Width::W64,

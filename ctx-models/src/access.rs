@@ -277,7 +277,8 @@ fn skb_conversion(off: usize, size: u32, kind: AccessKind) -> Result<Conversion,
         skb::DATA_META => Conversion::Pointer {
             slot: skb::SLOT_DATA_META,
         },
-        skb::SK => return Err(AccessError::Unsupported("reading __sk_buff->sk")),
+        // The model holds the socket's guest address there (the field is 64 bits).
+        skb::SK => Conversion::Plain,
         _ if !write && off % 4 != 0 && size >= skb_target_size(off & !3) => {
             Conversion::AtField { off: off & !3 }
         }

@@ -170,6 +170,10 @@ pub mod skb {
     pub const REMOTE_IP6: usize = 100;
     /// `local_ip6[0]`
     pub const LOCAL_IP6: usize = 116;
+    /// `remote_port`
+    pub const REMOTE_PORT: usize = 132;
+    /// `local_port`
+    pub const LOCAL_PORT: usize = 136;
     /// End of `local_port`.
     pub const SOCK_END: usize = 140;
     /// `data_meta`
@@ -198,8 +202,12 @@ pub mod skb {
     /// Backing model, private: the MAC header's offset from `data` (i32: -14 for the
     /// types that start at layer 3 until `skb_change_head` resets it to `data`).
     pub const MAC_OFFSET: usize = 220;
+    /// Backing model, private: `gso_size` as given in `ctx_in` (32 bits), which the
+    /// kernel returns in `ctx_out` while programs read its 16-bit `skb_shared_info`
+    /// field (the uapi field holds the low half).
+    pub const GSO_SIZE_GIVEN: usize = 224;
     /// Size of the backing model.
-    pub const MODEL_SIZE: usize = 224;
+    pub const MODEL_SIZE: usize = 232;
 }
 
 /// Offsets of `struct xdp_md` fields and of its backing model's slots.

@@ -20,6 +20,10 @@
 //! limit of the resizing helpers in the test run); `data` stays where it is and
 //! `data_end` is `data + len`, so the packet after the run is read from `len`.
 //!
+//! # sk_skb
+//! A stream payload received on a socket, not a frame (`sk_skb.rs`, modelled from the
+//! source: the kernel cannot test-run the type).
+//!
 //! # Flow dissector
 //! The packet is an Ethernet frame of 14 to 4096 bytes, copied as it is (no skb, no
 //! headroom): `data` is its first byte, `data_end` its end, and `flow_keys` points to a
@@ -39,6 +43,7 @@
 //! after `data`.
 
 mod ctx_in;
+mod sk_skb;
 
 use crate::access::ContextKind;
 use crate::layout::{flow_keys, skb, xdp};
@@ -122,6 +127,9 @@ pub struct PacketContext {
     /// the flags given in `ctx_in`, which the kernel returns unchanged in `ctx_out`.
     flow_keys: Vec<u8>,
     flags_given: u32,
+    /// Socket-buffer types: the `struct bpf_sock` behind `__sk_buff->sk` (the test
+    /// run's dummy socket, or for `sk_skb` the socket given); empty: none.
+    sock: Vec<u8>,
 }
 
 /// The pieces an engine maps for a run: the context model, the packet region
@@ -143,6 +151,9 @@ pub struct Regions<'a> {
     /// Flow dissector: the flow keys, a region of their own whose guest address goes
     /// into `ctx` at the given offset (64 bits).
     pub flow_keys: Option<(&'a mut [u8], usize)>,
+    /// Socket-buffer types: the `struct bpf_sock` behind `sk` (read-only), whose guest
+    /// address goes into `ctx` at the given offset (64 bits).
+    pub sock: Option<(&'a [u8], usize)>,
 }
 
 impl PacketContext {
@@ -154,6 +165,10 @@ impl PacketContext {
             len: packet.len(),
             why: why.to_string(),
         };
+        if ty == ProgramType::SkSkb {
+            // A stream payload, not a frame.
+            return PacketContext::sk_skb(packet, None);
+        }
         if packet.len() < ETH_HLEN {
             return Err(size_error("shorter than an Ethernet header (14 bytes)"));
         }
@@ -161,7 +176,7 @@ impl PacketContext {
             ContextKind::XdpMd => Ok(PacketContext::xdp(packet)),
             // Its access rules are modelled (and checked against the kernel's verifier),
             // but the kernel cannot test-run it: no reference for its context's values.
-            ContextKind::SkBuff if matches!(ty, ProgramType::SkSkb | ProgramType::LwtSeg6local) => {
+            ContextKind::SkBuff if ty == ProgramType::LwtSeg6local => {
                 Err(PacketError::Unsupported(format!(
                     "running {ty} programs (the kernel cannot test-run them)"
                 )))
@@ -211,6 +226,7 @@ impl PacketContext {
             xdp_given: [0; 2],
             flow_keys: Vec::new(),
             flags_given: 0,
+            sock: Vec::new(),
         }
     }
 
@@ -236,6 +252,7 @@ impl PacketContext {
             xdp_given: [0; 2],
             flow_keys: keys,
             flags_given: flags,
+            sock: Vec::new(),
         }
     }
 
@@ -274,6 +291,7 @@ impl PacketContext {
         // helpers that add headers without that limit (a VLAN tag, IPv4 to IPv6).
         let mut buf = vec![0; data + SKB_MAX_LEN + SKB_HEADER_SLACK];
         buf[..packet.len()].copy_from_slice(packet);
+        let sock = dummy_sock(&ctx);
         PacketContext {
             ty,
             kind: ContextKind::SkBuff,
@@ -287,6 +305,7 @@ impl PacketContext {
             xdp_given: [0; 2],
             flow_keys: Vec::new(),
             flags_given: 0,
+            sock,
         }
     }
 
@@ -325,6 +344,7 @@ impl PacketContext {
                     | ProgramType::SchedCls
                     | ProgramType::SchedAct
                     | ProgramType::LwtXmit
+                    | ProgramType::SkSkb
             ),
             legacy_loads: matches!(
                 self.ty,
@@ -333,6 +353,7 @@ impl PacketContext {
             pointers,
             flow_keys: (self.ty == ProgramType::FlowDissector)
                 .then_some((&mut self.flow_keys[..], skb::FLOW_KEYS)),
+            sock: (!self.sock.is_empty()).then_some((&self.sock[..], skb::SK)),
         }
     }
 
@@ -382,6 +403,27 @@ impl PacketContext {
         keys[flow_keys::THOFF..flow_keys::THOFF + 2].copy_from_slice(&thoff.to_le_bytes());
         keys
     }
+}
+
+/// The test run's dummy socket as `struct bpf_sock` shows it through `__sk_buff->sk`
+/// (a `sock_common`): the family and addresses of the IP header (as `family`,
+/// `local_*` = source, `remote_*` = destination in `ctx`), no ports, state `TCP_CLOSE`
+/// (7), `rx_queue_mapping` -1 (none recorded); checked against the kernel by
+/// `tests/socket_helpers_kernel.rs`.
+fn dummy_sock(ctx: &[u8]) -> Vec<u8> {
+    use crate::sock;
+    let mut s = vec![0u8; sock::SIZE];
+    put32(&mut s, sock::FAMILY, get32(ctx, skb::FAMILY));
+    let mut copy = |to: usize, from: usize, len: usize| {
+        s[to..to + len].copy_from_slice(&ctx[from..from + len]);
+    };
+    copy(sock::SRC_IP4, skb::LOCAL_IP4, 4);
+    copy(sock::DST_IP4, skb::REMOTE_IP4, 4);
+    copy(sock::SRC_IP6, skb::LOCAL_IP6, 16);
+    copy(sock::DST_IP6, skb::REMOTE_IP6, 16);
+    put32(&mut s, sock::STATE, 7);
+    put32(&mut s, sock::RX_QUEUE_MAPPING, u32::MAX);
+    s
 }
 
 fn get32(ctx: &[u8], off: usize) -> u32 {

@@ -233,6 +233,20 @@ pub fn rewrite_with(
                 let bytes = size.bytes();
                 sock::deref(ptr, base.number(), off as i64, bytes, kind)
                     .map_err(|message| refuse(pc, message))?;
+                // The kernel's load of `rx_queue_mapping` gives -1 in all 64 bits when
+                // no queue is recorded (the field holds 0xffff..): a sign-extending load
+                // of the whole field or its low half does the same.
+                if let Insn::Load { size, dst, src, .. } = *insn {
+                    if off as usize == sock::RX_QUEUE_MAPPING && bytes >= 2 {
+                        out[pc] = Insn::Load {
+                            size,
+                            sign_extend: true,
+                            dst,
+                            src,
+                            off,
+                        };
+                    }
+                }
                 continue;
             }
             Val::Mixed => {

@@ -129,7 +129,8 @@ impl SockPtr {
 /// The socket pointer a 64-bit read of `ty`'s context at `off` gives, if it is one:
 /// `bpf_sock_addr.sk`, `bpf_sockopt.sk`, `sk_msg_md.sk`, `sk_reuseport_md.sk`
 /// (`PTR_TO_SOCKET`), `bpf_sock_ops.sk` (`PTR_TO_SOCKET_OR_NULL`: NULL unless a full
-/// socket) and `sk_reuseport_md.migrating_sk` (`PTR_TO_SOCK_COMMON_OR_NULL`).
+/// socket), `sk_reuseport_md.migrating_sk` and `__sk_buff.sk`
+/// (`PTR_TO_SOCK_COMMON_OR_NULL`).
 pub fn socket_field(ty: crate::ProgramType, off: i64) -> Option<SockPtr> {
     use crate::ProgramType as P;
     let sock = SockPtr {
@@ -148,6 +149,12 @@ pub fn socket_field(ty: crate::ProgramType, off: i64) -> Option<SockPtr> {
             common: true,
             or_null: true,
         }),
+        (t, 168) if crate::ContextKind::of(t) == Some(crate::ContextKind::SkBuff) => {
+            (t != P::FlowDissector).then_some(SockPtr {
+                common: true,
+                or_null: true,
+            })
+        }
         _ => None,
     }
 }

@@ -151,8 +151,14 @@ fn refusals_name_the_pc_in_the_kernels_words() {
             "program of this type cannot use helper bpf_xdp_adjust_head#44".into()
         )
     );
-    let e = rewrite(&asm("ldxdw %r0, [%r1+168]\nexit"), P::SchedCls).unwrap_err();
+    let e = rewrite(&asm("stxw [%r1+12], %r2\nexit"), P::SchedCls).unwrap_err();
     assert!(e.unsupported && e.message.contains("not supported yet"));
+    // __sk_buff->sk is a socket pointer: read as it is, NULL-checked before use.
+    rewrite(&asm("ldxdw %r0, [%r1+168]\nexit"), P::SchedCls).unwrap();
+    assert_eq!(
+        refusal("ldxdw %r2, [%r1+168]\nldxw %r0, [%r2+4]\nexit", P::SchedCls),
+        (1, "R2 invalid mem access 'sock_common_or_null'".into())
+    );
 }
 
 #[test]

@@ -33,6 +33,10 @@ pub struct ElfRun<'a> {
     /// `--optval` and `--sock` (socket and cgroup struct types).
     pub optval: Option<&'a Path>,
     pub sock: Option<&'a Path>,
+    /// `--sock` settings and `--cgroup`: what the socket helpers answer.
+    pub socket: &'a ebpfvm::SocketInfo,
+    /// `--map-update`: entries written into the maps before the first run.
+    pub map_updates: &'a [super::map_update::MapUpdate],
     pub program: Option<&'a str>,
     pub section: Option<&'a str>,
     pub mem: Option<&'a Path>,
@@ -121,6 +125,11 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         AttachType::from_section(section).filter(|a| Some(a.prog_type()) == prog_type)
     });
     if args.engine == EngineChoice::Kernel {
+        if !args.map_updates.is_empty() {
+            return Err(CliError::NotSupported(
+                "--map-update with --engine kernel is not supported yet".into(),
+            ));
+        }
         // Only our loader takes a type or attach point other than the section's.
         let section_at = chosen.as_ref().and_then(|p| {
             AttachType::from_section(&p.section).filter(|a| Some(a.prog_type()) == section_type)
@@ -136,7 +145,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
     }
     let engine = engine_for(args.engine)?;
     if let Some(ty) = prog_type.filter(|&t| ContextKind::of(t).is_some()) {
-        return run_packet(&args, &bytes, select, cpus, ty);
+        return run_packet(&args, &bytes, select, cpus, (ty, at));
     }
     if let Some(ty) = prog_type.filter(|&t| ebpfvm::ctx::is_socket_struct(t)) {
         return run_struct(&args, &bytes, select, cpus, (ty, at));
@@ -156,6 +165,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
                 .into(),
         ));
     }
+    super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
     vm.set_engine(engine)
         .map_err(|e| load_error(args.path, e))?;
@@ -243,15 +253,21 @@ fn run_packet(
     bytes: &[u8],
     select: Select<'_>,
     cpus: u32,
-    ty: ProgramType,
+    (ty, at): (ProgramType, Option<AttachType>),
 ) -> Result<ExitCode, CliError> {
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
-    let mut vm = Vm::from_object_typed(&object, select, cpus, Some(ty))
+    let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
+    vm.set_socket(args.socket.clone());
+    super::map_update::apply(&vm, args.map_updates)?;
+    let sock = match (ty, args.sock) {
+        (ProgramType::SkSkb, Some(p)) => Some(read_file(&p.to_path_buf())?),
+        _ => None,
+    };
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
-    let result = super::packet::run(
+    let result = super::packet::run_with(
         &mut vm,
         super::packet::PacketRun {
             ty,
@@ -261,6 +277,7 @@ fn run_packet(
             repeat: args.repeat,
             json: args.json,
         },
+        sock.as_deref(),
     );
     // Maps persist across the packets of one run; their contents after the last one
     // (also when a packet of the capture was refused).
@@ -283,6 +300,8 @@ fn run_struct(
     let object = Object::parse(bytes).map_err(|e| load_error(args.path, e))?;
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
+    vm.set_socket(args.socket.clone());
+    super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;

@@ -8,10 +8,12 @@ mod elf;
 mod input;
 mod kernel;
 mod lirc;
+mod map_update;
 mod packet;
 mod regs;
 mod run;
 mod seccomp;
+mod socket;
 mod trace;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ebpfvm::ctx::{action, PacketContext, PacketError, ProgramType};
+use ebpfvm::ctx::{action_at, AttachType, PacketContext, PacketError, ProgramType};
 use ebpfvm::{Redirect, Trap, Vm};
 use serde_json::{json, Value};
 
@@ -49,7 +49,17 @@ pub(super) fn packets(args: &PacketRun<'_>) -> Result<Vec<Vec<u8>>, CliError> {
 
 /// Runs `vm` (loaded for `args.ty`) once per packet and prints one result per packet.
 pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
+    run_with(vm, args, None)
+}
+
+/// [`run`] with the `struct bpf_sock` an `sk_skb` payload arrived on (`--sock`).
+pub fn run_with(
+    vm: &mut Vm,
+    args: PacketRun<'_>,
+    sock: Option<&[u8]>,
+) -> Result<ExitCode, CliError> {
     let packets = packets(&args)?;
+    let at = vm.attach_type();
     let ctx_in = args
         .ctx
         .map(|path| read_file(&path.to_path_buf()))
@@ -58,7 +68,8 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
     let mut refused = 0;
     for (index, bytes) in packets.iter().enumerate() {
         let in_capture = args.pcap.is_some();
-        let context = match context(args.ty, bytes, ctx_in.as_deref(), index, in_capture) {
+        let made = context_for(args.ty, bytes, ctx_in.as_deref(), sock, index, in_capture);
+        let context = match made {
             Ok(context) => context,
             // One bad packet of a capture does not stop the others.
             Err(e) if in_capture => {
@@ -79,7 +90,7 @@ pub fn run(vm: &mut Vm, args: PacketRun<'_>) -> Result<ExitCode, CliError> {
         let ns_per_run = start.elapsed().as_nanos() as f64 / args.repeat as f64;
         trapped |= result.result.is_err();
         let index = args.pcap.is_some().then_some(index);
-        report(args.ty, &result, index, args.json);
+        report_at(args.ty, at, &result, index, args.json);
         if args.repeat > 1 && !args.json {
             println!("{} runs: {ns_per_run:.1} ns/run", args.repeat);
         }
@@ -116,9 +127,26 @@ pub(super) fn context(
     index: usize,
     in_capture: bool,
 ) -> Result<PacketContext, CliError> {
-    let context = match ctx_in {
-        Some(ctx_in) => PacketContext::with_ctx(ty, bytes, ctx_in),
-        None => PacketContext::new(ty, bytes),
+    context_for(ty, bytes, ctx_in, None, index, in_capture)
+}
+
+/// [`context`] with the socket an `sk_skb` payload arrived on (`sock`, a `struct
+/// bpf_sock`; other types have none to give).
+pub(super) fn context_for(
+    ty: ProgramType,
+    bytes: &[u8],
+    ctx_in: Option<&[u8]>,
+    sock: Option<&[u8]>,
+    index: usize,
+    in_capture: bool,
+) -> Result<PacketContext, CliError> {
+    let context = match (ctx_in, sock) {
+        (None, Some(sock)) if ty == ProgramType::SkSkb => PacketContext::sk_skb(bytes, Some(sock)),
+        (None, Some(_)) => Err(PacketError::Unsupported(format!(
+            "--sock for {ty} programs (the kernel's test run gives them a socket of its own)"
+        ))),
+        (Some(ctx_in), _) => PacketContext::with_ctx(ty, bytes, ctx_in),
+        (None, None) => PacketContext::new(ty, bytes),
     };
     context.map_err(|e| {
         let message = match in_capture {
@@ -175,10 +203,16 @@ impl PacketResult {
 
     /// The result as one JSON object.
     pub fn to_json(&self, ty: ProgramType) -> Value {
+        self.to_json_at(ty, None)
+    }
+
+    /// [`PacketResult::to_json`] for a program attached at `at` (the action's name
+    /// follows it: an `sk_skb` stream parser returns a length).
+    pub fn to_json_at(&self, ty: ProgramType, at: Option<AttachType>) -> Value {
         let mut line = match &self.result {
             Ok(r0) => json!({
                 "retval": *r0 as u32,
-                "action": action(ty, *r0),
+                "action": action_at(ty, at, *r0),
                 "packet": hex(&self.packet),
             }),
             Err(trap) => json!({ "trap": { "pc": trap.pc, "message": trap.to_string() } }),
@@ -194,6 +228,14 @@ impl PacketResult {
                 Redirect::Map { map, key, flags } => {
                     json!({ "map": map, "key": key, "flags": flags })
                 }
+                Redirect::Socket {
+                    map,
+                    key,
+                    cookie,
+                    flags,
+                } => {
+                    json!({ "map": map, "key": hex(key), "cookie": cookie, "flags": flags })
+                }
             };
         }
         if let Some(insns) = self.insns {
@@ -205,8 +247,19 @@ impl PacketResult {
 
 /// Prints one packet's result: a JSON line, or `retval (hex) ACTION` for people.
 pub(super) fn report(ty: ProgramType, result: &PacketResult, index: Option<usize>, as_json: bool) {
+    report_at(ty, None, result, index, as_json)
+}
+
+/// [`report`] for a program attached at `at`.
+pub(super) fn report_at(
+    ty: ProgramType,
+    at: Option<AttachType>,
+    result: &PacketResult,
+    index: Option<usize>,
+    as_json: bool,
+) {
     if as_json {
-        let mut line = result.to_json(ty);
+        let mut line = result.to_json_at(ty, at);
         if let Some(i) = index {
             line["index"] = json!(i);
         }
@@ -217,7 +270,7 @@ pub(super) fn report(ty: ProgramType, result: &PacketResult, index: Option<usize
         Ok(r0) => {
             let retval = *r0 as u32;
             let prefix = index.map(|i| format!("packet {i}: ")).unwrap_or_default();
-            let name = action(ty, *r0).unwrap_or("(no named action)");
+            let name = action_at(ty, at, *r0).unwrap_or("(no named action)");
             println!("{prefix}{retval} ({retval:#x}) {name}");
         }
         Err(trap) => eprintln!("{trap}"),

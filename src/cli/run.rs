@@ -66,7 +66,8 @@ pub struct RunArgs {
     /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
     /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
-    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds;
+    /// each packet of `--pcap` with the context the kernel's BPF_PROG_TEST_RUN builds
+    /// (`sk_skb`: on a stream payload from the `--sock` socket, at `--attach`'s point);
     /// JSON results then carry `retval` (low 32 bits of r0), `action` and `packet` (the
     /// packet after the run, hex). `kprobe` (`--regs`), `raw_tracepoint` (`--regs`
     /// arguments), `tracepoint` (`--tracepoint`/`--format` with `--fields`, or `--ctx`)
@@ -94,9 +95,9 @@ pub struct RunArgs {
     /// as `socket_filter` (or `--type seccomp`).
     #[arg(long)]
     classic: bool,
-    /// One packet (an Ethernet frame) for packet program types; for `sock_ops` (a TCP
-    /// header), `sk_msg` (the message) and `sk_reuseport` the bytes their pointer fields
-    /// span.
+    /// One packet (an Ethernet frame) for packet program types; for `sk_skb` the stream
+    /// payload (not a frame); for `sock_ops` (a TCP header), `sk_msg` (the message) and
+    /// `sk_reuseport` the bytes their pointer fields span.
     #[arg(long, value_name = "FILE")]
     packet: Option<PathBuf>,
     /// A pcap or pcapng capture: runs once per packet, one result per packet, in order.
@@ -115,8 +116,23 @@ pub struct RunArgs {
     /// cgroup_sock_addr, sock_ops, cgroup_sockopt, sk_msg, sk_reuseport: the 80-byte
     /// `bpf_sock` the context's `sk` points to (read-only). Default: one built from the
     /// context's own fields (family, addresses, ports; zeros for cgroup_sockopt).
-    #[arg(long, value_name = "FILE")]
-    sock: Option<PathBuf>,
+    /// sk_skb: the socket the payload arrived on (family, addresses, ports; default
+    /// zeros). Settings for the socket helpers may follow, comma-separated
+    /// (`sock.bin,cookie=7` or just `cookie=7`): `cookie` (`get_socket_cookie`, default
+    /// 1; the kernel's test run gives a new counter value each run), `uid`
+    /// (`get_socket_uid`, default 0), `classid` (`get_cgroup_classid`, default 0).
+    #[arg(long, value_name = "FILE|SETTINGS")]
+    sock: Option<String>,
+    /// The socket's cgroup, for `skb_cgroup_id` and `skb_ancestor_cgroup_id`: `self`
+    /// (this process's cgroup v2, as the kernel's test run charges its socket), or the
+    /// cgroup ids from the root down (`1,4242`). Default: the root cgroup (id 1).
+    #[arg(long, value_name = "self|IDS")]
+    cgroup: Option<String>,
+    /// ELF objects: write an entry into a map before the first run, `NAME:KEY=VALUE`
+    /// with hex bytes in memory order (`socks:00000000=2a00000000000000`); repeatable.
+    /// A socket map's value is the socket's cookie.
+    #[arg(long, value_name = "NAME:KEY=VALUE", value_parser = super::map_update::parse)]
+    map_update: Vec<super::map_update::MapUpdate>,
     /// kprobe and perf_event: the `pt_regs` registers, by name (`di=1,si=0x10`) or by argument
     /// position (`1,0x10`: di, si, dx, cx, r8, r9 on x86_64; x0-x7 on arm64); the
     /// others are 0. raw_tracepoint: the arguments, 64 bits each (`1,0x10`). (`--ctx
@@ -183,6 +199,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let socket = super::socket::parse(args.sock.as_deref(), args.cgroup.as_deref())?;
     let Some(path) = &args.program else {
         // clap asks for PROGRAM unless --filter is given.
         let classic = super::classic::filter::compile(&args.filter, args.pcap.as_deref())?;
@@ -223,7 +240,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             prog_type: &args.prog_type,
             attach: args.attach.as_deref(),
             optval: args.optval.as_deref(),
-            sock: args.sock.as_deref(),
+            sock: socket.file.as_deref(),
+            socket: &socket.info,
+            map_updates: &args.map_update,
             program: args.program_name.as_deref(),
             section: args.section.as_deref(),
             mem: args.mem.as_deref(),
@@ -245,6 +264,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             return Err(super::kernel::not_for("classic BPF programs", path));
         }
         return super::classic::run(classic_run(&args, path), program);
+    }
+    if !args.map_update.is_empty() {
+        return Err(CliError::Usage(
+            "--map-update needs an ELF object (its maps)".into(),
+        ));
     }
     let prog_type = check_type(&args.prog_type)?;
     let at = attach_point(prog_type, args.attach.as_deref())?;
@@ -302,6 +326,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         // Loading checks and rewrites the context accesses as the kernel verifier does,
         // so its refusals show even for the types that cannot run.
         let mut vm = Vm::typed(loaded.program, ty, at, arch).map_err(load_error)?;
+        vm.set_socket(socket.info.clone());
         vm.set_budget(args.budget);
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
@@ -339,10 +364,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
                     ctx,
                     packet: args.packet.as_deref(),
                     optval: args.optval.as_deref(),
-                    sock: args.sock.as_deref(),
+                    sock: socket.file.as_deref(),
                     json,
                 };
                 super::regs::run_struct(&mut vm, ty, &inputs)
+            }
+            ProgramType::SkSkb => {
+                let sock = socket.file.as_ref().map(read_file).transpose()?;
+                super::packet::run_with(&mut vm, packet_run(&args, ty), sock.as_deref())
             }
             _ => super::packet::run(&mut vm, packet_run(&args, ty)),
         };

@@ -29,14 +29,21 @@
 //! - `xdp_adjust_head` (44), `xdp_adjust_meta` (54), `xdp_adjust_tail` (65): move the
 //!   packet's edges inside the frame (`xdp_adjust.rs`).
 //! - checksums (`csum.rs`).
+//! - `sk_skb`'s own `skb_adjust_room`, `sk_redirect_map` and `sk_redirect_hash`
+//!   (`sk_skb.rs`).
+//! - the socket's cookie, uid, cgroup ids and class id (`socket.rs`).
 
 mod csum;
 mod redirect;
+mod sk_skb;
 mod skb_resize;
+mod socket;
 mod xdp_adjust;
 
 pub(crate) use redirect::LastRedirect;
 pub use redirect::Redirect;
+pub use socket::SocketInfo;
+pub(crate) use socket::{register as register_socket, SharedSocket};
 
 use crate::ctx::layout::{skb, xdp};
 use crate::ctx::{ContextKind, ProgramType, ETH_HLEN};
@@ -83,13 +90,22 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
             )?;
             Ok(0)
         });
-        // The frame offset of data: the MAC header for tc, the network header else.
+        // The frame offset of data: the MAC header for tc, the network header else
+        // (sk_skb's payload is a buffer of its own).
         let data_offset = match ty {
-            ProgramType::SchedCls | ProgramType::SchedAct => 0,
+            ProgramType::SchedCls | ProgramType::SchedAct | ProgramType::SkSkb => 0,
             _ => ETH_HLEN as u64,
         };
         helpers.register(68, move |c, a| load_bytes_relative(c, data_offset, a));
         register_resize(helpers, ty, data_offset as usize);
+        if ty == ProgramType::SkSkb {
+            helpers.register(43, sk_skb::change_head);
+            helpers.register(50, sk_skb::adjust_room);
+            let last_map = LastRedirect::clone(last);
+            helpers.register(52, move |c, a| sk_skb::redirect(c, false, a, &last_map));
+            let last_hash = LastRedirect::clone(last);
+            helpers.register(72, move |c, a| sk_skb::redirect(c, true, a, &last_hash));
+        }
     }
     let last_device = LastRedirect::clone(last);
     helpers.register(23, move |_, a| {
@@ -121,7 +137,7 @@ fn register_resize(helpers: &mut Helpers, ty: ProgramType, data_offset: usize) {
         helpers.register(43, move |c, a| skb_resize::change_head(c, data_offset, a));
     }
     // The others are tc's, whose data is the MAC header (frame offset 0).
-    if data_offset != 0 {
+    if !matches!(ty, ProgramType::SchedCls | ProgramType::SchedAct) {
         return;
     }
     if allowed(18) {

@@ -39,6 +39,17 @@ pub enum Redirect {
         /// The flags (fallback action, `BPF_F_BROADCAST`, `BPF_F_EXCLUDE_INGRESS`).
         flags: u64,
     },
+    /// `bpf_sk_redirect_map`/`bpf_sk_redirect_hash` (`sk_skb`) that found a socket.
+    Socket {
+        /// The socket map's name.
+        map: String,
+        /// The key's bytes (4, little-endian, for a sockmap).
+        key: Vec<u8>,
+        /// The socket found: its cookie, as the map holds it.
+        cookie: u64,
+        /// The flags (`BPF_F_INGRESS`).
+        flags: u64,
+    },
 }
 
 /// The last redirect of a run, shared between the helpers and the [`crate::Vm`].

@@ -34,9 +34,12 @@ const SKB_IN: &[(usize, usize)] = &[
     (skb::TSTAMP, 8),
     (skb::WIRE_LEN, 4),
     (164, 4), // gso_segs
-    (176, 4), // gso_size
+    (GSO_SIZE, 4),
     (skb::HWTSTAMP, 8),
 ];
+
+/// `gso_size` (16 bits in the kernel's `skb_shared_info`).
+const GSO_SIZE: usize = 176;
 
 fn invalid(ty: ProgramType, why: impl Into<String>) -> PacketError {
     PacketError::Context {
@@ -54,6 +57,12 @@ impl PacketContext {
         ctx_in: &[u8],
     ) -> Result<PacketContext, PacketError> {
         let kind = ContextKind::of(ty).ok_or(PacketError::NotPacketType(ty))?;
+        if ty == ProgramType::SkSkb {
+            return Err(PacketError::Unsupported(
+                "a context given with an sk_skb payload (the kernel has no test run to take one)"
+                    .into(),
+            ));
+        }
         let size = match kind {
             ContextKind::SkBuff if ty == ProgramType::FlowDissector => flow_keys::SIZE,
             ContextKind::SkBuff => skb::SIZE,
@@ -89,6 +98,7 @@ impl PacketContext {
                 for &(off, len) in SKB_IN {
                     out[off..off + len].copy_from_slice(&self.ctx[off..off + len]);
                 }
+                put32(&mut out, GSO_SIZE, get32(&self.ctx, skb::GSO_SIZE_GIVEN));
                 out
             }
             ContextKind::XdpMd => {
@@ -132,6 +142,11 @@ fn skb_in(ty: ProgramType, packet: &[u8], uapi: &[u8]) -> Result<PacketContext, 
             context.ctx[off..off + len].copy_from_slice(&uapi[off..off + len]);
         }
     }
+    // The kernel keeps gso_size in 16 bits (programs read those) and returns the
+    // value given in ctx_out.
+    let gso_size = get32(uapi, GSO_SIZE);
+    put32(&mut context.ctx, skb::GSO_SIZE_GIVEN, gso_size);
+    put32(&mut context.ctx, GSO_SIZE, gso_size & 0xffff);
     let len = get32(&context.ctx, skb::LEN);
     match get32(uapi, skb::WIRE_LEN) {
         0 => put32(&mut context.ctx, skb::WIRE_LEN, len),

@@ -60,14 +60,28 @@ fn spec_of(ctx: &mut HelperContext<'_, '_>, handle: u64) -> Result<MapSpec, Help
     Ok(map_arg(maps, handle)?.1)
 }
 
+/// Socket maps hold sockets, which programs see as socket pointers: not modelled.
+fn no_socket_pointers(spec: &MapSpec, helper: &str) -> Result<(), HelperError> {
+    if spec.kind.is_sock() {
+        return Err(fault(format!(
+            "{helper} on {} map `{}` (a socket pointer) is not supported yet",
+            spec.kind.name(),
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn register(h: &mut Helpers) {
     h.register(id::MAP_LOOKUP_ELEM, |ctx, a| {
         let spec = spec_of(ctx, a[0])?;
+        no_socket_pointers(&spec, "bpf_map_lookup_elem")?;
         let key = copy_in(ctx, a[1], spec.key_size)?;
         with_map(ctx, a[0], |m, id| m.prog_lookup(id, &key))
     });
     h.register(id::MAP_UPDATE_ELEM, |ctx, a| {
         let spec = spec_of(ctx, a[0])?;
+        no_socket_pointers(&spec, "bpf_map_update_elem")?;
         let key = copy_in(ctx, a[1], spec.key_size)?;
         let value = copy_in(ctx, a[2], spec.value_size)?;
         with_map(ctx, a[0], |m, id| {

@@ -39,6 +39,7 @@ mod queue;
 mod redirect;
 mod ringbuf;
 mod slots;
+mod sock;
 mod table;
 
 pub use error::MapError;
@@ -119,7 +120,9 @@ map_kinds! {
     HashOfMaps = 13, "HASH_OF_MAPS";
     Devmap = 14, "DEVMAP";
     Cpumap = 16, "CPUMAP";
+    Sockmap = 15, "SOCKMAP";
     Xskmap = 17, "XSKMAP";
+    Sockhash = 18, "SOCKHASH";
     Queue = 22, "QUEUE";
     Stack = 23, "STACK";
     DevmapHash = 25, "DEVMAP_HASH";
@@ -141,6 +144,13 @@ impl MapKind {
             self,
             MapKind::Devmap | MapKind::DevmapHash | MapKind::Cpumap | MapKind::Xskmap
         )
+    }
+}
+
+impl MapKind {
+    /// Whether `bpf_sk_redirect_map`/`bpf_sk_redirect_hash` take the map (sockets).
+    pub fn is_sock(self) -> bool {
+        matches!(self, MapKind::Sockmap | MapKind::Sockhash)
     }
 }
 

@@ -139,6 +139,15 @@ impl Maps {
         .ok()
     }
 
+    /// `bpf_sk_redirect_map`/`bpf_sk_redirect_hash`'s lookup: the socket cookie at `key`
+    /// of socket map `id` (`Ok(None)`: no entry); `Err` when `id` is not a socket map.
+    pub fn sock_target(&self, id: MapId, key: &[u8]) -> Result<Option<u64>, MapError> {
+        self.with(id, |_, f| match f {
+            Family::Sock(s) => Ok(s.cookie(key)),
+            _ => Err(MapError::Invalid),
+        })
+    }
+
     /// The program id in slot `index` of prog array `id`, for `bpf_tail_call`.
     pub fn tail_call_target(&self, id: MapId, index: u32) -> Option<u32> {
         if self.spec(id)?.kind != MapKind::ProgArray {

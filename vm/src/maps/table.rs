@@ -13,6 +13,7 @@ use super::perf::PerfArray;
 use super::queue::Queue;
 use super::redirect::RedirectMap;
 use super::ringbuf::RingBuf;
+use super::sock::SockMap;
 use super::{MapError, MapId, MapKind, MapSpec, PerfRecord, BPF_F_RDONLY_PROG, FIRST_MAP_REGION};
 
 pub(super) enum Family {
@@ -24,6 +25,7 @@ pub(super) enum Family {
     Ring(RingBuf),
     Perf(PerfArray),
     Redirect(RedirectMap),
+    Sock(SockMap),
 }
 
 struct Slot {
@@ -130,6 +132,7 @@ impl Maps {
             MapKind::Devmap | MapKind::DevmapHash | MapKind::Cpumap | MapKind::Xskmap => {
                 Family::Redirect(RedirectMap::new(&spec, cpus)?)
             }
+            MapKind::Sockmap | MapKind::Sockhash => Family::Sock(SockMap::new(&spec)?),
         };
         let id = MapId(self.entries.len() as u32);
         self.entries.push(Slot {
@@ -192,7 +195,7 @@ impl Maps {
             Family::Redirect(r) => {
                 return Some((r.slots().arena().as_ptr(), r.slots().arena().len(), false))
             }
-            Family::Fd(_) | Family::Queue(_) | Family::Perf(_) => return None,
+            Family::Fd(_) | Family::Queue(_) | Family::Perf(_) | Family::Sock(_) => return None,
         };
         Some((arena.as_ptr(), arena.len(), writable))
     }
@@ -215,6 +218,7 @@ impl Maps {
             Family::Fd(a) => a.lookup(key),
             Family::Queue(q) => q.peek(),
             Family::Redirect(r) => r.lookup(key),
+            Family::Sock(s) => s.lookup(key),
             Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -233,6 +237,7 @@ impl Maps {
             Family::Fd(a) => a.update(key, value, flags),
             Family::Queue(q) => q.push(value, flags),
             Family::Redirect(r) => r.update(key, value, flags),
+            Family::Sock(s) => s.update(key, value, flags),
             Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -245,6 +250,7 @@ impl Maps {
             Family::Lpm(l) => l.delete(key),
             Family::Fd(a) => a.delete(key),
             Family::Redirect(r) => r.delete(key),
+            Family::Sock(s) => s.delete(key),
             Family::Queue(_) | Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -274,6 +280,7 @@ impl Maps {
             Family::Lpm(l) => l.next_key(key),
             Family::Fd(a) => a.next_key(key),
             Family::Redirect(r) => r.next_key(key),
+            Family::Sock(s) => s.next_key(key),
             Family::Queue(_) | Family::Ring(_) | Family::Perf(_) => Err(MapError::NotSupported),
         })
     }
@@ -293,6 +300,7 @@ impl Maps {
                 Family::Fd(a) => a.entries(),
                 Family::Queue(q) => q.entries(),
                 Family::Redirect(r) => r.entries(),
+                Family::Sock(s) => s.entries(),
                 Family::Ring(_) | Family::Perf(_) => Vec::new(),
             })
         })
