@@ -295,3 +295,42 @@ fn a_refused_packet_of_a_capture_does_not_stop_the_others() {
         assert_eq!(lines[1]["action"], "TC_ACT_OK", "{engine}: {lines:?}");
     }
 }
+
+#[test]
+fn sk_skb_compares_the_kernel_verifiers_verdict() {
+    // The kernel has no test run for sk_skb: `--engine kernel` and `crosscheck` give its
+    // verifier's verdict (accepted here; refused with its log for the second program).
+    let program = scratch("sk_skb_pass.s", b"ldxw %r0, [%r1+0]\nmov %r0, 1\nexit\n");
+    let payload = scratch("payload.bin", b"hello");
+    let out = ebpfvm(&[
+        "run", &program, "--type", "sk_skb", "--packet", &payload, "--engine", "kernel", "--json",
+    ]);
+    if kernel_unavailable(&out) {
+        return;
+    }
+    let lines = json_lines(&out);
+    assert_eq!(lines, vec![serde_json::json!({ "verifier": "accepted" })]);
+    let out = ebpfvm(&[
+        "crosscheck",
+        &program,
+        "--type",
+        "sk_skb",
+        "--packet",
+        &payload,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("only the verdicts are compared"), "{text}");
+    let refused = scratch("sk_skb_uninit.s", b"mov %r0, %r2\nexit\n");
+    let out = ebpfvm(&[
+        "crosscheck",
+        &refused,
+        "--type",
+        "sk_skb",
+        "--packet",
+        &payload,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("R2 !read_ok"), "{text}");
+}

@@ -291,6 +291,9 @@ pub fn run_packets(
     };
     let loaded = Loaded::load(source, args.ty)?;
     say_loader(&loaded, args.json);
+    if args.ty == ProgramType::SkSkb {
+        return Ok(verdict_only(&loaded, (args.ty, None), args.json));
+    }
     let in_capture = args.pcap.is_some();
     let mut refused = 0;
     for (index, bytes) in packets.iter().enumerate() {
@@ -350,19 +353,7 @@ pub fn run_memory(
         line
     };
     if ebpfvm::ctx::is_socket_struct(ty) && ty != ProgramType::SkLookup {
-        // The kernel has no test run for these types: its verifier's verdict is all it
-        // can say (a refusal was an error above, with the log).
-        let at = at.or(AttachType::default_for(ty));
-        let at = at.map_or(String::new(), |a| format!(" at {a}"));
-        if json {
-            println!("{}", with_loader(json!({ "verifier": "accepted" })));
-        } else {
-            println!(
-                "accepted by the kernel verifier as a {ty} program{at} (the kernel cannot \
-                 test-run {ty} programs)"
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(verdict_only(&loaded, (ty, at), json));
     }
     let (retval, after) = loaded.run_context(mem.unwrap_or(&[]))?;
     if json {
@@ -388,6 +379,30 @@ pub fn run_memory(
         println!("{}", super::elf::maps_json(loaded.map_entries()?));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For the types the kernel has no test run for (the socket struct types, sk_skb): its
+/// verifier's verdict is all it can say (a refusal was an error at load, with the log).
+fn verdict_only(
+    loaded: &Loaded,
+    (ty, at): (ProgramType, Option<AttachType>),
+    json: bool,
+) -> ExitCode {
+    let at = at.or(AttachType::default_for(ty));
+    let at = at.map_or(String::new(), |a| format!(" at {a}"));
+    if json {
+        let mut line = json!({ "verifier": "accepted" });
+        if let Some(loader) = loaded.loader() {
+            line["loader"] = json!(loader);
+        }
+        println!("{line}");
+    } else {
+        println!(
+            "accepted by the kernel verifier as a {ty} program{at} (the kernel cannot \
+             test-run {ty} programs)"
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// In text mode, says on stderr which loader linked an ELF object (JSON lines carry
