@@ -203,6 +203,7 @@ impl Vm {
             attach: None,
             redirect: Default::default(),
             rc_calls: Default::default(),
+            tiering: Default::default(),
         })
     }
 

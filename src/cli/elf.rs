@@ -27,6 +27,8 @@ use super::{engine_for, read_file, CliError, EngineChoice};
 pub struct ElfRun<'a> {
     pub path: &'a Path,
     pub engine: EngineChoice,
+    /// `--jit-tier`.
+    pub tiering: ebpfvm::jit::Tiering,
     pub prog_type: &'a str,
     /// `--attach`: the attach point (default: the section's).
     pub attach: Option<&'a str>,
@@ -144,6 +146,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
         ));
     }
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine)
         .map_err(|e| load_error(args.path, e))?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
@@ -232,6 +235,7 @@ fn run_packet(
     let mut vm = Vm::from_object_typed(&object, select, cpus, Some(ty))
         .map_err(|e| load_error(args.path, e))?;
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
     let result = super::packet::run(
@@ -267,6 +271,7 @@ fn run_struct(
     let mut vm = Vm::from_object_at(&object, select, cpus, Some(ty), at)
         .map_err(|e| load_error(args.path, e))?;
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
     let inputs = super::regs::StructRun {
