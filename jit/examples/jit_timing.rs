@@ -1,7 +1,7 @@
 //! A quick timing harness (release mode: `cargo run --release -p ebpfvm-jit --example
-//! jit_timing`): per-run time of the benchmark programs on the JIT and the interpreter,
-//! compile time per program in each tier, the quick tier's run time, and the per-call overhead of an empty
-//! program. The criterion benches in `benches/` are the reference numbers; this is for
+//! jit_timing`): per-run time of the benchmark programs on the JIT (both tiers) and the
+//! interpreter, compile time per program in each tier, and the per-call overhead of an
+//! empty program. The criterion benches in `benches/` are the reference numbers; this is for
 //! quick checks while working on the JIT.
 
 use std::hint::black_box;
