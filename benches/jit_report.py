@@ -85,7 +85,7 @@ def geomean(xs):
 def main():
     # --readme-native: use the README's quiet-machine figures instead of a new run.
     nat = readme_native() if "--readme-native" in sys.argv else native()
-    engines = [("interp", "interp"), ("JIT", "jit"), ("rbpf interp", "rbpf_interp"),
+    engines = [("interp", "interp"), ("JIT", "jit"), ("JIT quick tier", "jit_quick"), ("rbpf interp", "rbpf_interp"),
                ("rbpf x86 JIT", "rbpf_jit"), ("rbpf Cranelift", "rbpf_cranelift")]
     print("| program | insns | native | " + " | ".join(e for e, _ in engines)
           + " | JIT median | JIT ns/insn | JIT/native | interp/JIT | rbpf Cranelift/JIT | rbpf x86 JIT/native |")
@@ -120,16 +120,17 @@ def main():
         if g:
             print(f"* geometric mean {name}: {g:.2f}x")
     print()
-    print("| program | slots | our compile µs | µs/slot | rbpf x86 JIT compile µs | rbpf Cranelift compile µs |")
-    print("|---|--:|--:|--:|--:|--:|")
+    print("| program | slots | our compile µs (quick tier) | µs/slot | optimized tier µs | rbpf x86 JIT compile µs | rbpf Cranelift compile µs |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
     for p in PROGRAMS + ["mixed201"]:
         ours = read(f"compile/{p}")
+        opt = read(f"compile_optimized/{p}")
         x86 = read(f"rbpf_compile/{p}")
         cl = read(f"rbpf_cranelift_compile/{p}")
         slots = ours[2] if ours else None
         us = lambda v: f"{v[0] / 1000:,.1f}" if v else "–"
         per = f"{ours[0] / 1000 / slots:.2f}" if ours and slots else "–"
-        print(f"| {p} | {slots or '–'} | {us(ours)} | {per} | {us(x86)} | {us(cl)} |")
+        print(f"| {p} | {slots or '–'} | {us(ours)} | {per} | {us(opt)} | {us(x86)} | {us(cl)} |")
     print()
     print("| per call, `mov r0, 0; exit` | fastest ns | median ns |")
     print("|---|--:|--:|")

@@ -155,6 +155,8 @@ pub struct Vm {
     rc_calls: lirc_helpers::RcCalls,
     /// The socket the socket helpers (`get_socket_cookie`, ...) describe.
     socket: packet_helpers::SharedSocket,
+    /// When the JIT compiles in which tier.
+    tiering: jit::Tiering,
 }
 
 impl Vm {
@@ -177,6 +179,7 @@ impl Vm {
             redirect: Default::default(),
             rc_calls: Default::default(),
             socket: Default::default(),
+            tiering: Default::default(),
         })
     }
 
@@ -188,11 +191,23 @@ impl Vm {
             Engine::Jit if self.elf.is_some() => self
                 .sources
                 .iter()
-                .map(|p| jit::JitProgram::with_maps(p, &self.maps))
+                .map(|p| jit::JitProgram::compile_with(p, Some(&self.maps), self.tiering))
                 .collect::<Result<_, _>>()?,
-            Engine::Jit => vec![jit::JitProgram::compile(&self.program)?],
+            Engine::Jit => vec![jit::JitProgram::compile_with(
+                &self.program,
+                None,
+                self.tiering,
+            )?],
         };
         Ok(self)
+    }
+
+    /// When the JIT compiles in which tier (default [`jit::Tiering::Adaptive`]: quick
+    /// code at once, optimized code once the program has run long enough). Takes
+    /// effect at the next [`Vm::set_engine`].
+    pub fn set_jit_tiering(&mut self, tiering: jit::Tiering) -> &mut Vm {
+        self.tiering = tiering;
+        self
     }
 
     /// The engine in use.

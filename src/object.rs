@@ -204,6 +204,7 @@ impl Vm {
             redirect: Default::default(),
             rc_calls: Default::default(),
             socket: Default::default(),
+            tiering: Default::default(),
         })
     }
 

@@ -1,15 +1,18 @@
 //! Criterion benchmarks of the JIT on the programs of `benches/programs/`, with rbpf
 //! (crates.io) as a reference column.
 //!
-//! * `jit/NAME`: one full run on our JIT, set up exactly as `interp/NAME` in
-//!   `interp.rs` (zero the stack, fresh `MemoryMap`, input as r1, length in r2).
+//! * `jit/NAME`: one full run on our JIT's optimized tier (where adaptive tiering
+//!   takes a program that runs this often), set up exactly as `interp/NAME` in
+//!   `interp.rs` (zero the stack, fresh `MemoryMap`, input as r1, length in r2);
+//!   `jit_quick/NAME` the same on the quick tier.
 //! * `rbpf_interp/NAME`, `rbpf_jit/NAME`, `rbpf_cranelift/NAME`: the same program on
 //!   rbpf's interpreter, its x86 JIT (no memory checks) and its Cranelift JIT (checks
 //!   every access), through its raw VM on the same input bytes. rbpf does not pass the
 //!   length, so its program starts with `mov r2, LEN` (one instruction more).
-//! * `compile/NAME`, `rbpf_compile/NAME`, `rbpf_cranelift_compile/NAME`: compiling the
-//!   program (and freeing the previous code); `NAME` includes `mixed201`, a
-//!   201-instruction program of loads, stores, ALU and jumps.
+//! * `compile/NAME` (`JitProgram::compile`: the quick tier), `compile_optimized/NAME`,
+//!   `rbpf_compile/NAME`, `rbpf_cranelift_compile/NAME`: compiling the program (and
+//!   freeing the previous code); `NAME` includes `mixed201`, a 201-instruction program
+//!   of loads, stores, ALU and jumps.
 //! * `call/*`: the cost of one call of `mov r0, 0; exit` with everything set up once:
 //!   the per-call overhead of each engine.
 //!
@@ -26,32 +29,34 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ebpfvm_benches::{load_all, mixed_program, run_jit};
 use ebpfvm_isa::assemble;
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Stack};
 
 fn jit(c: &mut Criterion) {
-    let mut group = c.benchmark_group("jit");
-    let mut stack = Stack::new();
-    let mut helpers = Helpers::new();
-    for p in load_all() {
-        let jit = p.jit();
-        let mut mem = p.aligned_mem();
-        let outcome = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
-        assert_eq!(outcome.result, Ok(p.expected), "{}: {outcome:?}", p.name);
-        group.throughput(Throughput::Elements(outcome.insns));
-        group.bench_function(&p.name, |b| {
-            b.iter(|| {
-                let outcome = run_jit(
-                    black_box(&jit),
-                    black_box(mem.as_mut_slice()),
-                    &mut stack,
-                    &mut helpers,
-                );
-                black_box(outcome)
-            })
-        });
+    for (group_name, tiering) in [("jit", Tiering::Optimized), ("jit_quick", Tiering::Quick)] {
+        let mut group = c.benchmark_group(group_name);
+        let mut stack = Stack::new();
+        let mut helpers = Helpers::new();
+        for p in load_all() {
+            let jit = p.jit_tier(tiering);
+            let mut mem = p.aligned_mem();
+            let outcome = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+            assert_eq!(outcome.result, Ok(p.expected), "{}: {outcome:?}", p.name);
+            group.throughput(Throughput::Elements(outcome.insns));
+            group.bench_function(&p.name, |b| {
+                b.iter(|| {
+                    let outcome = run_jit(
+                        black_box(&jit),
+                        black_box(mem.as_mut_slice()),
+                        &mut stack,
+                        &mut helpers,
+                    );
+                    black_box(outcome)
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn rbpf_runs(c: &mut Criterion) {
@@ -109,14 +114,21 @@ fn compile(c: &mut Criterion) {
         .map(|p| (p.name.clone(), p.program.clone()))
         .collect();
     programs.push(("mixed201".to_string(), mixed_program()));
-    let mut group = c.benchmark_group("compile");
-    for (name, program) in &programs {
-        group.throughput(Throughput::Elements(program.len() as u64));
-        group.bench_function(name, |b| {
-            b.iter(|| JitProgram::compile(black_box(program)).expect("compiles"))
-        });
+    for (group_name, tiering) in [
+        ("compile", Tiering::Adaptive),
+        ("compile_optimized", Tiering::Optimized),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        for (name, program) in &programs {
+            group.throughput(Throughput::Elements(program.len() as u64));
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    JitProgram::compile_with(black_box(program), None, tiering).expect("compiles")
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
     let bytes: Vec<Vec<u8>> = programs.iter().map(|(_, p)| p.to_bytes()).collect();
     let mut vms: Vec<_> = bytes
         .iter()

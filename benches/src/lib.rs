@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use ebpfvm_isa::{Features, Program};
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 /// One benchmark program with its input and the result its native build gives.
@@ -47,12 +47,21 @@ impl BenchProgram {
             .unwrap_or_else(|e| panic!("{}: interpreter refused the program: {e}", self.name))
     }
 
-    /// Compiles the program with our JIT.
+    /// Compiles the program with our JIT, in the optimized tier: the code a program
+    /// that runs this often ends up in (adaptive tiering's steady state).
     ///
     /// # Panics
     /// If the JIT refuses the program.
     pub fn jit(&self) -> JitProgram {
-        JitProgram::compile(&self.program)
+        self.jit_tier(Tiering::Optimized)
+    }
+
+    /// Compiles the program with our JIT as `tiering` says.
+    ///
+    /// # Panics
+    /// If the JIT refuses the program.
+    pub fn jit_tier(&self, tiering: Tiering) -> JitProgram {
+        JitProgram::compile_with(&self.program, None, tiering)
             .unwrap_or_else(|e| panic!("{}: the JIT refused the program: {e}", self.name))
     }
 
@@ -270,14 +279,16 @@ mod tests {
         let mut stack = Stack::new();
         let mut helpers = Helpers::new();
         for p in load_all() {
-            let jit = p.jit();
-            let mut mem = p.aligned_mem();
-            let want = p.run_once();
-            let got = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
-            assert_eq!(got, want, "{}", p.name);
-            // Again on the same buffer, as the benches run it.
-            let again = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
-            assert_eq!(again, want, "{}", p.name);
+            for tiering in [Tiering::Quick, Tiering::Optimized] {
+                let jit = p.jit_tier(tiering);
+                let mut mem = p.aligned_mem();
+                let want = p.run_once();
+                let got = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+                assert_eq!(got, want, "{} {tiering:?}", p.name);
+                // Again on the same buffer, as the benches run it.
+                let again = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+                assert_eq!(again, want, "{} {tiering:?}", p.name);
+            }
         }
     }
 

@@ -2,9 +2,10 @@
 //! (`jit/tests/common/mod.rs`: valid programs mixing ALU, jumps, memory in and out of
 //! bounds, helpers, bpf-to-bpf calls, `callx`, `bpf_loop`, atomics, `lddw`, map helpers
 //! and map values, tail calls among up to three programs); each case runs on the
-//! interpreter and the JIT, without a budget (or with one when it may not terminate) and
-//! with budgets around its instruction count, and the outcomes (result, trap kind and
-//! pc, instruction count), the memory and the maps after the run must be equal.
+//! interpreter and on both tiers of the JIT, without a budget (or with one when it may
+//! not terminate) and with budgets around its instruction count, and the outcomes
+//! (result, trap kind and pc, instruction count), the memory and the maps after the run
+//! must be equal.
 
 #![no_main]
 

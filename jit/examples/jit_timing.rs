@@ -1,7 +1,7 @@
 //! A quick timing harness (release mode: `cargo run --release -p ebpfvm-jit --example
-//! jit_timing`): per-run time of the benchmark programs on the JIT and the interpreter,
-//! compile time per program and per instruction, and the per-call overhead of an empty
-//! program. The criterion benches in `benches/` are the reference numbers; this is for
+//! jit_timing`): per-run time of the benchmark programs on the JIT (both tiers) and the
+//! interpreter, compile time per program in each tier, and the per-call overhead of an
+//! empty program. The criterion benches in `benches/` are the reference numbers; this is for
 //! quick checks while working on the JIT.
 
 use std::hint::black_box;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ebpfvm_isa::{Features, Program};
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 /// Runs `f` repeatedly for about `target` and returns the mean time per call.
@@ -38,8 +38,8 @@ fn main() {
             .unwrap_or(500),
     );
     println!(
-        "{:<10} {:>6} {:>12} {:>12} {:>8} {:>12} {:>10}",
-        "program", "slots", "interp", "jit", "speedup", "compile", "per slot"
+        "{:<10} {:>6} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12}",
+        "program", "slots", "interp", "jit", "jit quick", "speedup", "compile", "optimized"
     );
     let mut log_speedup = 0.0;
     let mut programs = 0;
@@ -50,17 +50,22 @@ fn main() {
         let mut mem = std::fs::read(dir.join(format!("{name}.mem"))).expect("memory");
         let program = Program::from_bytes(&bytes, &Features::default()).expect("valid");
         let interp = Interpreter::new(&program).expect("supported");
-        // Compile time: the median of several compiles.
-        let mut compiles: Vec<Duration> = (0..21)
-            .map(|_| {
-                JitProgram::compile(&program)
-                    .expect("compiles")
-                    .compile_time()
-            })
-            .collect();
-        compiles.sort();
-        let compile = compiles[compiles.len() / 2];
-        let jit = JitProgram::compile(&program).expect("compiles");
+        // Compile time: the median of several compiles, per tier.
+        let compile_median = |tiering| {
+            let mut compiles: Vec<Duration> = (0..21)
+                .map(|_| {
+                    JitProgram::compile_with(&program, None, tiering)
+                        .expect("compiles")
+                        .compile_time()
+                })
+                .collect();
+            compiles.sort();
+            compiles[compiles.len() / 2]
+        };
+        let compile = compile_median(Tiering::Adaptive);
+        let optimized = compile_median(Tiering::Optimized);
+        let jit = JitProgram::compile_with(&program, None, Tiering::Optimized).expect("compiles");
+        let quick = JitProgram::compile_with(&program, None, Tiering::Quick).expect("compiles");
         let mut stack = Stack::new();
         let mut helpers = Helpers::new();
         let len = mem.len() as u64;
@@ -77,17 +82,21 @@ fn main() {
         let t_jit = per_call(target, || {
             run(&|a, m, h| jit.run(a, m, h, None));
         });
+        let t_quick = per_call(target, || {
+            run(&|a, m, h| quick.run(a, m, h, None));
+        });
         let speedup = t_interp.as_secs_f64() / t_jit.as_secs_f64();
         log_speedup += speedup.ln();
         programs += 1;
         println!(
-            "{name:<10} {:>6} {:>12?} {:>12?} {:>7.1}x {:>12?} {:>10?}",
+            "{name:<10} {:>6} {:>12?} {:>12?} {:>12?} {:>7.1}x {:>12?} {:>12?}",
             program.len(),
             t_interp,
             t_jit,
+            t_quick,
             speedup,
             compile,
-            compile / program.len() as u32
+            optimized
         );
     }
     println!(
@@ -121,17 +130,19 @@ fn main() {
     }
     text += "exit";
     let mixed = ebpfvm_isa::assemble(&text).expect("assembles");
-    let mut compiles: Vec<Duration> = (0..21)
-        .map(|_| {
-            JitProgram::compile(&mixed)
-                .expect("compiles")
-                .compile_time()
-        })
-        .collect();
-    compiles.sort();
-    println!(
-        "compile of a {}-instruction mixed program: {:?}",
-        mixed.len(),
-        compiles[compiles.len() / 2]
-    );
+    for tiering in [Tiering::Adaptive, Tiering::Optimized] {
+        let mut compiles: Vec<Duration> = (0..21)
+            .map(|_| {
+                JitProgram::compile_with(&mixed, None, tiering)
+                    .expect("compiles")
+                    .compile_time()
+            })
+            .collect();
+        compiles.sort();
+        println!(
+            "compile of a {}-instruction mixed program ({tiering:?}): {:?}",
+            mixed.len(),
+            compiles[compiles.len() / 2]
+        );
+    }
 }

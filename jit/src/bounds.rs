@@ -50,6 +50,12 @@
 //! clamped index always fails (`size >= 1`); `o < 2^32` and `size <= 8`, so `o + size`
 //! does not overflow; and `limit` is at most the length of the slice behind `host`.
 //!
+//! The quick tier (`variant.rs`) compiles less code: every access that is not on the
+//! stack fast path (below) calls [`walk_call`], the same walk in Rust, which returns
+//! the host address, or 0 when the access fails, and then branches to the same trap
+//! (invariant 3). It neither reads nor writes the remembered regions, and shares no
+//! checks (invariants 4 and 5 are the optimized tier's).
+//!
 //! Invariants it relies on, and why they hold:
 //!
 //! 1. **A remembered region is a current region with `glimit >= 8`.** `run` starts
@@ -119,7 +125,7 @@ use ebpfvm_vm::{
     FRAME_SIZE, REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE,
 };
 
-use crate::ctx::off;
+use crate::ctx::{off, RunCtx};
 use crate::translate::Translator;
 
 /// What passed checks proved through one register (invariants 4 and 5), per kind;
@@ -209,6 +215,12 @@ impl Translator<'_> {
             let fp = self.b.use_var(self.regs[Reg::FP.index()]);
             let stack_off = self.b.ins().iadd_imm_s(fp, off - STACK_BASE as i64);
             return self.b.ins().iadd(self.stack_host, stack_off);
+        }
+        if self.walk_calls {
+            // The quick tier: every other access is a call of the walk.
+            let base_value = self.b.use_var(self.regs[base.index()]);
+            let addr = self.b.ins().iadd_imm_s(base_value, off);
+            return self.walk_by_call(addr, size, access);
         }
         let mut facts = self.checked[base.index()].unwrap_or_default();
         let Some(mut known) = *facts.kind(access) else {
@@ -382,4 +394,67 @@ impl Translator<'_> {
         self.b.switch_to_block(done);
         result
     }
+
+    /// The check of the quick tier: a call of [`walk_call`], then the memory trap
+    /// when it found no region for the access. The host address.
+    fn walk_by_call(&mut self, addr: Value, size: u32, access: Access) -> Value {
+        let func = self
+            .b
+            .ins()
+            .iconst(self.ptr, walk_call as *const () as usize as i64);
+        let info = self.b.ins().iconst(
+            types::I64,
+            i64::from(size) | i64::from(access == Access::Write) << 8,
+        );
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.walk_sig, func, &[self.ctx, addr, info]);
+        let host = self.b.inst_results(call)[0];
+        // Invariant 3: a host address is never 0, so 0 is the failure.
+        let fails = self.b.ins().icmp_imm_s(IntCC::Equal, host, 0);
+        self.branch_to_memory_trap(fails, addr);
+        host
+    }
+}
+
+/// The check of the quick tier, as a function: the table walk of
+/// [`Translator::walk`] for the access of `info & 0xff` bytes at `addr` (a write when
+/// `info >> 8` is 1). The host address, or 0 when the access is not allowed. It leaves
+/// the remembered regions alone.
+///
+/// # Safety
+/// `ctx` points to the live `RunCtx` of a run, whose table pointer and length are
+/// current (as for the inline walk).
+pub(crate) unsafe extern "C" fn walk_call(ctx: *const RunCtx<'_>, addr: u64, info: u64) -> u64 {
+    // SAFETY: the caller guarantees ctx is the live context of this run.
+    let ctx = unsafe { &*ctx };
+    let size = info & 0xff;
+    let write = info >> 8 == 1;
+    // An index past the table selects entry 0, the null region (both limits 0).
+    let idx = addr >> 32;
+    let idx = if idx < ctx.table_len { idx } else { 0 };
+    let limit_at = if write {
+        REGION_WRITE_LEN
+    } else {
+        REGION_READ_LEN
+    };
+    // SAFETY: `table` points to `table_len > idx` entries of REGION_STRIDE bytes (the
+    // contract of `MemoryMap::region_table`), and the offsets name 8-byte aligned
+    // fields of an entry.
+    let (region_host, limit) = unsafe {
+        let entry = ctx.table.add(idx as usize * REGION_STRIDE);
+        (
+            entry.add(REGION_HOST).cast::<u64>().read(),
+            entry.add(limit_at).cast::<u64>().read(),
+        )
+    };
+    // o < 2^32 and size <= 8: no overflow.
+    let o = addr & 0xffff_ffff;
+    if o + size > limit {
+        return 0;
+    }
+    // o + size <= limit <= the length of the slice behind the entry's host address,
+    // which is not null.
+    region_host + o
 }

@@ -53,18 +53,14 @@ mod mem;
 mod runtime;
 mod tail;
 mod translate;
+mod variant;
 
 use std::mem::MaybeUninit;
 use std::panic::resume_unwind;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use cranelift_codegen::ir::{types, AbiParam};
-use cranelift_codegen::isa::OwnedTargetIsa;
-use cranelift_codegen::settings::{self, Configurable};
-use cranelift_frontend::FunctionBuilderContext;
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Linkage, Module};
 use ebpfvm_isa::{Imm64, Insn, Program, Width};
 use ebpfvm_vm::maps::lddw_value;
 use ebpfvm_vm::{
@@ -74,6 +70,9 @@ use ebpfvm_vm::{
 };
 
 use crate::ctx::{status, RunCtx};
+pub(crate) use crate::variant::Shape;
+use crate::variant::{EntryFn, Variant};
+pub use crate::variant::{Tier, Tiering, TIER_UP_PER_SLOT};
 
 /// Why a program could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -100,24 +99,30 @@ impl From<ebpfvm_vm::Unsupported> for JitError {
     }
 }
 
-/// The compiled function: takes the run context, returns a `ctx::status`.
-type EntryFn = for<'a> unsafe extern "C" fn(*mut RunCtx<'a>) -> u64;
-
 /// A compiled program. Owns its native code (freed on drop); cheap to run many times,
 /// from any thread (it holds no run state).
 ///
-/// A program has up to four variants of its code, of one translation (`translate.rs`):
-/// *budgeted* or not (whether it stops exactly at a budget, "Counting" there), and,
-/// for a program without bpf-to-bpf calls of its own, *nested* or not (whether its
-/// `exit` may return into a frame of the program that tail-called it, `tail.rs`).
-/// [`JitProgram::compile`] compiles the plain one, which runs every call without a
-/// budget; the others are compiled by the first run that needs them.
+/// A program has up to four variants of its code per [`Tier`], of one translation
+/// (`translate.rs`): *budgeted* or not (whether it stops exactly at a budget,
+/// "Counting" there), and, for a program without bpf-to-bpf calls of its own, *nested*
+/// or not (whether its `exit` may return into a frame of the program that tail-called
+/// it, `tail.rs`). [`JitProgram::compile`] compiles the plain one of the first tier,
+/// which runs every call without a budget; the others are compiled by the first run
+/// that needs them, and the optimized tier as [`Tiering`] says (`variant.rs`).
 pub struct JitProgram {
-    /// The plain variant (no budget, not nested).
-    plain: Variant,
-    /// The other variants, indexed by [`Shape::index`], once a run needed them (or why
-    /// they could not be compiled).
-    others: [OnceLock<Result<Variant, JitError>>; 3],
+    /// The plain variant (no budget, not nested) of the first tier.
+    first: Variant,
+    /// The tier `first` was compiled in.
+    first_tier: Tier,
+    /// The other variants, by [`Tier::index`] and [`Shape::index`], once a run needed
+    /// them (or why they could not be compiled).
+    variants: [[OnceLock<Result<Variant, JitError>>; 4]; 2],
+    /// Whether the optimized plain variant is compiled (runs use the optimized tier).
+    optimized: AtomicBool,
+    /// Instructions run so far, and how many make [`Tiering::Adaptive`] optimize
+    /// (`u64::MAX`: never).
+    executed: AtomicU64,
+    tier_up_at: u64,
     /// Whether the program makes bpf-to-bpf calls (then nested = not nested).
     has_frames: bool,
     /// The program, to describe traps (access size and kind, pcs of budget traps).
@@ -127,95 +132,14 @@ pub struct JitProgram {
     compile_time: Duration,
 }
 
-/// Which variant of a program's code (see [`JitProgram`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Shape {
-    /// Tests the budget.
-    pub budgeted: bool,
-    /// May be entered with frames of another program below (only matters for a
-    /// program without frames of its own).
-    pub nested: bool,
-}
-
-impl Shape {
-    /// The plain variant.
-    const PLAIN: Shape = Shape {
-        budgeted: false,
-        nested: false,
-    };
-
-    /// The index in `JitProgram::others` (the plain one has none).
-    fn index(self) -> usize {
-        usize::from(self.budgeted) * 2 + usize::from(self.nested) - 1
-    }
-}
-
-/// One compiled function and the module that owns its code.
-struct Variant {
-    entry: EntryFn,
-    /// Owns the code `entry` points into; declared last, so dropped (and the code
-    /// freed) after `entry`.
-    _code: Code,
-}
-
-/// The module that owns the code; frees it on drop. The mutex is only taken on drop
-/// and makes `JitProgram` `Sync` (the module has interior mutability we never use).
-struct Code(Mutex<Option<JITModule>>);
-
-impl Drop for Code {
-    fn drop(&mut self) {
-        let module = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(module) = module {
-            // SAFETY: the code is only called through `JitProgram::run`, which borrows
-            // the program, so nothing runs it any more and no pointer into it remains.
-            unsafe { module.free_memory() };
-        }
-    }
-}
-
 impl std::fmt::Debug for JitProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitProgram")
             .field("slots", &self.insns.len())
             .field("compile_time", &self.compile_time)
+            .field("tier", &self.tier())
             .finish_non_exhaustive()
     }
-}
-
-/// The host ISA with our settings, built once per process.
-fn host_isa() -> Result<OwnedTargetIsa, JitError> {
-    static ISA: OnceLock<Result<OwnedTargetIsa, String>> = OnceLock::new();
-    ISA.get_or_init(|| {
-        if cfg!(target_endian = "big") {
-            return Err("big-endian hosts are not supported".to_string());
-        }
-        let mut flags = settings::builder();
-        let verifier = if cfg!(debug_assertions) {
-            "true"
-        } else {
-            "false"
-        };
-        for (name, value) in [
-            ("opt_level", "speed"),
-            ("is_pic", "false"),
-            ("use_colocated_libcalls", "false"),
-            ("enable_verifier", verifier),
-            // Nothing unwinds through compiled code: helper panics are caught.
-            ("unwind_info", "false"),
-        ] {
-            flags.set(name, value).map_err(|e| e.to_string())?;
-        }
-        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
-        let isa = builder
-            .finish(settings::Flags::new(flags))
-            .map_err(|e| e.to_string())?;
-        if isa.pointer_bytes() != 8 {
-            return Err("only 64-bit hosts are supported".to_string());
-        }
-        Ok(isa)
-    })
-    .clone()
-    .map_err(JitError::Codegen)
 }
 
 impl JitProgram {
@@ -223,7 +147,7 @@ impl JitProgram {
     /// references, kfuncs, kernel variable addresses), as the interpreter does, or when
     /// Cranelift fails.
     pub fn compile(program: &Program) -> Result<JitProgram, JitError> {
-        JitProgram::compile_insns(program.insns())
+        JitProgram::compile_with(program, None, Tiering::default())
     }
 
     /// Compiles `program` with the map table its `lddw` map references name, as
@@ -232,19 +156,44 @@ impl JitProgram {
     /// array's value (run it with `MemoryMap::with_maps` of the same table). Refuses
     /// the references the interpreter refuses, with the same message.
     pub fn with_maps(program: &Program, maps: &Maps) -> Result<JitProgram, JitError> {
-        JitProgram::compile_insns(&resolve_maps(program.insns(), maps)?)
+        JitProgram::compile_with(program, Some(maps), Tiering::default())
     }
 
-    fn compile_insns(insns: &[Insn]) -> Result<JitProgram, JitError> {
+    /// [`JitProgram::compile`] (without `maps`) or [`JitProgram::with_maps`], compiled
+    /// in the tiers `tiering` says.
+    pub fn compile_with(
+        program: &Program,
+        maps: Option<&Maps>,
+        tiering: Tiering,
+    ) -> Result<JitProgram, JitError> {
+        match maps {
+            Some(maps) => JitProgram::compile_insns(&resolve_maps(program.insns(), maps)?, tiering),
+            None => JitProgram::compile_insns(program.insns(), tiering),
+        }
+    }
+
+    fn compile_insns(insns: &[Insn], tiering: Tiering) -> Result<JitProgram, JitError> {
         let started = Instant::now();
-        let (plain, cfg) = Variant::compile(insns, Shape::PLAIN)?;
+        let first_tier = match tiering {
+            Tiering::Optimized => Tier::Optimized,
+            Tiering::Adaptive | Tiering::Quick => Tier::Quick,
+        };
+        let (first, cfg) = Variant::compile(insns, Shape::PLAIN, first_tier)?;
         let mut region_start = vec![0u32; insns.len()];
         for region in &cfg.regions {
             region_start[region.start..region.end].fill(region.start as u32);
         }
+        let tier_up_at = match tiering {
+            Tiering::Adaptive => (insns.len() as u64).saturating_mul(TIER_UP_PER_SLOT),
+            Tiering::Quick | Tiering::Optimized => u64::MAX,
+        };
         Ok(JitProgram {
-            plain,
-            others: Default::default(),
+            first,
+            first_tier,
+            variants: Default::default(),
+            optimized: AtomicBool::new(first_tier == Tier::Optimized),
+            executed: AtomicU64::new(0),
+            tier_up_at,
             has_frames: cfg.has_frames,
             insns: insns.into(),
             region_start: region_start.into(),
@@ -252,18 +201,66 @@ impl JitProgram {
         })
     }
 
+    /// The tier later runs use.
+    pub fn tier(&self) -> Tier {
+        if self.optimized.load(Ordering::Acquire) {
+            Tier::Optimized
+        } else {
+            Tier::Quick
+        }
+    }
+
+    /// Compiles the optimized tier now (if it is not yet), so that later runs use it.
+    /// A failure leaves the program in the quick tier.
+    pub fn optimize(&self) -> Result<(), JitError> {
+        if self.first_tier == Tier::Optimized {
+            return Ok(());
+        }
+        let slot = &self.variants[Tier::Optimized.index()][Shape::PLAIN.index()];
+        let variant = slot.get_or_init(|| {
+            Variant::compile(&self.insns, Shape::PLAIN, Tier::Optimized).map(|(v, _)| v)
+        });
+        match variant {
+            Ok(_) => {
+                self.optimized.store(true, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Counts `insns` more instructions run, for [`Tiering::Adaptive`].
+    #[inline]
+    fn count(&self, insns: u64) {
+        if self.tier_up_at != u64::MAX && !self.optimized.load(Ordering::Relaxed) {
+            self.count_slow(insns);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_slow(&self, insns: u64) {
+        let before = self.executed.fetch_add(insns, Ordering::Relaxed);
+        if before.saturating_add(insns) >= self.tier_up_at {
+            // A failure keeps the quick code, which is correct; nothing to report.
+            let _ = self.optimize();
+        }
+    }
+
     /// The entry of the variant for a run with or without a budget, entered at call
-    /// depth `depth`; compiles it on first use (its error is reported as a trap).
+    /// depth `depth`, in the current tier; compiles it on first use (its error is
+    /// reported as a trap).
     fn entry(&self, budgeted: bool, depth: u64) -> Result<EntryFn, &JitError> {
         let shape = Shape {
             budgeted,
             nested: depth > 0 && !self.has_frames,
         };
-        if shape == Shape::PLAIN {
-            return Ok(self.plain.entry);
+        let tier = self.tier();
+        if shape == Shape::PLAIN && tier == self.first_tier {
+            return Ok(self.first.entry);
         }
-        let variant = self.others[shape.index()]
-            .get_or_init(|| Variant::compile(&self.insns, shape).map(|(v, _)| v));
+        let variant = self.variants[tier.index()][shape.index()]
+            .get_or_init(|| Variant::compile(&self.insns, shape, tier).map(|(v, _)| v));
         variant.as_ref().map(|v| v.entry)
     }
 
@@ -328,8 +325,8 @@ impl JitProgram {
         }
     }
 
-    /// How long [`compile`](JitProgram::compile) took (the plain variant; the others
-    /// are compiled by the first run that needs them).
+    /// How long [`compile`](JitProgram::compile) took (the plain variant of the first
+    /// tier; the others are compiled by the first run that needs them).
     pub fn compile_time(&self) -> Duration {
         self.compile_time
     }
@@ -404,12 +401,16 @@ impl JitProgram {
         let code = self.enter(budgeted, &mut ctx);
         // The common end, here so that callers build the outcome in place.
         if code == status::EXIT {
+            let insns = total - ctx.rem;
+            self.count(insns);
             return Outcome {
                 result: Ok(ctx.result),
-                insns: total - ctx.rem,
+                insns,
             };
         }
-        self.go_on(code, &mut ctx, total, budgeted, memory, programs)
+        let outcome = self.go_on(code, &mut ctx, total, budgeted, memory, programs);
+        self.count(outcome.insns);
+        outcome
     }
 
     /// A run whose first function returned `code` (not a plain exit): tail calls and
@@ -434,7 +435,14 @@ impl JitProgram {
                 };
             }
             match switch(ctx, code, self, programs) {
-                Some(next) => program = next,
+                Some(next) => {
+                    // A tail-call target of an optimized adaptive program is hot too.
+                    if next.tier_up_at != u64::MAX && self.tier() == Tier::Optimized {
+                        // A failure keeps the quick code, which is correct.
+                        let _ = next.optimize();
+                    }
+                    program = next;
+                }
                 None => return program.stopped(code, ctx, total, memory),
             }
             code = program.enter(budgeted, ctx);
@@ -650,57 +658,4 @@ fn resolve_maps(insns: &[Insn], maps: &Maps) -> Result<Vec<Insn>, JitError> {
         };
     }
     Ok(out)
-}
-
-impl Variant {
-    /// Compiles the variant `shape` of `insns`.
-    fn compile(insns: &[Insn], shape: Shape) -> Result<(Variant, cfg::Cfg), JitError> {
-        let isa = host_isa()?;
-        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        match build(&mut module, insns, shape) {
-            Ok((code, cfg)) => {
-                // SAFETY: the function was compiled with the `EntryFn` signature (one
-                // pointer in, one i64 out) in the host's default calling convention,
-                // which is extern "C".
-                let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
-                let code = Code(Mutex::new(Some(module)));
-                Ok((Variant { entry, _code: code }, cfg))
-            }
-            Err(e) => {
-                // SAFETY: nothing from this module was ever called.
-                unsafe { module.free_memory() };
-                Err(e)
-            }
-        }
-    }
-}
-
-/// Translates and compiles `program` into `module`; the code's address.
-fn build(
-    module: &mut JITModule,
-    insns: &[Insn],
-    shape: Shape,
-) -> Result<(*const u8, cfg::Cfg), JitError> {
-    let codegen = |e: cranelift_module::ModuleError| JitError::Codegen(format!("{e:?}"));
-    let ptr = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
-    sig.params.push(AbiParam::new(ptr));
-    sig.returns.push(AbiParam::new(types::I64));
-    let id = module
-        .declare_function("ebpf_program", Linkage::Local, &sig)
-        .map_err(codegen)?;
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig;
-    let mut fctx = FunctionBuilderContext::new();
-    debug_assert!(insns.last().is_some_and(|i| *i != Insn::Imm64Tail));
-    let cfg = translate::translate(
-        insns,
-        shape,
-        &mut ctx.func,
-        &mut fctx,
-        module.isa().frontend_config(),
-    )?;
-    module.define_function(id, &mut ctx).map_err(codegen)?;
-    module.finalize_definitions().map_err(codegen)?;
-    Ok((module.get_finalized_function(id), cfg))
 }

@@ -48,7 +48,7 @@ use ebpfvm_isa::{Insn, Reg};
 use crate::bounds::Checked;
 use crate::cfg::{ends_region, Cfg};
 use crate::ctx::{off, status};
-use crate::{JitError, Shape};
+use crate::{JitError, Shape, Tier};
 
 /// Translation state of one program.
 pub(crate) struct Translator<'a> {
@@ -76,6 +76,11 @@ pub(crate) struct Translator<'a> {
     pub helper_sig: SigRef,
     /// Signature of `runtime::legacy_load`.
     pub legacy_sig: SigRef,
+    /// Signature of `bounds::walk_call` (the same shape as `legacy_sig`).
+    pub walk_sig: SigRef,
+    /// Whether memory checks are calls of `bounds::walk_call` (the quick tier,
+    /// `variant.rs`).
+    pub walk_calls: bool,
 
     /// Entry block of each region.
     entries: Vec<Block>,
@@ -121,6 +126,7 @@ pub(crate) struct Translator<'a> {
 pub(crate) fn translate(
     insns: &[Insn],
     shape: Shape,
+    tier: Tier,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     config: TargetFrontendConfig,
@@ -142,6 +148,7 @@ pub(crate) fn translate(
     legacy_sig.params.push(AbiParam::new(i64t));
     legacy_sig.params.push(AbiParam::new(i64t));
     legacy_sig.returns.push(AbiParam::new(i64t));
+    let walk_sig = b.import_signature(legacy_sig.clone());
     let legacy_sig = b.import_signature(legacy_sig);
 
     let entry = b.create_block();
@@ -188,6 +195,8 @@ pub(crate) fn translate(
         current,
         helper_sig,
         legacy_sig,
+        walk_sig,
+        walk_calls: tier == Tier::Quick,
         entries,
         ret: None,
         exit: None,

@@ -5,7 +5,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ebpfvm_isa::{assemble, CallTarget, Imm64, Insn, Program, Reg};
-use ebpfvm_jit::{JitError, JitProgram};
+use ebpfvm_jit::{JitError, JitProgram, Tier, Tiering, TIER_UP_PER_SLOT};
 use ebpfvm_vm::{
     HelperError, Helpers, Interpreter, MapError, MemoryMap, Outcome, RegionKind, Stack, TrapKind,
 };
@@ -279,4 +279,48 @@ fn a_trap_after_a_tail_call_names_the_program_running() {
     assert!(matches!(trap.kind, TrapKind::OutOfBounds { addr: 1, .. }));
     // Outside the table the call fails and main goes on; so does a run without one.
     assert_eq!(run_table(&[main], None).result, Ok(5));
+}
+
+/// Runs `jit` over no memory without a budget; its outcome.
+fn run_plain(jit: &JitProgram) -> Outcome {
+    let mut stack = Stack::new();
+    let mut map = MemoryMap::new(&mut stack);
+    jit.run([0; 5], &mut map, &mut Helpers::new(), None)
+}
+
+#[test]
+fn adaptive_tiering_optimizes_once_the_program_has_run_enough() {
+    // 5 slots, a loop of 3 instructions x 40,000: 120,003 instructions a run, so the
+    // threshold (5 x TIER_UP_PER_SLOT = 163,840) is crossed by the second run.
+    let program =
+        assemble("mov %r0, 0\nmov %r1, 40000\nadd %r0, 3\nsub %r1, 1\njne %r1, 0, -3\nexit")
+            .expect("assembles");
+    let jit = JitProgram::compile(&program).expect("compiles");
+    assert_eq!(jit.tier(), Tier::Quick);
+    let first = run_plain(&jit);
+    assert_eq!(first.result, Ok(120_000));
+    assert_eq!(jit.tier(), Tier::Quick, "one run is below the threshold");
+    let second = run_plain(&jit);
+    assert_eq!(jit.tier(), Tier::Optimized, "the second run crosses it");
+    let third = run_plain(&jit);
+    assert_eq!((&first, &first), (&second, &third));
+    assert!(5 * TIER_UP_PER_SLOT > first.insns && 5 * TIER_UP_PER_SLOT <= 2 * first.insns);
+}
+
+#[test]
+fn fixed_tierings_stay_where_they_start_until_asked() {
+    let program =
+        assemble("mov %r0, 0\nmov %r1, 40000\nadd %r0, 3\nsub %r1, 1\njne %r1, 0, -3\nexit")
+            .expect("assembles");
+    let quick = JitProgram::compile_with(&program, None, Tiering::Quick).expect("compiles");
+    for _ in 0..4 {
+        assert_eq!(run_plain(&quick).result, Ok(120_000));
+    }
+    assert_eq!(quick.tier(), Tier::Quick);
+    quick.optimize().expect("optimizes");
+    assert_eq!(quick.tier(), Tier::Optimized);
+    assert_eq!(run_plain(&quick).result, Ok(120_000));
+    let optimized = JitProgram::compile_with(&program, None, Tiering::Optimized).expect("compiles");
+    assert_eq!(optimized.tier(), Tier::Optimized);
+    assert_eq!(run_plain(&optimized).result, Ok(120_000));
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ebpfvm_isa::{Features, Program};
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 fn programs_dir() -> PathBuf {
@@ -38,25 +38,27 @@ fn bench_programs_match_native_results() {
         let bytes = std::fs::read(dir.join(format!("{name}.bin"))).unwrap();
         let mem = std::fs::read(dir.join(format!("{name}.mem"))).unwrap();
         let program = Program::from_bytes(&bytes, &Features::default()).unwrap();
-        let jit = JitProgram::compile(&program).unwrap();
-        let interp = Interpreter::new(&program).unwrap();
-        let (outcome, after) = run_on(&mem, |args, map| {
-            jit.run(args, map, &mut Helpers::new(), None)
-        });
-        assert_eq!(outcome.result, Ok(want), "{name}: {outcome:?}");
-        let reference = run_on(&mem, |args, map| {
-            interp.run(args, map, &mut Helpers::new(), None)
-        });
-        assert_eq!(
-            (outcome, after),
-            reference,
-            "{name}: differs from the interpreter"
-        );
-        println!(
-            "{name}: {} slots, compiled in {:?}",
-            program.len(),
-            jit.compile_time()
-        );
+        for tiering in [Tiering::Quick, Tiering::Optimized] {
+            let jit = JitProgram::compile_with(&program, None, tiering).unwrap();
+            let interp = Interpreter::new(&program).unwrap();
+            let (outcome, after) = run_on(&mem, |args, map| {
+                jit.run(args, map, &mut Helpers::new(), None)
+            });
+            assert_eq!(outcome.result, Ok(want), "{name} {tiering:?}: {outcome:?}");
+            let reference = run_on(&mem, |args, map| {
+                interp.run(args, map, &mut Helpers::new(), None)
+            });
+            assert_eq!(
+                (outcome, after),
+                reference,
+                "{name} {tiering:?}: differs from the interpreter"
+            );
+            println!(
+                "{name}: {} slots, {tiering:?} tier compiled in {:?}",
+                program.len(),
+                jit.compile_time()
+            );
+        }
         checked += 1;
     }
     assert_eq!(checked, 6);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ebpfvm_conformance::{collect_files, register_helpers, run_test, Engine, TestFile, Verdict};
 use ebpfvm_isa::Program;
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 /// Each test may run at most this many instructions (as the facade's engines).
@@ -41,8 +41,8 @@ fn run_raw(
     (outcome, stack.bytes().to_vec())
 }
 
-/// The JIT as a conformance engine.
-struct JitEngine;
+/// The JIT as a conformance engine, compiled in one tier.
+struct JitEngine(Tiering);
 
 impl Engine for JitEngine {
     fn name(&self) -> &str {
@@ -50,7 +50,7 @@ impl Engine for JitEngine {
     }
 
     fn run(&mut self, program: &Program, mem: &mut [u8]) -> Result<Outcome, String> {
-        let jit = JitProgram::compile(program).map_err(|e| e.to_string())?;
+        let jit = JitProgram::compile_with(program, None, self.0).map_err(|e| e.to_string())?;
         let (outcome, _) = run_raw(
             |args, map, helpers| jit.run(args, map, helpers, Some(TEST_BUDGET)),
             mem,
@@ -86,9 +86,13 @@ fn conformance_suite_passes_on_the_jit() {
         let name = file.file_stem().unwrap_or_default().to_string_lossy();
         let text = std::fs::read_to_string(file).expect("readable test");
         let test = TestFile::parse(&text).expect("well-formed test");
-        match run_test(&test, &mut JitEngine) {
-            Verdict::Pass => {}
-            Verdict::Fail(why) | Verdict::Skip(why) => failures.push(format!("{name}: {why}")),
+        for tiering in [Tiering::Quick, Tiering::Optimized] {
+            match run_test(&test, &mut JitEngine(tiering)) {
+                Verdict::Pass => {}
+                Verdict::Fail(why) | Verdict::Skip(why) => {
+                    failures.push(format!("{name} ({tiering:?}): {why}"))
+                }
+            }
         }
         // The same outcome, memory and stack as the interpreter.
         let program = match &test.source {
@@ -101,23 +105,26 @@ fn conformance_suite_passes_on_the_jit() {
         let Some(want) = interpret(&program, &test.mem) else {
             continue;
         };
-        let jit = JitProgram::compile(&program).expect("the interpreter accepted it");
-        let mut mem = test.mem.clone();
-        let (outcome, stack) = run_raw(
-            |args, map, helpers| jit.run(args, map, helpers, Some(TEST_BUDGET)),
-            &mut mem,
-        );
-        if (&outcome, &mem, &stack) != (&want.0, &want.1, &want.2) {
-            failures.push(format!(
-                "{name}: differs from the interpreter: jit {outcome:?}, interp {:?}",
-                want.0
-            ));
+        for tiering in [Tiering::Quick, Tiering::Optimized] {
+            let jit = JitProgram::compile_with(&program, None, tiering)
+                .expect("the interpreter accepted it");
+            let mut mem = test.mem.clone();
+            let (outcome, stack) = run_raw(
+                |args, map, helpers| jit.run(args, map, helpers, Some(TEST_BUDGET)),
+                &mut mem,
+            );
+            if (&outcome, &mem, &stack) != (&want.0, &want.1, &want.2) {
+                failures.push(format!(
+                    "{name} ({tiering:?}): differs from the interpreter: jit {outcome:?}, interp {:?}",
+                    want.0
+                ));
+            }
         }
     }
     println!(
-        "{} of {} conformance tests pass on the JIT",
-        files.len() - failures.len(),
-        files.len()
+        "{} conformance tests on both tiers of the JIT, {} failures",
+        files.len(),
+        failures.len()
     );
     assert!(
         failures.is_empty(),

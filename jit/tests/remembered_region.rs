@@ -6,7 +6,7 @@
 //! regions (checked by changing the limit test in `bounds.rs`).
 
 use ebpfvm_isa::{AluOp, Insn, Operand, Program, Reg, Size, Width};
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
 
 fn reg(n: u8) -> Reg {
@@ -90,7 +90,8 @@ fn short_regions_are_never_remembered() {
                             for off2 in [0i16, 1, len as i16 - 4, len as i16 - 1] {
                                 let p = program((s1, 0, w1), (s2, off2, w2));
                                 let interp = Interpreter::new(&p).expect("lowers");
-                                let jit = JitProgram::compile(&p).expect("compiles");
+                                let jit = JitProgram::compile_with(&p, None, Tiering::Optimized)
+                                    .expect("compiles");
                                 for budget in [None, Some(2), Some(3)] {
                                     let a = run(len, writable, |args, m, h| {
                                         interp.run(args, m, h, budget)

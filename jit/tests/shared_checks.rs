@@ -7,7 +7,7 @@ mod common;
 
 use common::{run_interp, run_jit, Case, Entropy, SplitMix, GLOBAL_LEN, MEM_LEN, RO_LEN};
 use ebpfvm_isa::{AluOp, AtomicOp, Insn, Operand, Program, Reg, Size, Width};
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::Interpreter;
 
 fn reg(n: u8) -> Reg {
@@ -124,7 +124,9 @@ fn shared_checks_match_the_interpreter() {
         let mut e = SplitMix(0x5ba2_ed00 + seed);
         let case = case(&mut e);
         let interp = [Interpreter::new(&case.program).expect("lowers")];
-        let jit = [JitProgram::compile(&case.program).expect("compiles")];
+        let jit = [
+            JitProgram::compile_with(&case.program, None, Tiering::Optimized).expect("compiles"),
+        ];
         let full = run_interp(&case, &interp, None);
         let text = || ebpfvm_isa::disassemble(&case.program);
         assert_eq!(full, run_jit(&case, &jit, None), "seed {seed}\n{}", text());

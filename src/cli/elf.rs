@@ -27,6 +27,8 @@ use super::{engine_for, read_file, CliError, EngineChoice};
 pub struct ElfRun<'a> {
     pub path: &'a Path,
     pub engine: EngineChoice,
+    /// `--jit-tier`.
+    pub tiering: ebpfvm::jit::Tiering,
     pub prog_type: &'a str,
     /// `--attach`: the attach point (default: the section's).
     pub attach: Option<&'a str>,
@@ -167,6 +169,7 @@ pub fn run(args: ElfRun<'_>) -> Result<ExitCode, CliError> {
     }
     super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine)
         .map_err(|e| load_error(args.path, e))?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
@@ -265,6 +268,7 @@ fn run_packet(
         _ => None,
     };
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
     let result = super::packet::run_with(
@@ -303,6 +307,7 @@ fn run_struct(
     vm.set_socket(args.socket.clone());
     super::map_update::apply(&vm, args.map_updates)?;
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.tiering);
     vm.set_engine(engine_for(args.engine)?)
         .map_err(|e| load_error(args.path, e))?;
     let inputs = super::regs::StructRun {

@@ -63,6 +63,11 @@ pub struct RunArgs {
     /// the instructions our engines run).
     #[arg(long, value_enum)]
     loader: Option<super::kernel::LoaderChoice>,
+    /// When the JIT compiles optimized code: `adaptive` (quick code first, optimized
+    /// once the program has run about 32 Ki instructions per instruction slot),
+    /// `quick` (never) or `optimized` (at once).
+    #[arg(long, value_enum, default_value_t = JitTier::Adaptive)]
+    jit_tier: JitTier,
     /// Program type, by the kernel's name in lower case; `raw` means no context: r1 =
     /// the memory, r2 = its length. Packet types (`xdp`, `sched_cls`, `sched_act`,
     /// `socket_filter`, `cgroup_skb`, `lwt_in`, `lwt_out`, `lwt_xmit`) run on `--packet` or
@@ -237,6 +242,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return super::elf::run(super::elf::ElfRun {
             path,
             engine: args.engine.unwrap_or(EngineChoice::Jit),
+            tiering: args.jit_tier.into(),
             prog_type: &args.prog_type,
             attach: args.attach.as_deref(),
             optval: args.optval.as_deref(),
@@ -328,6 +334,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         let mut vm = Vm::typed(loaded.program, ty, at, arch).map_err(load_error)?;
         vm.set_socket(socket.info.clone());
         vm.set_budget(args.budget);
+        vm.set_jit_tiering(args.jit_tier.into());
         vm.set_engine(engine).map_err(load_error)?;
         let (regs, ctx, json) = (args.regs.as_deref(), args.ctx.as_deref(), args.json);
         return match ty {
@@ -382,6 +389,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let mut vm = Vm::new(loaded.program).map_err(load_error)?;
     vm.set_budget(args.budget);
+    vm.set_jit_tiering(args.jit_tier.into());
     vm.set_engine(engine).map_err(load_error)?;
     let compile_ns = vm.compile_time().map(|t| t.as_nanos() as u64);
 
@@ -585,5 +593,23 @@ fn packet_run(args: &RunArgs, ty: ebpfvm::ctx::ProgramType) -> super::packet::Pa
         ctx: args.ctx.as_deref(),
         repeat: args.repeat,
         json: args.json,
+    }
+}
+
+/// `--jit-tier`: [`ebpfvm::jit::Tiering`] on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum JitTier {
+    Adaptive,
+    Quick,
+    Optimized,
+}
+
+impl From<JitTier> for ebpfvm::jit::Tiering {
+    fn from(tier: JitTier) -> ebpfvm::jit::Tiering {
+        match tier {
+            JitTier::Adaptive => ebpfvm::jit::Tiering::Adaptive,
+            JitTier::Quick => ebpfvm::jit::Tiering::Quick,
+            JitTier::Optimized => ebpfvm::jit::Tiering::Optimized,
+        }
     }
 }

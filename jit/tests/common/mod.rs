@@ -25,7 +25,7 @@ use ebpfvm_isa::{
 };
 use std::sync::{Arc, Mutex};
 
-use ebpfvm_jit::JitProgram;
+use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::kernel_helpers::{self, id, Kernel};
 use ebpfvm_vm::maps::{Entry, BPF_ANY};
 use ebpfvm_vm::{
@@ -290,14 +290,25 @@ pub fn check_case(case: &Case, e: &mut dyn Entropy) -> Result<(usize, Outcome), 
         .map(|p| Interpreter::with_maps(p, &maps))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| format!("interpreter: {err}"))?;
-    let jit = case
-        .table()
-        .map(|p| JitProgram::with_maps(p, &maps))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| format!("jit: {err}"))?;
+    // Both tiers: every program quick; then the entry optimized and the others
+    // adaptive, which an optimized program's tail call promotes (`go_on`).
+    let compile = |tiering: &dyn Fn(usize) -> Tiering| {
+        case.table()
+            .enumerate()
+            .map(|(i, p)| JitProgram::compile_with(p, Some(&maps), tiering(i)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| format!("jit: {err}"))
+    };
+    let quick = compile(&|_| Tiering::Quick)?;
+    let optimized = compile(&|i| {
+        if i == 0 {
+            Tiering::Optimized
+        } else {
+            Tiering::Adaptive
+        }
+    })?;
     let first = if case.wild { Some(WILD_BUDGET) } else { None };
     let full = run_interp(case, &interp, first);
-    compare(case, &full, &run_jit(case, &jit, first), first)?;
     let n = full.0.insns;
     let mut budgets = vec![0, n, n.saturating_sub(1), n + 1];
     for _ in 0..4 {
@@ -305,11 +316,15 @@ pub fn check_case(case: &Case, e: &mut dyn Entropy) -> Result<(usize, Outcome), 
     }
     budgets.sort_unstable();
     budgets.dedup();
-    for &b in &budgets {
-        let want = run_interp(case, &interp, Some(b));
-        compare(case, &want, &run_jit(case, &jit, Some(b)), Some(b))?;
+    for (tier, jit) in [("quick", &quick), ("optimized", &optimized)] {
+        let tiered = |r: Result<(), String>| r.map_err(|m| format!("{tier} tier: {m}"));
+        tiered(compare(case, &full, &run_jit(case, jit, first), first))?;
+        for &b in &budgets {
+            let want = run_interp(case, &interp, Some(b));
+            tiered(compare(case, &want, &run_jit(case, jit, Some(b)), Some(b)))?;
+        }
     }
-    Ok((1 + budgets.len(), full.0))
+    Ok((2 * (1 + budgets.len()), full.0))
 }
 
 fn compare(
