@@ -141,6 +141,11 @@ fn compare_packets(
             vm
         })
         .collect();
+    if ty == ProgramType::SkSkb {
+        // The kernel cannot test-run sk_skb (our engines can): both loaders loaded it,
+        // so their verdicts agree.
+        return Some((0, 0));
+    }
     // Our engines model CPU 0: per-CPU maps compare only when the kernel runs there.
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let (mut entries, mut runs, mut ctx_runs) = (0, 0, 0);
