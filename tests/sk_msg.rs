@@ -295,3 +295,32 @@ fn an_empty_message_takes_a_push() {
     let seen = run_both(&object(&program(&[(91, [0, 1, 0])]), vec![]), b"", |_| {});
     assert_eq!(seen.0, r0(EINVAL, 0, 0));
 }
+
+/// The kernel verifier accepts the programs above that need no map (it loads `sk_msg`
+/// though it cannot run it), and ours loads them too. Skips, saying why, without
+/// `bpf()`.
+#[cfg(feature = "kernel")]
+#[test]
+fn the_kernel_verifier_accepts_the_helper_calls() {
+    use ebpfvm_kernel::{KernelError, KernelProgram};
+    let steps: [&[Step]; 6] = [
+        &[(63, [0, 4, 0])],
+        &[(90, [4, 2, 0])],
+        &[(91, [2, 3, 0])],
+        &[(61, [100, 0, 0]), (62, [200, 0, 0])],
+        &[(90, [0, 3, 0]), (63, [1, 3, 0]), (91, [0, 1, 0])],
+        &[],
+    ];
+    for steps in steps {
+        let program = ebpfvm::isa::assemble(&program(steps)).unwrap();
+        match KernelProgram::load_raw(&program, ProgramType::SkMsg.id(), None, "GPL") {
+            Err(e @ (KernelError::Unavailable { .. } | KernelError::NotLinux)) => {
+                eprintln!("skipping: {e}");
+                return;
+            }
+            Err(e) => panic!("{steps:x?}: {e}"),
+            Ok(_) => {}
+        }
+        Vm::with_type(program, ProgramType::SkMsg).unwrap();
+    }
+}
