@@ -213,6 +213,14 @@ fn encapsulation_cases() -> Vec<Vec<Step>> {
         out.push(vec![encap, (31, [0x0008, 0, 0])]);
         out.push(vec![encap, (43, [4, 0, 0]), (50, [4, 1, IPV4])]);
         out.push(vec![encap, (18, [0x0081, 5, 0]), (18, [0x0081, 6, 0])]);
+        // The outer L4 header bounds skb_change_tail from below, wherever the helpers
+        // that push or pull before it have moved it.
+        for len in [26, 30, 37, 38, 42, 46, 50, 57, 58, 62] {
+            out.push(vec![encap, (43, [4, 0, 0]), (38, [len, 0, 0])]);
+            out.push(vec![encap, (50, [neg(-8), 1, 0]), (38, [len, 0, 0])]);
+            out.push(vec![encap, (50, [4, 0, 0]), (38, [len, 0, 0])]);
+            out.push(vec![encap, (31, [0xdd86, 0, 0]), (38, [len, 0, 0])]);
+        }
     }
     out
 }
