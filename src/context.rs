@@ -203,9 +203,10 @@ impl Vm {
     /// [`PointerContext::ctx_out`] and [`PointerContext::data`].
     pub fn run_pointers(&mut self, context: &mut PointerContext) -> Outcome {
         self.stack.clear();
+        *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
-        let len = regions.data.len();
+        let len = regions.data_len;
         let data = map.map_window(
             RegionKind::Packet,
             regions.data,

@@ -193,6 +193,37 @@ fn sk_msg_rewrites_the_message() {
     assert_eq!(line["action"], "SK_DROP");
 }
 
+/// sk_msg: push two bytes after the first, pop the last, cork 100 bytes.
+const SK_MSG_HELPERS: &str = "
+    mov %r6, %r1
+    mov %r2, 1
+    mov %r3, 2
+    mov %r4, 0
+    call 90                  # msg_push_data(msg, 1, 2, 0)
+    mov %r1, %r6
+    mov %r2, 6
+    mov %r3, 1
+    mov %r4, 0
+    call 91                  # msg_pop_data(msg, 6, 1, 0)
+    mov %r1, %r6
+    mov %r2, 100
+    call 62                  # msg_cork_bytes(msg, 100)
+    mov %r0, 1
+    exit
+";
+
+#[test]
+fn sk_msg_helpers_change_the_message_and_record_the_cork() {
+    let prog = scratch("sk_msg_helpers.s", SK_MSG_HELPERS.as_bytes());
+    let msg = scratch("msg_helpers.bin", b"hello");
+    let line = run_both(&["run", &prog, "--type", "sk_msg", "--packet", &msg]);
+    assert_eq!(line["action"], "SK_PASS");
+    // h, two pushed (zeroed) bytes, ell; the o popped.
+    assert_eq!(line["packet"], hex(b"h\0\0ell"));
+    assert_eq!(line["cork_bytes"], 100);
+    assert!(line.get("apply_bytes").is_none(), "{line}");
+}
+
 #[test]
 fn sk_reuseport_reads_the_packet_but_may_not_write_it() {
     let read = scratch(

@@ -206,8 +206,18 @@ pub mod skb {
     /// kernel returns in `ctx_out` while programs read its 16-bit `skb_shared_info`
     /// field (the uapi field holds the low half).
     pub const GSO_SIZE_GIVEN: usize = 224;
+    /// Backing model, private: `skb->encapsulation` (u32, 0 or 1), set when
+    /// `skb_adjust_room` pushes an outer header with `BPF_F_ADJ_ROOM_ENCAP_L3_*`: a
+    /// second encapsulation then fails with `-EALREADY` and `skb_change_tail` with
+    /// `-ENOTSUPP`.
+    pub const ENCAPSULATION: usize = 228;
+    /// Backing model, private: the transport header's offset from `data` (u32), 0 while
+    /// the header is not set (a set one lies at or after the network header). Only an
+    /// encapsulation with an outer L4 header sets it in a test run; `skb_change_tail`
+    /// may not cut below it.
+    pub const TRANSPORT_OFFSET: usize = 232;
     /// Size of the backing model.
-    pub const MODEL_SIZE: usize = 232;
+    pub const MODEL_SIZE: usize = 240;
 }
 
 /// Offsets of `struct xdp_md` fields and of its backing model's slots.

@@ -13,6 +13,31 @@ pub const MSG_SIZE: usize = 80;
 /// `sizeof(struct sk_reuseport_md)`.
 pub const REUSEPORT_SIZE: usize = 56;
 
+/// The private backing model after an `sk_msg_md` (programs reach the first
+/// [`MSG_SIZE`] bytes only): what the `bpf_msg_*` helpers record and the message's
+/// scatterlist, which decides where `data` and `data_end` point after they change it.
+pub mod model {
+    /// `bpf_msg_apply_bytes`' value (u32).
+    pub const APPLY_BYTES: usize = 80;
+    /// `bpf_msg_cork_bytes`' value (u32).
+    pub const CORK_BYTES: usize = 84;
+    /// Which of the two were called (u32: bit 0 apply, bit 1 cork).
+    pub const CALLED: usize = 88;
+    /// The message's length now (u32).
+    pub const LEN: usize = 92;
+    /// How many scatterlist elements hold it (u32, at most [`MAX_FRAGS`]).
+    pub const ELEMS: usize = 96;
+    /// Their lengths (u32 each), in order.
+    pub const ELEM_LENS: usize = 100;
+    /// `MAX_MSG_FRAGS` (the kernel's `MAX_SKB_FRAGS`, 17 by default).
+    pub const MAX_FRAGS: usize = 17;
+    /// Size of the context with its model.
+    pub const SIZE: usize = ELEM_LENS + 4 * MAX_FRAGS;
+    /// Bytes a message may grow by in a run (`bpf_msg_push_data`); the kernel's limit
+    /// is memory.
+    pub const ROOM: usize = 1 << 16;
+}
+
 fn verdict(ok: bool, off: i64, size: u32) -> Result<Conversion, AccessError> {
     if ok {
         Ok(Conversion::Plain)

@@ -16,6 +16,7 @@
 //! The pointer fields of the struct given must be 0; the lengths (`optlen`, `skb_len`,
 //! `size`, `len`) are taken as given, since the kernel's may exceed what the pointers span.
 
+use crate::msg::model as msg_model;
 use crate::sock;
 use crate::ProgramType;
 
@@ -41,8 +42,10 @@ pub struct PointerContext {
 pub struct PointerRegions<'a> {
     /// The context's backing model.
     pub ctx: &'a mut [u8],
-    /// The data region.
+    /// The data region's buffer.
     pub data: &'a mut [u8],
+    /// The data's length (the buffer may hold room after it).
+    pub data_len: usize,
     /// Whether the program may write it.
     pub data_writable: bool,
     /// Where its start and end addresses go in `ctx` (64 bits each).
@@ -229,7 +232,14 @@ impl PointerContext {
         sock: Option<&[u8]>,
     ) -> Result<PointerContext, PointerError> {
         let ptrs = [("data", 0), ("data_end", 8), ("sk", 72)];
-        let ctx = given_struct("sk_msg_md", crate::msg::MSG_SIZE, given, &ptrs)?;
+        let mut ctx = given_struct("sk_msg_md", crate::msg::MSG_SIZE, given, &ptrs)?;
+        // The message is one scatterlist element to start with, with room to grow.
+        ctx.resize(msg_model::SIZE, 0);
+        put32(&mut ctx, msg_model::LEN, msg.len() as u32);
+        put32(&mut ctx, msg_model::ELEMS, u32::from(!msg.is_empty()));
+        put32(&mut ctx, msg_model::ELEM_LENS, msg.len() as u32);
+        let mut data = msg.to_vec();
+        data.resize(msg.len() + msg_model::ROOM, 0);
         let fields = SockFields {
             family: 16,
             remote_ip4: 20,
@@ -242,7 +252,7 @@ impl PointerContext {
         let built = sock_from(&ctx, &fields, false, 0);
         Ok(PointerContext {
             ty: ProgramType::SkMsg,
-            data: msg.to_vec(),
+            data,
             data_writable: true,
             data_fields: Some((0, 8)),
             sock: sock_or(sock, built)?,
@@ -313,10 +323,34 @@ impl PointerContext {
         self.ty
     }
 
+    /// The data's length: the buffer's, but for a message, which may change.
+    fn data_len(&self) -> usize {
+        match self.ty {
+            ProgramType::SkMsg => get32(&self.ctx, msg_model::LEN) as usize,
+            _ => self.data.len(),
+        }
+    }
+
+    /// `sk_msg`: the values given to `bpf_msg_apply_bytes` and `bpf_msg_cork_bytes`
+    /// since the context was built (`None`: not called).
+    pub fn msg_bytes(&self) -> (Option<u32>, Option<u32>) {
+        if self.ty != ProgramType::SkMsg {
+            return (None, None);
+        }
+        let called = get32(&self.ctx, msg_model::CALLED);
+        let value = |bit: u32, at: usize| (called & bit != 0).then(|| get32(&self.ctx, at));
+        (
+            value(1, msg_model::APPLY_BYTES),
+            value(2, msg_model::CORK_BYTES),
+        )
+    }
+
     /// The regions to map for a run.
     pub fn regions(&mut self) -> PointerRegions<'_> {
+        let data_len = self.data_len();
         PointerRegions {
             ctx: &mut self.ctx,
+            data_len,
             data: &mut self.data,
             data_writable: self.data_writable,
             data_fields: self.data_fields,
@@ -336,12 +370,15 @@ impl PointerContext {
         for off in pointers {
             out[off..off + 8].fill(0);
         }
+        if self.ty == ProgramType::SkMsg {
+            out.truncate(crate::msg::MSG_SIZE);
+        }
         out
     }
 
     /// The data after a run (the option's bytes, the message).
     pub fn data(&self) -> &[u8] {
-        &self.data
+        &self.data[..self.data_len()]
     }
 
     /// The socket the `sk` pointers reach.

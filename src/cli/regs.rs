@@ -208,7 +208,27 @@ fn run_pointers(
         // The data the program may have written.
         match ty {
             ProgramType::CgroupSockopt => line["optval"] = json!(hex(context.data())),
-            ProgramType::SkMsg => line["packet"] = json!(hex(context.data())),
+            ProgramType::SkMsg => {
+                line["packet"] = json!(hex(context.data()));
+                // What the msg helpers recorded for after the program.
+                let (apply, cork) = context.msg_bytes();
+                if let Some(n) = apply {
+                    line["apply_bytes"] = json!(n);
+                }
+                if let Some(n) = cork {
+                    line["cork_bytes"] = json!(n);
+                }
+                if let Some(ebpfvm::Redirect::Socket {
+                    map,
+                    key,
+                    cookie,
+                    flags,
+                }) = vm.last_redirect()
+                {
+                    line["redirect"] =
+                        json!({ "map": map, "key": hex(&key), "cookie": cookie, "flags": flags });
+                }
+            }
             _ => {}
         }
         println!("{line}");

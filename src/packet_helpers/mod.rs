@@ -32,9 +32,12 @@
 //! - `sk_skb`'s own `skb_adjust_room`, `sk_redirect_map` and `sk_redirect_hash`
 //!   (`sk_skb.rs`).
 //! - the socket's cookie, uid, cgroup ids and class id (`socket.rs`).
+//! - `sk_msg`'s `msg_*` helpers: recorded byte counts, pulling, pushing and popping
+//!   message data, redirects (`sk_msg.rs`).
 
 mod csum;
 mod redirect;
+mod sk_msg;
 mod sk_skb;
 mod skb_resize;
 mod socket;
@@ -58,6 +61,10 @@ const ENOTSUPP: u64 = (-524i64) as u64;
 
 /// The ids this module implements for `ty`; `bpf_redirect` records into `last`.
 pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedirect) {
+    if ty == ProgramType::SkMsg {
+        sk_msg::register(helpers, last);
+        return;
+    }
     let Some(kind) = ContextKind::of(ty) else {
         return;
     };
@@ -102,9 +109,13 @@ pub(crate) fn register(helpers: &mut Helpers, ty: ProgramType, last: &LastRedire
             helpers.register(43, sk_skb::change_head);
             helpers.register(50, sk_skb::adjust_room);
             let last_map = LastRedirect::clone(last);
-            helpers.register(52, move |c, a| sk_skb::redirect(c, false, a, &last_map));
+            helpers.register(52, move |c, a| {
+                sk_skb::redirect(c, "bpf_sk_redirect_map", false, a, &last_map)
+            });
             let last_hash = LastRedirect::clone(last);
-            helpers.register(72, move |c, a| sk_skb::redirect(c, true, a, &last_hash));
+            helpers.register(72, move |c, a| {
+                sk_skb::redirect(c, "bpf_sk_redirect_hash", true, a, &last_hash)
+            });
         }
     }
     let last_device = LastRedirect::clone(last);

@@ -96,18 +96,15 @@ fn set_payload(
 }
 
 /// `sk_redirect_map` (`hash` false: the key is the 32-bit r3) and `sk_redirect_hash`
-/// (`hash` true: r3 points to the key).
+/// (`hash` true: r3 points to the key), and sk_msg's `msg_redirect_map`/`_hash`, which
+/// work alike (`name` says which in errors).
 pub(super) fn redirect(
     c: &mut HelperContext<'_, '_>,
+    name: &str,
     hash: bool,
     [_, map, key, flags, _]: [u64; 5],
     last: &LastRedirect,
 ) -> Result<u64, HelperError> {
-    let name = if hash {
-        "bpf_sk_redirect_hash"
-    } else {
-        "bpf_sk_redirect_map"
-    };
     let fault = |why: String| HelperError::Fault(format!("{name}: {why}"));
     let id = MapId::from_handle(map).ok_or_else(|| fault(format!("{map:#x} is not a map")))?;
     let spec = c

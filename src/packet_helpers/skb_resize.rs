@@ -4,7 +4,7 @@
 //!
 //! - `skb_change_tail` (38): `len` to `new_len`, zero-filled when it grows; `-EINVAL`
 //!   for flags, or `new_len` below the network header's offset or above
-//!   [`SKB_MAX_LEN`].
+//!   [`SKB_MAX_LEN`]; then `-ENOTSUPP` for an encapsulated packet.
 //! - `skb_change_head` (43): `head_room` zeroed bytes before `data` (the MAC header
 //!   starts there again, so the network header's offset grows); `-EINVAL` for flags or
 //!   past [`SKB_MAX_LEN`].
@@ -21,8 +21,13 @@
 //! - `skb_adjust_room` (50): grows or shrinks room after the MAC header
 //!   (`BPF_ADJ_ROOM_MAC`) or after the fixed IPv4/IPv6 header (`BPF_ADJ_ROOM_NET`) of an
 //!   IP packet, with `BPF_F_ADJ_ROOM_FIXED_GSO`, `_NO_CSUM_RESET` and `_DECAP_L3_*`
-//!   (which set `protocol`); the encapsulation flags (`_ENCAP_*`) are not supported yet
-//!   and stop the run with an error saying so.
+//!   (which set `protocol`). Growing with an outer L3 flag (`_ENCAP_L3_IPV4/IPV6`,
+//!   with `_ENCAP_L4_GRE/UDP`, `_ENCAP_L2_ETH`, `_ENCAP_L2(len)`) encapsulates, as
+//!   `bpf_skb_net_grow` does: the same zeroed room, `protocol` following the outer
+//!   header, and the packet marked encapsulated ([`skb::ENCAPSULATION`]: a second
+//!   encapsulation gives `-EALREADY`, `skb_change_tail` `-ENOTSUPP`); the inner
+//!   headers' offsets the kernel records are invisible to programs and not modelled.
+//!   Without an L3 flag the L4 and L2 flags change nothing.
 //!
 //! `data` stays where it is and `data_end`/`len` follow the new length: the kernel's
 //! verifier makes programs reload packet pointers after these calls, and the bytes are
@@ -88,6 +93,24 @@ impl Skb {
         Ok(self.get32(c, skb::NET_OFFSET)? as usize)
     }
 
+    /// Moves a set transport header's offset from `data` by `delta` bytes pushed
+    /// (positive) or pulled (negative) before it: the kernel's header stays where it
+    /// is in the buffer while `data` moves. With `net_hdr` (`bpf_skb_net_hdr_push` and
+    /// `_pop`, which leave the network header's offset alone) a header at the network
+    /// header stays with it.
+    fn shift_transport(
+        &self,
+        c: &mut HelperContext<'_, '_>,
+        delta: isize,
+        net_hdr: bool,
+    ) -> Result<(), HelperError> {
+        let at = self.get32(c, skb::TRANSPORT_OFFSET)? as isize;
+        if at == 0 || (net_hdr && at == self.net_offset(c)? as isize) {
+            return Ok(());
+        }
+        self.put32(c, skb::TRANSPORT_OFFSET, (at + delta).max(0) as u32)
+    }
+
     /// Makes `bytes` the packet: the packet region's window and `data_end` follow,
     /// `len` is set.
     fn write(&self, c: &mut HelperContext<'_, '_>, bytes: &[u8]) -> Result<(), HelperError> {
@@ -131,8 +154,16 @@ pub(super) fn change_tail(
 ) -> Result<u64, HelperError> {
     let s = Skb::read(c, ctx, data_offset)?;
     let new_len = new_len as u32 as usize;
-    if flags != 0 || new_len > MAX_LEN || new_len < s.net_offset(c)? {
+    // The lowest end is the transport header when set, else the network header.
+    let min_len = match s.get32(c, skb::TRANSPORT_OFFSET)? as usize {
+        0 => s.net_offset(c)?,
+        transport => transport,
+    };
+    if flags != 0 || new_len > MAX_LEN || new_len < min_len {
         return Ok(EINVAL);
+    }
+    if s.get32(c, skb::ENCAPSULATION)? != 0 {
+        return Ok(ENOTSUPP);
     }
     let mut bytes = s.bytes.clone();
     bytes.resize(new_len, 0);
@@ -151,6 +182,7 @@ pub(super) fn change_head(
         return Ok(EINVAL);
     }
     s.write(c, &insert(&s.bytes, 0, head_room))?;
+    s.shift_transport(c, head_room as isize, false)?;
     // The MAC header is reset to the new data; the network header stays put.
     let net = s.net_offset(c)? + head_room;
     s.put32(c, skb::NET_OFFSET, net as u32)?;
@@ -182,6 +214,7 @@ pub(super) fn vlan_push(
         bytes[12..14].copy_from_slice(&old_proto.to_be_bytes());
         bytes[14..16].copy_from_slice(&old_tci.to_be_bytes());
         s.write(c, &bytes)?;
+        s.shift_transport(c, VLAN_HLEN as isize, false)?;
         s.set_protocol(c, old_proto)?;
     }
     s.put32(c, skb::VLAN_PRESENT, 1)?;
@@ -206,6 +239,7 @@ fn pop_tag(c: &mut HelperContext<'_, '_>, s: &mut Skb) -> Result<Result<u16, u64
     };
     s.bytes = remove(&s.bytes, 2 * 6, VLAN_HLEN);
     s.write(c, &s.bytes)?;
+    s.shift_transport(c, -(VLAN_HLEN as isize), false)?;
     s.set_protocol(c, protocol)?;
     let net = s.net_offset(c)?.saturating_sub(VLAN_HLEN).max(ETH_HLEN);
     s.put32(c, skb::NET_OFFSET, net as u32)?;
@@ -274,29 +308,41 @@ pub(super) fn change_proto(
     let s = Skb::read(c, ctx, 0)?;
     let (from, to) = (s.protocol(c)?, (proto as u16).swap_bytes());
     let off = s.net_offset(c)?;
-    let bytes = match (from, to) {
-        (ETH_P_IP, ETH_P_IPV6) => insert(&s.bytes, off, LEN_DIFF),
+    let (bytes, delta) = match (from, to) {
+        (ETH_P_IP, ETH_P_IPV6) => (insert(&s.bytes, off, LEN_DIFF), LEN_DIFF as isize),
         (ETH_P_IPV6, ETH_P_IP) if off + LEN_DIFF > s.bytes.len() => return Ok(ENOMEM),
-        (ETH_P_IPV6, ETH_P_IP) => remove(&s.bytes, off, LEN_DIFF),
+        (ETH_P_IPV6, ETH_P_IP) => (remove(&s.bytes, off, LEN_DIFF), -(LEN_DIFF as isize)),
         _ => return Ok(ENOTSUPP),
     };
     s.write(c, &bytes)?;
+    s.shift_transport(c, delta, true)?;
     s.set_protocol(c, to)?;
     s.put32(c, skb::HASH, 0)?;
     Ok(0)
 }
+
+/// `BPF_F_ADJ_ROOM_*` (linux/bpf.h).
+const FIXED_GSO: u64 = 1;
+const ENCAP_L3_IPV4: u64 = 2;
+const ENCAP_L3_IPV6: u64 = 4;
+const ENCAP_L3: u64 = ENCAP_L3_IPV4 | ENCAP_L3_IPV6;
+const ENCAP_L4_GRE: u64 = 8;
+const ENCAP_L4_UDP: u64 = 16;
+const NO_CSUM_RESET: u64 = 32;
+const ENCAP_L2_ETH: u64 = 64;
+const DECAP_IPV4: u64 = 128;
+const DECAP_IPV6: u64 = 256;
+const DECAP: u64 = DECAP_IPV4 | DECAP_IPV6;
+/// `BPF_F_ADJ_ROOM_ENCAP_L2(len)`: the inner MAC header's length in the top byte.
+const ENCAP_L2_SHIFT: u32 = 56;
+const ENCAP: u64 = ENCAP_L3 | ENCAP_L4_GRE | ENCAP_L4_UDP | ENCAP_L2_ETH | (0xff << 56);
+const EALREADY: u64 = (-114i64) as u64;
 
 /// `skb_adjust_room(skb, len_diff, mode, flags)`.
 pub(super) fn adjust_room(
     c: &mut HelperContext<'_, '_>,
     [ctx, len_diff, mode, flags]: [u64; 4],
 ) -> Result<u64, HelperError> {
-    const FIXED_GSO: u64 = 1;
-    const ENCAP: u64 = 2 | 4 | 8 | 16 | 64 | (0xff << 56);
-    const NO_CSUM_RESET: u64 = 32;
-    const DECAP_IPV4: u64 = 128;
-    const DECAP_IPV6: u64 = 256;
-    const DECAP: u64 = DECAP_IPV4 | DECAP_IPV6;
     if flags & !(FIXED_GSO | ENCAP | NO_CSUM_RESET | DECAP) != 0 {
         return Ok(EINVAL);
     }
@@ -348,19 +394,65 @@ pub(super) fn adjust_room(
             return Ok(ENOMEM);
         }
         s.write(c, &remove(&s.bytes, off, diff))?;
+        s.shift_transport(c, -(diff as isize), true)?;
         match flags & DECAP {
             DECAP_IPV4 => s.set_protocol(c, ETH_P_IP)?,
             DECAP_IPV6 => s.set_protocol(c, ETH_P_IPV6)?,
             _ => {}
         }
-    } else {
-        if flags & ENCAP != 0 {
-            return Err(HelperError::Fault(format!(
-                "bpf_skb_adjust_room: the encapsulation flags {:#x} are not supported yet",
-                flags & ENCAP
-            )));
+        return Ok(0);
+    }
+    // Only an outer L3 flag makes the room an encapsulation: the L4 and L2 flags
+    // alone change nothing.
+    let encap = flags & ENCAP_L3 != 0;
+    if encap {
+        if let Some(errno) = encap_refusal(c, &s, diff, flags)? {
+            return Ok(errno);
         }
-        s.write(c, &insert(&s.bytes, off, diff))?;
+    }
+    s.write(c, &insert(&s.bytes, off, diff))?;
+    s.shift_transport(c, diff as isize, true)?;
+    if encap {
+        // The inner headers' offsets are the kernel's only (programs cannot see
+        // them); what shows is the mark that the packet is encapsulated, the outer
+        // L4 header as the transport header (`skb_change_tail`'s lower bound) and
+        // `protocol` following the new outer header.
+        s.put32(c, skb::ENCAPSULATION, 1)?;
+        if flags & (ENCAP_L4_GRE | ENCAP_L4_UDP) != 0 {
+            let outer_l3 = if flags & ENCAP_L3_IPV6 != 0 { 40 } else { 20 };
+            s.put32(c, skb::TRANSPORT_OFFSET, (net + outer_l3) as u32)?;
+        }
+        match (protocol, flags & ENCAP_L3) {
+            (ETH_P_IP, ENCAP_L3_IPV6) => s.set_protocol(c, ETH_P_IPV6)?,
+            (ETH_P_IPV6, ENCAP_L3_IPV4) => s.set_protocol(c, ETH_P_IP)?,
+            _ => {}
+        }
     }
     Ok(0)
+}
+
+/// Why `bpf_skb_net_grow` refuses an encapsulation, in its order: both outer L3
+/// protocols or both L4 protocols (`-EINVAL`), `ENCAP_L2_ETH` with an inner MAC header
+/// shorter than Ethernet's (`-EINVAL`), a packet already encapsulated
+/// (`-EALREADY`), an inner MAC header longer than the room (`-EINVAL`).
+fn encap_refusal(
+    c: &HelperContext<'_, '_>,
+    s: &Skb,
+    diff: usize,
+    flags: u64,
+) -> Result<Option<u64>, HelperError> {
+    let inner_mac_len = (flags >> ENCAP_L2_SHIFT) as usize;
+    let both = |pair: u64| flags & pair == pair;
+    let short_eth = flags & ENCAP_L2_ETH != 0 && inner_mac_len < ETH_HLEN;
+    Ok(
+        if both(ENCAP_L3) || both(ENCAP_L4_GRE | ENCAP_L4_UDP) || short_eth {
+            Some(EINVAL)
+        } else if s.get32(c, skb::ENCAPSULATION)? != 0 {
+            Some(EALREADY)
+        } else if inner_mac_len > diff {
+            Some(EINVAL)
+        } else {
+            None
+        },
+    )
 }
