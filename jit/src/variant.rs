@@ -6,8 +6,8 @@
 //!
 //! - **quick**: `opt_level=none`, the single-pass register allocator, and memory
 //!   checks (other than the stack's) as calls of `bounds::walk_call` rather than
-//!   inline code. Compiles a 200-instruction program about ten times faster; its code
-//!   is slower: spills, unfolded constants, a call per memory access.
+//!   inline code. Compiles a 200-instruction program about seven times faster; its
+//!   code runs 3-6x slower: spills, unfolded constants, a call per memory access.
 //! - **optimized**: `opt_level=speed` (e-graph rewrites, GVN, LICM) and the backtracking
 //!   allocator.
 //!
