@@ -112,6 +112,19 @@ fn skb_ctx() -> Vec<u8> {
 /// engines; panics on the first difference. Gives the inputs run (none for types our
 /// model and the kernel cannot test-run, such as sk_skb: then both loaders only loaded
 /// it) and the map entries after the last, or `None` when the kernel cannot be asked.
+/// The program `name` of `object` as `ty` on our interpreter and JIT, in that order.
+fn our_engines(object: &Object, name: &str, cpus: u32, ty: ProgramType) -> Vec<Vm> {
+    [Engine::Interpreter, Engine::Jit]
+        .into_iter()
+        .map(|engine| {
+            let mut vm = Vm::from_object_at(object, Select::Program(name), cpus, Some(ty), None)
+                .expect("our engines load it");
+            vm.set_engine(engine).expect("compiles");
+            vm
+        })
+        .collect()
+}
+
 fn compare_packets(
     file: &str,
     bytes: &[u8],
@@ -132,15 +145,7 @@ fn compare_packets(
     let ours = KernelObject::from_object(object, Some(name), None, attach(&spec.section, ty))
         .unwrap_or_else(|e| panic!("{file} {name}: ebpfvm loader: {e}"));
     let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
-    let mut vms: Vec<Vm> = [Engine::Interpreter, Engine::Jit]
-        .into_iter()
-        .map(|engine| {
-            let mut vm = Vm::from_object_at(object, Select::Program(name), cpus, Some(ty), None)
-                .expect("our engines load it");
-            vm.set_engine(engine).expect("compiles");
-            vm
-        })
-        .collect();
+    let mut vms = our_engines(object, name, cpus, ty);
     if ty == ProgramType::SkSkb {
         // The kernel cannot test-run sk_skb (our engines can): both loaders loaded it,
         // so their verdicts agree.
@@ -219,15 +224,7 @@ fn compare_raw_tracepoint(file: &str, bytes: &[u8], object: &Object, name: &str)
         .unwrap_or_else(|e| panic!("{file} {name}: ebpfvm loader: {e}"));
     let cpus = ebpfvm_kernel::possible_cpus().expect("cpu count");
     let ty = ProgramType::RawTracepoint;
-    let mut vms: Vec<Vm> = [Engine::Interpreter, Engine::Jit]
-        .into_iter()
-        .map(|engine| {
-            let mut vm = Vm::from_object_at(object, Select::Program(name), cpus, Some(ty), None)
-                .expect("our engines load it");
-            vm.set_engine(engine).expect("compiles");
-            vm
-        })
-        .collect();
+    let mut vms = our_engines(object, name, cpus, ty);
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let mut runs = 0;
     for (a, b) in [(1u64, 59u64), (7, 0), (1, 59), (0xffff_ffff_0000_0003, 231)] {

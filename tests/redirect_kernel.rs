@@ -6,8 +6,11 @@
 //! engines record the target. Skips, saying why, without `bpf()` permission.
 #![cfg(feature = "kernel")]
 
+mod common;
+
+use common::btf_map;
 use ebpfvm::ctx::{PacketContext, ProgramType};
-use ebpfvm::elf::{MapDecl, MapOrigin, MapType, Object, ProgramSpec};
+use ebpfvm::elf::{MapDecl, Object, ProgramSpec};
 use ebpfvm::vm::maps::{MapKind, MapSpec, Maps};
 use ebpfvm::{Engine, Redirect, Select, Vm};
 use ebpfvm_kernel::{KernelError, KernelMap, KernelObject, TestRun};
@@ -16,22 +19,6 @@ const DEVMAP: u32 = 14;
 const CPUMAP: u32 = 16;
 const XSKMAP: u32 = 17;
 const DEVMAP_HASH: u32 = 25;
-
-fn decl(t: u32, key_size: u32, value_size: u32, max_entries: u32, flags: u32) -> MapDecl {
-    MapDecl {
-        name: "targets".into(),
-        map_type: MapType(t),
-        key_size,
-        value_size,
-        max_entries,
-        flags,
-        initial_data: None,
-        inner: None,
-        initial_values: vec![],
-        origin: MapOrigin::Btf,
-        map_extra: 0,
-    }
-}
 
 fn object(asm: &str, map: MapDecl) -> Object {
     Object {
@@ -48,7 +35,7 @@ fn object(asm: &str, map: MapDecl) -> Object {
 
 /// The kernel's possible CPUs, or `None` (with the reason printed) without `bpf()`.
 fn kernel_cpus() -> Option<u32> {
-    match KernelMap::create(&decl(DEVMAP, 4, 4, 1, 0)) {
+    match KernelMap::create(&btf_map("targets", DEVMAP, 4, 4, 1, 0)) {
         Err(KernelError::Unavailable { .. } | KernelError::NotLinux) => {
             eprintln!("skipping: bpf() is not available here");
             None
@@ -85,7 +72,8 @@ fn creation_rules_match_the_kernel() {
             (4, 4, 4, 1),      // BPF_F_NO_PREALLOC
             (4, 4, 4, 1 << 7), // BPF_F_RDONLY_PROG
         ] {
-            let theirs = KernelMap::create(&decl(t, key, value, max, flags)).map_err(errno);
+            let theirs =
+                KernelMap::create(&btf_map("targets", t, key, value, max, flags)).map_err(errno);
             let spec = MapSpec {
                 flags,
                 ..MapSpec::new("targets", kind(t), key, value, max)
@@ -126,7 +114,7 @@ fn host_updates_match_the_kernel() {
     let Some(cpus) = kernel_cpus() else { return };
     for t in [DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP] {
         for value_size in [4u32, 8] {
-            let d = decl(t, 4, value_size, 4, 0);
+            let d = btf_map("targets", t, 4, value_size, 4, 0);
             let Ok(theirs) =
                 KernelObject::from_object(&object("mov %r0, 2\nexit", d.clone()), None, None, None)
             else {
@@ -225,7 +213,7 @@ fn run_all(
 fn redirect_map_matches_the_kernel() {
     let Some(cpus) = kernel_cpus() else { return };
     for t in [DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP] {
-        let d = decl(t, 4, 4, 4, 0);
+        let d = btf_map("targets", t, 4, 4, 4, 0);
         let value: u32 = if t == CPUMAP { 192 } else { 1 };
         let entries: Vec<(u32, Vec<u8>)> = match t {
             XSKMAP => vec![],
@@ -261,7 +249,7 @@ fn devmap_lookups_match_the_kernel() {
     };
     for t in [DEVMAP, DEVMAP_HASH] {
         for value_size in [4u32, 8] {
-            let d = decl(t, 4, value_size, 4, 0);
+            let d = btf_map("targets", t, 4, value_size, 4, 0);
             let mut value = vec![0u8; value_size as usize];
             value[0] = 1;
             if value_size == 8 {
@@ -281,7 +269,7 @@ fn devmap_lookups_match_the_kernel() {
     }
     // xskmaps are empty here (no AF_XDP sockets), so a lookup gives NULL, as in the
     // kernel with no socket.
-    let d = decl(XSKMAP, 4, 4, 4, 0);
+    let d = btf_map("targets", XSKMAP, 4, 4, 4, 0);
     assert_eq!(run_all(&asm(0, 0), &d, &[], cpus).0, 99);
 }
 

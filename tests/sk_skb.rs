@@ -8,10 +8,13 @@
 //! and the JIT, which must agree. Kernel parts skip, saying why, without `bpf()`.
 #![cfg(feature = "kernel")]
 
+mod common;
+
 use std::os::fd::AsRawFd;
 
+use common::btf_map;
 use ebpfvm::ctx::{AttachType, PacketContext, ProgramType};
-use ebpfvm::elf::{MapDecl, MapOrigin, MapType, Object, ProgramSpec};
+use ebpfvm::elf::{MapDecl, Object, ProgramSpec};
 use ebpfvm::vm::maps::{MapKind, MapSpec, Maps};
 use ebpfvm::{Engine, Redirect, Select, SocketInfo, Vm};
 use ebpfvm_kernel::{KernelError, KernelMap, KernelObject, KernelProgram};
@@ -19,22 +22,6 @@ use ebpfvm_kernel::{KernelError, KernelMap, KernelObject, KernelProgram};
 const SOCKMAP: u32 = 15;
 const SOCKHASH: u32 = 18;
 const OBJECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/sk_skb.o");
-
-fn decl(t: u32, key_size: u32, value_size: u32, max_entries: u32, flags: u32) -> MapDecl {
-    MapDecl {
-        name: "socks".into(),
-        map_type: MapType(t),
-        key_size,
-        value_size,
-        max_entries,
-        flags,
-        initial_data: None,
-        inner: None,
-        initial_values: vec![],
-        origin: MapOrigin::Btf,
-        map_extra: 0,
-    }
-}
 
 fn errno(e: KernelError) -> i32 {
     match e {
@@ -45,7 +32,7 @@ fn errno(e: KernelError) -> i32 {
 
 /// Whether `bpf()` works here; prints why not.
 fn kernel_available() -> bool {
-    match KernelMap::create(&decl(SOCKMAP, 4, 8, 1, 0)) {
+    match KernelMap::create(&btf_map("socks", SOCKMAP, 4, 8, 1, 0)) {
         Err(e) if e.is_unavailable() => {
             eprintln!("skipping: {e}");
             false
@@ -65,7 +52,7 @@ fn socket_map_creation_matches_the_kernel() {
             for value in [0, 4, 8, 12] {
                 for max in [0, 1, 4] {
                     for flags in [0, 1, 4, 8, 16, 24, 128, 1024] {
-                        let d = decl(t, key, value, max, flags);
+                        let d = btf_map("socks", t, key, value, max, flags);
                         let theirs = KernelMap::create(&d).map(drop).map_err(errno);
                         let spec = MapSpec {
                             flags,
@@ -149,7 +136,7 @@ fn host_updates_match_the_kernel() {
     }
     let socks = sockets();
     for t in [SOCKMAP, SOCKHASH] {
-        let d = decl(t, 4, 8, 4, 0);
+        let d = btf_map("socks", t, 4, 8, 4, 0);
         let obj = object("sk_skb/stream_verdict", "mov %r0, 1\nexit", vec![d]);
         let theirs = KernelObject::from_object(&obj, None, None, None).unwrap();
         let vm = Vm::from_object_typed(&obj, Select::Only, 1, None).unwrap();
@@ -562,7 +549,7 @@ fn socket_map_lookups_from_programs_are_refused_as_not_supported() {
     let obj = object(
         "sk_skb/stream_verdict",
         asm,
-        vec![decl(SOCKMAP, 4, 8, 4, 0)],
+        vec![btf_map("socks", SOCKMAP, 4, 8, 4, 0)],
     );
     for engine in [Engine::Interpreter, Engine::Jit] {
         let mut vm = Vm::from_object_typed(&obj, Select::Only, 1, None).unwrap();

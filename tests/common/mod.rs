@@ -53,3 +53,28 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A BTF-defined map declaration of kernel map type `t`, as an ELF object would give
+/// it, for creating the same map in the kernel and in our engines.
+pub fn btf_map(
+    name: &str,
+    t: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+) -> ebpfvm::elf::MapDecl {
+    ebpfvm::elf::MapDecl {
+        name: name.into(),
+        map_type: ebpfvm::elf::MapType(t),
+        key_size,
+        value_size,
+        max_entries,
+        flags,
+        initial_data: None,
+        inner: None,
+        initial_values: vec![],
+        origin: ebpfvm::elf::MapOrigin::Btf,
+        map_extra: 0,
+    }
+}
