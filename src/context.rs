@@ -185,7 +185,7 @@ impl Vm {
     /// Runs the program once with r1 pointing to `context`, the bytes of a context that
     /// is its own backing model (a kprobe's `pt_regs`).
     pub fn run_context(&mut self, context: &mut [u8]) -> Outcome {
-        self.stack.clear();
+        self.clear_stack();
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.take_rc_calls();
         let len = context.len() as u64;
@@ -202,7 +202,7 @@ impl Vm {
     /// read-only region); the context and data after the run are
     /// [`PointerContext::ctx_out`] and [`PointerContext::data`].
     pub fn run_pointers(&mut self, context: &mut PointerContext) -> Outcome {
-        self.stack.clear();
+        self.clear_stack();
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
@@ -238,7 +238,7 @@ impl Vm {
     /// Runs the program once over `context` (built for the same program type); the
     /// packet after the run is [`PacketContext::packet_out`].
     pub fn run_packet(&mut self, context: &mut PacketContext) -> Outcome {
-        self.stack.clear();
+        self.clear_stack();
         *self.redirect.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let regions = context.regions();
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);

@@ -157,6 +157,9 @@ pub struct Vm {
     socket: packet_helpers::SharedSocket,
     /// When the JIT compiles in which tier.
     tiering: jit::Tiering,
+    /// The stack bytes a run may write ([`vm::stack_writes`] of every program a run can
+    /// reach): the only ones zeroed before the next run, as the rest stays zero.
+    stack_dirty: std::ops::Range<usize>,
 }
 
 impl Vm {
@@ -164,6 +167,7 @@ impl Vm {
     pub fn new(program: Program) -> Result<Vm, Error> {
         Ok(Vm {
             interpreter: Interpreter::new(&program)?,
+            stack_dirty: stack_dirty(std::slice::from_ref(&program)),
             program,
             helpers: Helpers::new(),
             stack: Stack::new(),
@@ -264,7 +268,7 @@ impl Vm {
 
     /// Runs the program once over `memory`, which it may read and write.
     pub fn run(&mut self, memory: &mut [u8]) -> Outcome {
-        self.stack.clear();
+        self.clear_stack();
         let len = memory.len() as u64;
         let mut map = MemoryMap::with_maps(&mut self.stack, &self.maps);
         let addr = if memory.is_empty() {
@@ -281,6 +285,24 @@ impl Vm {
         let args = [addr, len, 0, 0, 0];
         execute!(self, args, map)
     }
+}
+
+impl Vm {
+    /// Zeroes what earlier runs may have left on the stack.
+    fn clear_stack(&mut self) {
+        self.stack.clear_range(self.stack_dirty.clone());
+    }
+}
+
+/// The stack bytes a run through `programs` may write: the union of their
+/// [`vm::stack_writes`] (a tail call may reach any of them).
+fn stack_dirty(programs: &[Program]) -> std::ops::Range<usize> {
+    programs
+        .iter()
+        .map(|p| vm::stack_writes(p.insns()))
+        .filter(|r| !r.is_empty())
+        .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
+        .unwrap_or(0..0)
 }
 
 /// Memory beyond the 4 GiB a region can hold: the program cannot even start.

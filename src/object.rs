@@ -23,7 +23,7 @@ use ebpfvm_vm::kernel_helpers::{self, Kernel};
 use ebpfvm_vm::maps::{Entry, BPF_ANY};
 use ebpfvm_vm::{Helpers, Interpreter, MapError, MapId, MapKind, MapSpec, Maps, Stack};
 
-use crate::{Error, Vm};
+use crate::{Error, Program, Vm};
 
 /// Which program of an object to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +179,7 @@ impl Vm {
             .map(|p| Interpreter::with_maps(&p.program, &maps))
             .collect::<Result<Vec<_>, _>>()?;
         let spec = &object.programs[entry];
+        let sources: Vec<Program> = object.programs.iter().map(|p| p.program.clone()).collect();
         let kernel = Kernel::new();
         let mut helpers = Helpers::new();
         kernel_helpers::register(&mut helpers, &kernel);
@@ -190,7 +191,8 @@ impl Vm {
             budget: None,
             maps,
             programs,
-            sources: object.programs.iter().map(|p| p.program.clone()).collect(),
+            stack_dirty: crate::stack_dirty(&sources),
+            sources,
             kernel,
             elf: Some(ElfProgram {
                 name: spec.name.clone(),

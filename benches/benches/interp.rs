@@ -24,12 +24,19 @@ use ebpfvm_vm::{Helpers, Interpreter, Stack};
 
 fn interp(c: &mut Criterion) {
     let mut group = c.benchmark_group("interp");
-    let mut stack = Stack::new();
     let mut helpers = Helpers::new();
     for p in load_all() {
+        // Each program its own stack, zeroed where it may write, as `Vm::run` does.
+        let mut stack = Stack::new();
         let interp = p.interpreter();
         let mut mem = p.aligned_mem();
-        let outcome = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
+        let outcome = run_interp(
+            &interp,
+            mem.as_mut_slice(),
+            &mut stack,
+            p.stack_writes.clone(),
+            &mut helpers,
+        );
         assert_eq!(outcome.result, Ok(p.expected), "{}: {outcome:?}", p.name);
         group.throughput(Throughput::Elements(outcome.insns));
         group.bench_function(&p.name, |b| {
@@ -38,6 +45,7 @@ fn interp(c: &mut Criterion) {
                     black_box(&interp),
                     black_box(mem.as_mut_slice()),
                     &mut stack,
+                    p.stack_writes.clone(),
                     &mut helpers,
                 );
                 black_box(outcome)

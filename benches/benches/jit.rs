@@ -14,7 +14,11 @@
 //!   freeing the previous code); `NAME` includes `mixed201`, a 201-instruction program
 //!   of loads, stores, ALU and jumps.
 //! * `call/*`: the cost of one call of `mov r0, 0; exit` with everything set up once:
-//!   the per-call overhead of each engine.
+//!   the per-call overhead of each engine (`jit`, `interp`: `JitProgram::run` and
+//!   `Interpreter::run` on a memory map built once), and through the embedding API
+//!   (`vm_jit`, `vm_interp`: `Vm::run` over an 8-byte slice, which also builds the
+//!   memory map and zeroes what the last run may have left on the stack, as rbpf's
+//!   `execute_program` takes a slice).
 //!
 //! Every result is checked against `expected.txt` before it is timed.
 //!
@@ -27,6 +31,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ebpfvm::{Engine, Vm};
 use ebpfvm_benches::{load_all, mixed_program, run_jit};
 use ebpfvm_isa::assemble;
 use ebpfvm_jit::{JitProgram, Tiering};
@@ -35,12 +40,19 @@ use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Stack};
 fn jit(c: &mut Criterion) {
     for (group_name, tiering) in [("jit", Tiering::Optimized), ("jit_quick", Tiering::Quick)] {
         let mut group = c.benchmark_group(group_name);
-        let mut stack = Stack::new();
         let mut helpers = Helpers::new();
         for p in load_all() {
+            // Each program its own stack, zeroed where it may write, as `Vm::run` does.
+            let mut stack = Stack::new();
             let jit = p.jit_tier(tiering);
             let mut mem = p.aligned_mem();
-            let outcome = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+            let outcome = run_jit(
+                &jit,
+                mem.as_mut_slice(),
+                &mut stack,
+                p.stack_writes.clone(),
+                &mut helpers,
+            );
             assert_eq!(outcome.result, Ok(p.expected), "{}: {outcome:?}", p.name);
             group.throughput(Throughput::Elements(outcome.insns));
             group.bench_function(&p.name, |b| {
@@ -49,6 +61,7 @@ fn jit(c: &mut Criterion) {
                         black_box(&jit),
                         black_box(mem.as_mut_slice()),
                         &mut stack,
+                        p.stack_writes.clone(),
                         &mut helpers,
                     );
                     black_box(outcome)
@@ -167,11 +180,17 @@ fn call(c: &mut Criterion) {
     group.bench_function("interp", |b| {
         b.iter(|| black_box(interp.run(black_box([0; 5]), &mut map, &mut helpers, None)))
     });
+    let mut mem = [0u8; 8];
+    for (name, engine) in [("vm_jit", Engine::Jit), ("vm_interp", Engine::Interpreter)] {
+        let mut vm = Vm::new(empty.clone()).expect("prepares");
+        vm.set_engine(engine).expect("compiles");
+        assert_eq!(vm.run(&mut mem).result, Ok(0));
+        group.bench_function(name, |b| b.iter(|| black_box(vm.run(black_box(&mut mem)))));
+    }
     let bytes = empty.to_bytes();
     let mut vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf loads the program");
     vm.jit_compile().expect("compiles");
     vm.cranelift_compile().expect("compiles");
-    let mut mem = [0u8; 8];
     group.bench_function("rbpf_jit", |b| {
         // SAFETY: the program touches no memory.
         b.iter(|| black_box(unsafe { vm.execute_program_jit(black_box(&mut mem)) }))

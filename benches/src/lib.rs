@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ebpfvm_isa::{Features, Program};
@@ -34,6 +35,9 @@ pub struct BenchProgram {
     pub mem: Vec<u8>,
     /// The value r0 must hold at `exit` (`expected.txt`).
     pub expected: u64,
+    /// The stack bytes a run may write ([`ebpfvm_vm::stack_writes`]): what a run zeroes
+    /// first when its stack was only ever used by this program, as `ebpfvm::Vm` does.
+    pub stack_writes: Range<usize>,
 }
 
 impl BenchProgram {
@@ -89,6 +93,7 @@ impl BenchProgram {
             &interp,
             mem.as_mut_slice(),
             &mut Stack::new(),
+            self.stack_writes.clone(),
             &mut Helpers::new(),
         )
     }
@@ -171,6 +176,7 @@ pub fn load_from(dir: &Path) -> Vec<BenchProgram> {
             let program = Program::from_bytes(&bytes, &Features::default())
                 .unwrap_or_else(|e| panic!("{name}.bin: {e}"));
             BenchProgram {
+                stack_writes: ebpfvm_vm::stack_writes(program.insns()),
                 name: name.to_string(),
                 mem: read(&format!("{name}.mem")),
                 bytes,
@@ -181,9 +187,11 @@ pub fn load_from(dir: &Path) -> Vec<BenchProgram> {
         .collect()
 }
 
-/// Runs `interp` once over `mem` exactly as `vm/tests/bench_programs.rs` (and the
-/// `ebpfvm` facade) do: the stack is zeroed, a fresh [`MemoryMap`] maps `mem` read-write
-/// as r1 with its length in r2, and there is no instruction budget.
+/// Runs `interp` once over `mem` as the `ebpfvm` facade (`Vm::run`) does: the bytes
+/// `dirty` of the stack are zeroed (all that earlier runs on `stack` may have written:
+/// [`BenchProgram::stack_writes`] when only this program runs on it), a fresh
+/// [`MemoryMap`] maps `mem` read-write as r1 with its length in r2, and there is no
+/// instruction budget.
 ///
 /// # Panics
 /// If `mem` is larger than a region may be (4 GiB).
@@ -191,19 +199,23 @@ pub fn run_interp(
     interp: &Interpreter,
     mem: &mut [u8],
     stack: &mut Stack,
+    dirty: Range<usize>,
     helpers: &mut Helpers,
 ) -> Outcome {
-    with_memory(mem, stack, |args, map| interp.run(args, map, helpers, None))
+    with_memory(mem, stack, dirty, |args, map| {
+        interp.run(args, map, helpers, None)
+    })
 }
 
-/// The set-up both engines' runs share: a zeroed stack, `mem` mapped read-write as r1
-/// with its length in r2, then `run(args, map)`.
+/// The set-up both engines' runs share: the stack's `dirty` bytes zeroed, `mem` mapped
+/// read-write as r1 with its length in r2, then `run(args, map)`.
 fn with_memory(
     mem: &mut [u8],
     stack: &mut Stack,
+    dirty: Range<usize>,
     run: impl FnOnce([u64; 5], &mut MemoryMap<'_>) -> Outcome,
 ) -> Outcome {
-    stack.clear();
+    stack.clear_range(dirty);
     let len = mem.len() as u64;
     let mut map = MemoryMap::new(stack);
     let addr = map
@@ -237,9 +249,12 @@ pub fn run_jit(
     jit: &JitProgram,
     mem: &mut [u8],
     stack: &mut Stack,
+    dirty: Range<usize>,
     helpers: &mut Helpers,
 ) -> Outcome {
-    with_memory(mem, stack, |args, map| jit.run(args, map, helpers, None))
+    with_memory(mem, stack, dirty, |args, map| {
+        jit.run(args, map, helpers, None)
+    })
 }
 
 #[cfg(test)]
@@ -262,13 +277,26 @@ mod tests {
     #[test]
     fn repeated_runs_on_one_buffer_agree() {
         // sort and memcpy write to their input; each run must still do the same work.
-        let mut stack = Stack::new();
         let mut helpers = Helpers::new();
         for p in load_all() {
+            let mut stack = Stack::new();
             let interp = p.interpreter();
             let mut mem = p.aligned_mem();
-            let first = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
-            let second = run_interp(&interp, mem.as_mut_slice(), &mut stack, &mut helpers);
+            let dirty = || p.stack_writes.clone();
+            let first = run_interp(
+                &interp,
+                mem.as_mut_slice(),
+                &mut stack,
+                dirty(),
+                &mut helpers,
+            );
+            let second = run_interp(
+                &interp,
+                mem.as_mut_slice(),
+                &mut stack,
+                dirty(),
+                &mut helpers,
+            );
             assert_eq!(first, second, "{}", p.name);
             assert_eq!(first.result, Ok(p.expected), "{}", p.name);
         }
@@ -276,17 +304,18 @@ mod tests {
 
     #[test]
     fn the_jit_gives_the_interpreters_outcomes() {
-        let mut stack = Stack::new();
         let mut helpers = Helpers::new();
         for p in load_all() {
+            let mut stack = Stack::new();
+            let dirty = || p.stack_writes.clone();
             for tiering in [Tiering::Quick, Tiering::Optimized] {
                 let jit = p.jit_tier(tiering);
                 let mut mem = p.aligned_mem();
                 let want = p.run_once();
-                let got = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+                let got = run_jit(&jit, mem.as_mut_slice(), &mut stack, dirty(), &mut helpers);
                 assert_eq!(got, want, "{} {tiering:?}", p.name);
                 // Again on the same buffer, as the benches run it.
-                let again = run_jit(&jit, mem.as_mut_slice(), &mut stack, &mut helpers);
+                let again = run_jit(&jit, mem.as_mut_slice(), &mut stack, dirty(), &mut helpers);
                 assert_eq!(again, want, "{} {tiering:?}", p.name);
             }
         }

@@ -46,6 +46,10 @@ pub(crate) struct Cfg {
     pub has_frames: bool,
     /// Whether a helper call may start a `bpf_loop` (some code target exists).
     pub loops: bool,
+    /// For each slot holding a jump, whether its taken edge is a retreating edge of a
+    /// depth-first walk from the entry and the code targets: in the CFGs clang emits
+    /// (reducible), a loop's back edge, the likely side of the branch (`jump.rs`).
+    pub back_edge: Vec<bool>,
 }
 
 /// `region_at` of a slot where no region starts.
@@ -134,6 +138,7 @@ impl Cfg {
             }
             pc += insns[pc].slots();
         }
+        let back_edge = back_edges(insns, &regions, &region_at, &code_target);
         Cfg {
             regions,
             region_at,
@@ -141,6 +146,118 @@ impl Cfg {
             has_frames: has_local || has_callx || loops,
             return_sites,
             loops,
+            back_edge,
         }
+    }
+}
+
+/// [`Cfg::back_edge`]: an iterative depth-first walk over the regions. A region's
+/// successors are its jump's target and its fall-through (calls return, so their
+/// targets are walked as roots of their own).
+fn back_edges(
+    insns: &[Insn],
+    regions: &[Region],
+    region_at: &[u32],
+    code_target: &[bool],
+) -> Vec<bool> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    let len = insns.len();
+    let mut back = vec![false; len];
+    let mut mark = vec![Mark::New; regions.len()];
+    // The last instruction's pc of each region.
+    let last = |r: usize| {
+        let mut pc = regions[r].start;
+        while pc + insns[pc].slots() < regions[r].end {
+            pc += insns[pc].slots();
+        }
+        pc
+    };
+    // (region, successors visited so far) on the walk's stack.
+    let mut stack: Vec<(usize, u8)> = Vec::new();
+    let roots = std::iter::once(0).chain((0..len).filter(|&pc| code_target[pc]));
+    for root in roots {
+        let root = region_at[root] as usize;
+        if mark[root] != Mark::New {
+            continue;
+        }
+        mark[root] = Mark::OnStack;
+        stack.push((root, 0));
+        while let Some(top) = stack.last_mut() {
+            let (r, k) = *top;
+            top.1 += 1;
+            let pc = last(r);
+            let insn = &insns[pc];
+            let next = pc + insn.slots();
+            let falls = !matches!(insn, Insn::Ja { .. } | Insn::Exit) && next < len;
+            let target = match insn {
+                Insn::Ja { .. } | Insn::Jump { .. } => insn.branch_target(pc),
+                _ => None,
+            };
+            let succ = match k {
+                0 => target.map(|t| (t as usize, true)),
+                1 if falls => Some((next, false)),
+                1 => None,
+                _ => {
+                    mark[r] = Mark::Done;
+                    stack.pop();
+                    continue;
+                }
+            };
+            let Some((to, taken)) = succ else { continue };
+            let s = region_at[to] as usize;
+            match mark[s] {
+                Mark::New => {
+                    mark[s] = Mark::OnStack;
+                    stack.push((s, 0));
+                }
+                Mark::OnStack if taken => back[pc] = true,
+                _ => {}
+            }
+        }
+    }
+    back
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebpfvm_isa::assemble;
+
+    /// The slots whose jump is a back edge.
+    fn back(text: &str) -> Vec<usize> {
+        let program = assemble(text).expect("assembles");
+        let cfg = Cfg::new(program.insns());
+        (0..cfg.back_edge.len())
+            .filter(|&pc| cfg.back_edge[pc])
+            .collect()
+    }
+
+    #[test]
+    fn a_loop_closed_by_a_backward_jump() {
+        let text = "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 10, loop\nexit";
+        assert_eq!(back(text), [2]);
+    }
+
+    #[test]
+    fn a_rotated_loop_closed_by_a_forward_jump() {
+        // As clang lays out collatz: the header after the latch, entered by a jump.
+        let text = "mov %r0, 0\nja head\nlatch:\nadd %r0, 1\njne %r0, 10, head\nexit\n\
+                    head:\nadd %r0, 2\nja latch";
+        assert_eq!(back(text), [3]);
+    }
+
+    #[test]
+    fn forward_jumps_and_joins_are_not_back_edges() {
+        let text =
+            "mov %r0, 0\njeq %r1, 0, skip\nmov %r0, 1\nskip:\njeq %r2, 0, +1\nmov %r0, 2\nexit";
+        assert_eq!(back(text), Vec::<usize>::new());
+        // A backward jump to a join that closes no loop.
+        let text = "ja second\nfirst:\nexit\nsecond:\njeq %r1, 0, first\nmov %r0, 1\nja first";
+        assert_eq!(back(text), Vec::<usize>::new());
     }
 }

@@ -66,8 +66,6 @@ pub(crate) struct RunCtx<'a> {
     pub trap_info: u64,
     /// Set by runtime calls: 0 to go on, else the status the compiled code returns.
     pub call_status: u64,
-    /// Saved frames (layout in `call::frame`), indexed by depth - 1.
-    pub frames: MaybeUninit<[u64; FRAME_WORDS]>,
     /// Programs in the tail-call table (0: every tail call fails).
     pub programs: u64,
     /// Tail calls taken so far in this run.
@@ -82,6 +80,10 @@ pub(crate) struct RunCtx<'a> {
     pub pending: Option<Trap>,
     /// A panic a helper raised, resumed once compiled code has returned.
     pub panic: Option<Box<dyn Any + Send>>,
+    /// Saved frames (layout in `call::frame`), indexed by depth - 1. Last, so that the
+    /// compiler, which zeroes the neighbouring fields with one `memset`, does not
+    /// extend it over these 560 uninitialised bytes (it did: half of an empty call).
+    pub frames: MaybeUninit<[u64; FRAME_WORDS]>,
 }
 
 /// Field offsets of [`RunCtx`] for compiled code.

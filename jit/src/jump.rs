@@ -31,6 +31,30 @@ impl Translator<'_> {
             return;
         }
         let c = self.condition(width, cond, dst, src);
+        let taken_likely = self.cfg.back_edge[self.pc];
+        if self.stub_unlikely && (taken_likely || target > self.pc) {
+            // Cranelift splits an edge whose target has other predecessors and puts
+            // that edge block (the register moves of the join) right after the branch.
+            // When that was the unlikely side, the likely path jumped over it on every
+            // pass. So the unlikely side goes through a stub block of our own, which is
+            // not an edge block and is laid out after the likely code (or retargeted
+            // away when it needs no moves). Likely: a loop's back edge, else the
+            // fall-through of a forward jump (clang lays out the likely successor
+            // next). A backward jump that closes no loop jumps to code laid out
+            // before it: no side is known to be likely, and no stub is made.
+            let stub = self.b.create_block();
+            let unlikely = if taken_likely {
+                self.b.ins().brif(c, taken, &[], stub, &[]);
+                fallthrough
+            } else {
+                self.b.ins().brif(c, stub, &[], fallthrough, &[]);
+                taken
+            };
+            self.b.seal_block(stub);
+            self.b.switch_to_block(stub);
+            self.b.ins().jump(unlikely, &[]);
+            return;
+        }
         self.b.ins().brif(c, taken, &[], fallthrough, &[]);
     }
 

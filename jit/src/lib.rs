@@ -386,9 +386,6 @@ impl JitProgram {
             trap_addr: 0,
             trap_info: 0,
             call_status: 0,
-            // Compiled code writes a frame before it reads it, and the driver only
-            // reads frames below the depth: no need to clear them.
-            frames: MaybeUninit::uninit(),
             programs: programs.len() as u64,
             tail_calls: 0,
             next: 0,
@@ -396,6 +393,9 @@ impl JitProgram {
             helpers,
             pending: None,
             panic: None,
+            // Compiled code writes a frame before it reads it, and the driver only
+            // reads frames below the depth: no need to clear them.
+            frames: MaybeUninit::uninit(),
         };
         let budgeted = budget.is_some();
         let code = self.enter(budgeted, &mut ctx);

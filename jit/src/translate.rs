@@ -81,6 +81,9 @@ pub(crate) struct Translator<'a> {
     /// Whether memory checks are calls of `bounds::walk_call` (the quick tier,
     /// `variant.rs`).
     pub walk_calls: bool,
+    /// Whether the unlikely side of a conditional jump goes through a block of its own
+    /// (the optimized tier; see `jump.rs`).
+    pub stub_unlikely: bool,
 
     /// Entry block of each region.
     entries: Vec<Block>,
@@ -197,6 +200,7 @@ pub(crate) fn translate(
         legacy_sig,
         walk_sig,
         walk_calls: tier == Tier::Quick,
+        stub_unlikely: tier == Tier::Optimized,
         entries,
         ret: None,
         exit: None,

@@ -32,6 +32,7 @@ mod interp;
 pub mod kernel_helpers;
 pub mod maps;
 mod memory;
+mod stack_writes;
 mod trap;
 
 pub use helpers::{HelperContext, HelperError, HelperFn, Helpers};
@@ -42,4 +43,5 @@ pub use memory::{
     REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE, STACK_REGION, STACK_SIZE,
     STACK_TOP,
 };
+pub use stack_writes::stack_writes;
 pub use trap::{Access, Outcome, Trap, TrapKind};

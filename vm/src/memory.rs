@@ -28,6 +28,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use smallvec::SmallVec;
+
 use crate::maps::Maps;
 
 /// Bytes of stack per call frame.
@@ -130,6 +132,16 @@ impl Stack {
         self.0.fill(0);
     }
 
+    /// Zeroes the bytes at offsets `range` (clipped to the stack): enough before a run
+    /// when the earlier runs on this stack could only write there
+    /// ([`crate::stack_writes`]).
+    pub fn clear_range(&mut self, range: std::ops::Range<usize>) {
+        let end = range.end.min(STACK_SIZE);
+        if range.start < end {
+            self.0[range.start..end].fill(0);
+        }
+    }
+
     /// The stack's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.0[..]
@@ -144,7 +156,7 @@ impl Default for Stack {
 
 /// The regions a run may touch, by guest address.
 pub struct MemoryMap<'a> {
-    regions: Vec<Region>,
+    regions: SmallVec<[Region; INLINE_REGIONS]>,
     packet: Option<u64>,
     maps: Option<&'a Maps>,
     /// Regions mapped with [`MemoryMap::map_window`]: (region index, the whole slice's
@@ -153,11 +165,17 @@ pub struct MemoryMap<'a> {
     _borrows: PhantomData<&'a mut [u8]>,
 }
 
+/// Regions held in the map itself: the fixed three, and room for those a run usually
+/// adds (context, packet, ...) so that building a map, part of every run's cost, does not
+/// allocate. More spill to the heap.
+const INLINE_REGIONS: usize = 8;
+
 /// Regions are limited to 4 GiB, the offset part of a guest address.
 const MAX_REGION_LEN: usize = 1 << 32;
 
 impl<'a> MemoryMap<'a> {
     /// A map with the null region, the code region and `stack`.
+    #[inline]
     pub fn new(stack: &'a mut Stack) -> MemoryMap<'a> {
         let stack_region = Region {
             host: stack.0.as_mut_ptr(),
@@ -169,9 +187,7 @@ impl<'a> MemoryMap<'a> {
             kind: Some(RegionKind::Code),
             ..Region::UNMAPPED
         };
-        // Room for the regions a run usually adds (context, packet, ...), so mapping
-        // them does not reallocate: building a map is part of every run's cost.
-        let mut regions = Vec::with_capacity(8);
+        let mut regions = SmallVec::new();
         regions.extend([Region::UNMAPPED, code_region, stack_region]);
         MemoryMap {
             regions,
@@ -190,6 +206,7 @@ impl<'a> MemoryMap<'a> {
     /// Invariant (soundness): a map region's pointer comes from the map's arena, which
     /// never moves or shrinks while the map exists, and `maps` stays borrowed for `'a`;
     /// see `maps/arena.rs`.
+    #[inline]
     pub fn with_maps(stack: &'a mut Stack, maps: &'a Maps) -> MemoryMap<'a> {
         let mut map = MemoryMap::new(stack);
         for id in maps.ids() {
@@ -385,8 +402,8 @@ impl<'a> MemoryMap<'a> {
     /// first entry and the number of entries (see [`REGION_STRIDE`] and the field
     /// offsets). Entry 0 is the unmapped null region (both limits 0), entry 2 the stack
     /// ([`STACK_SIZE`] bytes, readable and writable); existing entries never change, but
-    /// mapping a region may move the table, so the pointer is valid only until the map
-    /// is next mutated.
+    /// mapping a region may move the table, and the table is held inline in the map, so
+    /// the pointer is valid only until the map is next mutated or moved.
     pub fn region_table(&self) -> (*const u8, usize) {
         (self.regions.as_ptr().cast(), self.regions.len())
     }

@@ -1,0 +1,62 @@
+//! A quick A/B of our optimized JIT against rbpf's Cranelift JIT on the benchmark
+//! programs, interleaved in one process so that the machine's drift (run times here move
+//! up to 2x within minutes) hits both alike:
+//! `cargo run --release -p ebpfvm-benches --example vs_rbpf -- [ROUNDS] [PROGRAM]`.
+//!
+//! Each round times 2,000 runs of each engine; the best round of each is reported. Our
+//! runs are set up as the criterion benches' (`run_jit`), rbpf's as its raw VM takes them.
+//! The criterion benches (`benches/jit.rs`) remain the reference figures.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ebpfvm_benches::{load_all, run_jit};
+use ebpfvm_jit::Tiering;
+use ebpfvm_vm::{Helpers, Stack};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let only = args.next();
+    let chosen = load_all()
+        .into_iter()
+        .filter(|p| only.as_deref().map_or(true, |o| o == p.name));
+    for p in chosen {
+        let bytes = p.rbpf_bytes();
+        let mut mem = p.aligned_mem();
+        let mut vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf loads the program");
+        vm.cranelift_compile()
+            .expect("rbpf's Cranelift JIT compiles it");
+        let jit = p.jit_tier(Tiering::Optimized);
+        let mut stack = Stack::new();
+        let mut helpers = Helpers::new();
+        let runs = 2000;
+        let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
+        for _ in 0..rounds {
+            let start = Instant::now();
+            for _ in 0..runs {
+                let dirty = p.stack_writes.clone();
+                black_box(run_jit(
+                    &jit,
+                    mem.as_mut_slice(),
+                    &mut stack,
+                    dirty,
+                    &mut helpers,
+                ));
+            }
+            ours = ours.min(start.elapsed().as_secs_f64() / runs as f64);
+            let start = Instant::now();
+            for _ in 0..runs {
+                black_box(vm.execute_program_cranelift(mem.as_mut_slice()).ok());
+            }
+            theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
+        }
+        println!(
+            "{:10} ours {:10.3} µs   rbpf Cranelift {:10.3} µs   rbpf/ours {:.2}x",
+            p.name,
+            ours * 1e6,
+            theirs * 1e6,
+            theirs / ours
+        );
+    }
+}
