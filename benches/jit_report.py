@@ -134,7 +134,7 @@ def main():
     print()
     print("| per call, `mov r0, 0; exit` | fastest ns | median ns |")
     print("|---|--:|--:|")
-    for key in ["jit", "interp", "rbpf_jit", "rbpf_cranelift"]:
+    for key in ["jit", "interp", "vm_jit", "vm_interp", "rbpf_jit", "rbpf_cranelift"]:
         v = read(f"call/{key}")
         if v:
             print(f"| {key} | {v[0]:.1f} | {v[1]:.1f} |")

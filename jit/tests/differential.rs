@@ -59,7 +59,7 @@ fn jit_matches_interpreter_on_random_programs() {
                 panic!("seed {seed:#x} (EBPFVM_DIFF_SEED={seed} EBPFVM_DIFF_CASES=1): {msg}")
             }
         }
-        if (i + 1) % 100_000 == 0 {
+        if (i + 1) % 10_000 == 0 {
             println!("{} programs, {runs} runs, {:?}", i + 1, started.elapsed());
         }
     }
