@@ -171,16 +171,16 @@ pub(crate) fn translate(
     b.def_var(rem, v);
     let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
     let current = b.ins().load(i64t, fixed, ctx, off::CURRENT);
-    // Registers and depth are only written in the context by the driver between calls
-    // of compiled code and by the `leave` block just before it returns (storing these
-    // very values where unchanged), so these loads may move: Cranelift then drops the
-    // loads of registers the program never reads.
-    let movable = f.with_readonly().with_can_move();
+    // These loads must not move: the `leave` block stores r0-r10 back one by one, and a
+    // register holding a copy of another's entry value (`r7 = r2`, then `r2` changed)
+    // would, if its load were placed at that store (Cranelift elaborates a movable load
+    // at its first use), read the new r2 stored just before. A long differential run
+    // found exactly that across a tail call. Unused loads are still dropped.
     for (i, &r) in regs.iter().enumerate() {
-        let v = b.ins().load(i64t, movable, ctx, off::REGS + 8 * i as i32);
+        let v = b.ins().load(i64t, f, ctx, off::REGS + 8 * i as i32);
         b.def_var(r, v);
     }
-    let v = b.ins().load(i64t, movable, ctx, off::DEPTH);
+    let v = b.ins().load(i64t, f, ctx, off::DEPTH);
     b.def_var(depth, v);
     let zero = b.ins().iconst(i64t, 0);
     let entries: Vec<Block> = cfg.regions.iter().map(|_| b.create_block()).collect();

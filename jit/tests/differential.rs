@@ -69,14 +69,12 @@ fn jit_matches_interpreter_on_random_programs() {
     );
 }
 
-/// A difference the long release run of 2026-11-22 found, not fixed yet: in the optimized
-/// tier only (the quick tier agrees), program 1 of this case (entered by a tail call; it
-/// has bpf-to-bpf calls, a `lock add` through a forged memory address and a store in a
-/// loop) leaves different bytes at offsets 24 and 28 of caller memory (interpreter 171
-/// and 64, JIT 110 and 3). It was already there before the branch-layout change of that
-/// day. Run it with `cargo test -p ebpfvm-jit --test differential -- --ignored`.
+/// A difference the long release run of 2026-11-22 found (seed 1592678152): program 0,
+/// optimized, copied r2's entry value into r6, changed r2 and tail-called program 1. The
+/// entry loads of the registers were movable, so Cranelift placed the load of r2 where
+/// the `leave` block stored r6, after it had stored the new r2: program 1 started with
+/// a wrong r6 and wrote it to caller memory. The quick tier (no e-graph) was right.
 #[test]
-#[ignore = "known difference in the optimized tier, issue 3: being investigated"]
 fn seed_1592678152_matches_the_interpreter() {
     let seed = 1_592_678_152;
     let mut e = SplitMix(seed);
