@@ -266,6 +266,11 @@ impl Vm {
         self
     }
 
+    /// Zeroes what earlier runs may have left on the stack.
+    fn clear_stack(&mut self) {
+        self.stack.clear_range(self.stack_dirty.clone());
+    }
+
     /// Runs the program once over `memory`, which it may read and write.
     pub fn run(&mut self, memory: &mut [u8]) -> Outcome {
         self.clear_stack();
@@ -284,13 +289,6 @@ impl Vm {
         }
         let args = [addr, len, 0, 0, 0];
         execute!(self, args, map)
-    }
-}
-
-impl Vm {
-    /// Zeroes what earlier runs may have left on the stack.
-    fn clear_stack(&mut self) {
-        self.stack.clear_range(self.stack_dirty.clone());
     }
 }
 

@@ -163,19 +163,18 @@ pub(crate) fn translate(
     let rem = b.declare_var(i64t);
     let depth = b.declare_var(i64t);
     let f = MemFlagsData::trusted();
-    // The registers, the budget left and the depth come from the context: a run that
-    // goes through several programs passes them on (`tail.rs`), so they are not
-    // read-only. The stack and the program running never change during a call.
+    // The stack and the program running never change during a call: those loads may
+    // move. The registers, the budget left and the depth come from the context and go
+    // back to it (`tail.rs`: the `leave` block stores r0-r10 one by one), so their
+    // loads must stay here: Cranelift places a movable load at its first use, and a
+    // register holding a copy of another's entry value (`r7 = r2`, then `r2` changed)
+    // then read the new r2 stored just before it. A long differential run found that
+    // across a tail call. Unused plain loads are still dropped.
     let fixed = f.with_readonly().with_can_move();
     let v = b.ins().load(i64t, f, ctx, off::REM);
     b.def_var(rem, v);
     let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
     let current = b.ins().load(i64t, fixed, ctx, off::CURRENT);
-    // These loads must not move: the `leave` block stores r0-r10 back one by one, and a
-    // register holding a copy of another's entry value (`r7 = r2`, then `r2` changed)
-    // would, if its load were placed at that store (Cranelift elaborates a movable load
-    // at its first use), read the new r2 stored just before. A long differential run
-    // found exactly that across a tail call. Unused loads are still dropped.
     for (i, &r) in regs.iter().enumerate() {
         let v = b.ins().load(i64t, f, ctx, off::REGS + 8 * i as i32);
         b.def_var(r, v);
