@@ -11,6 +11,11 @@
 //! into a frame another program pushed, leaves one function with its whole state (r0-r10,
 //! depth, budget left) in the context, and the driver enters the next function, which
 //! reads it back. The frames of bpf-to-bpf calls live here for the same reason.
+//!
+//! Compiled code never stores to the fields it reads at entry as registers and depth
+//! (`regs`, `depth`): it leaves them in `saved`, which the driver copies over. So those
+//! entry loads are truly read-only for the function, and Cranelift may drop the unused
+//! ones and place the others at their first use.
 
 use std::any::Any;
 use std::mem::{offset_of, MaybeUninit};
@@ -29,6 +34,9 @@ pub(crate) fn stack_guess(stack_host: *mut u8) -> [u64; 6] {
 /// `u64` words of the frame array: frames of all but the main function.
 pub(crate) const FRAME_WORDS: usize = (MAX_FRAMES - 1) * frame::BYTES as usize / 8;
 
+/// `u64` words of [`RunCtx::saved`]: r0-r10, then the depth.
+pub(crate) const SAVED_WORDS: usize = 12;
+
 /// Shared state of one run. Compiled code reads and writes the `u64`/pointer fields at
 /// the offsets in [`off`]; the rest is Rust's.
 #[repr(C)]
@@ -41,9 +49,9 @@ pub(crate) struct RunCtx<'a> {
     /// limit (`bounds.rs`, invariant 1). The stack at entry and after every helper
     /// call.
     pub guess: [u64; 6],
-    /// r0-r10 at entry; at a [`status::TAIL_CALL`] or [`status::RESUME`], as they were.
+    /// r0-r10 at entry (compiled code only reads them).
     pub regs: [u64; 11],
-    /// Active bpf-to-bpf frames at entry (and at a tail call or resume).
+    /// Active bpf-to-bpf frames at entry (compiled code only reads it).
     pub depth: u64,
     /// 0: start at the first instruction; 1: resume by returning from the top frame.
     pub mode: u64,
@@ -80,6 +88,10 @@ pub(crate) struct RunCtx<'a> {
     pub pending: Option<Trap>,
     /// A panic a helper raised, resumed once compiled code has returned.
     pub panic: Option<Box<dyn Any + Send>>,
+    /// r0-r10 and the depth at a [`status::TAIL_CALL`] or [`status::RESUME`], written
+    /// by the code that leaves (`tail.rs`) and copied to `regs` and `depth` by the
+    /// driver for the next function. Uninitialised until then.
+    pub saved: MaybeUninit<[u64; SAVED_WORDS]>,
     /// Saved frames (layout in `call::frame`), indexed by depth - 1. Last, so that the
     /// compiler, which zeroes the neighbouring fields with one `memset`, does not
     /// extend it over these 560 uninitialised bytes (it did: half of an empty call).
@@ -99,6 +111,7 @@ pub(crate) mod off {
     pub const MODE: i32 = offset_of!(Ctx, mode) as i32;
     pub const CURRENT: i32 = offset_of!(Ctx, current) as i32;
     pub const FRAMES: i32 = offset_of!(Ctx, frames) as i32;
+    pub const SAVED: i32 = offset_of!(Ctx, saved) as i32;
     pub const STACK_HOST: i32 = offset_of!(Ctx, stack_host) as i32;
     pub const RESULT: i32 = offset_of!(Ctx, result) as i32;
     pub const REM: i32 = offset_of!(Ctx, rem) as i32;
@@ -130,9 +143,9 @@ pub(crate) mod status {
     /// Only in `call_status`: the helper asked for a `bpf_loop` (callback code address
     /// in `trap_addr`, iterations in `trap_info`, the callbacks' r2 in `result`).
     pub const LOOP: u64 = 8;
-    /// A tail call to program `next`: the state is saved in the context.
+    /// A tail call to program `next`: the state is in `saved`.
     pub const TAIL_CALL: u64 = 9;
     /// `exit` popped a frame another program pushed: the state (before the pop) is
-    /// saved in the context; that program resumes.
+    /// in `saved`; that program resumes.
     pub const RESUME: u64 = 10;
 }

@@ -69,7 +69,7 @@ use ebpfvm_vm::{
     STACK_TOP,
 };
 
-use crate::ctx::{status, RunCtx};
+use crate::ctx::{status, RunCtx, SAVED_WORDS};
 pub(crate) use crate::variant::Shape;
 use crate::variant::{EntryFn, Variant};
 pub use crate::variant::{Tier, Tiering, TIER_UP_PER_SLOT};
@@ -396,6 +396,7 @@ impl JitProgram {
             // Compiled code writes a frame before it reads it, and the driver only
             // reads frames below the depth: no need to clear them.
             frames: MaybeUninit::uninit(),
+            saved: MaybeUninit::uninit(),
         };
         let budgeted = budget.is_some();
         let code = self.enter(budgeted, &mut ctx);
@@ -584,14 +585,22 @@ fn switch<'p>(
     first: &'p JitProgram,
     programs: &'p [JitProgram],
 ) -> Option<&'p JitProgram> {
-    let depth = ctx.depth;
+    if code != status::TAIL_CALL && code != status::RESUME {
+        return None;
+    }
+    // SAFETY: compiled code returns TAIL_CALL and RESUME only from its `leave` block,
+    // which writes all of `saved` first (`tail.rs`).
+    let saved = unsafe { ctx.saved.assume_init() };
+    let depth = saved[SAVED_WORDS - 1];
     // bounds.rs relies on r10 = STACK_TOP - 512 * depth with depth < MAX_FRAMES, and
     // the frame array on depth <= MAX_FRAMES - 1; compiled code keeps both, and they
     // are checked here before another function trusts them.
-    if depth >= MAX_FRAMES as u64 || ctx.regs[10] != STACK_TOP - depth * FRAME_SIZE as u64 {
+    if depth >= MAX_FRAMES as u64 || saved[10] != STACK_TOP - depth * FRAME_SIZE as u64 {
         ctx.pending = Some(internal_error("bad state at a tail call"));
         return None;
     }
+    ctx.regs.copy_from_slice(&saved[..11]);
+    ctx.depth = depth;
     let (current, mode) = match code {
         status::TAIL_CALL => (ctx.next, 0),
         status::RESUME if depth > 0 => {

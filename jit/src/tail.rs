@@ -5,9 +5,10 @@
 //! (a helper answering `HelperError::TailCall` for a program of the table) replaces the
 //! program running while keeping everything else, as the interpreter does: registers,
 //! stack, frames, call depth, budget. Compiled code does it by *leaving*: it stores
-//! r0-r10, the depth and the budget left in the run context and returns
-//! `status::TAIL_CALL`; the driver (`JitProgram::run_linked`) enters the target's
-//! function, whose entry loads them back.
+//! r0-r10 and the depth in `RunCtx::saved`, the budget left in `rem`, and returns
+//! `status::TAIL_CALL`; the driver (`JitProgram::run_linked`) copies `saved` to the
+//! entry fields and enters the target's function, whose entry loads them back. Saving
+//! elsewhere than the entry fields keeps those read-only for compiled code (`ctx.rs`).
 //!
 //! The frames of bpf-to-bpf calls (and `bpf_loop` callbacks) live in the run context,
 //! and each records the program that pushed it (`RunCtx::current`). When `exit` would
@@ -78,8 +79,8 @@ impl Translator<'_> {
         self.b.switch_to_block(cont);
     }
 
-    /// Fills the `leave(status)` block: stores r0-r10, the depth and the budget left
-    /// in the run context, and returns the status.
+    /// Fills the `leave(status)` block: stores r0-r10 and the depth in `saved`, the
+    /// budget left in `rem`, and returns the status.
     pub(crate) fn fill_leave_block(&mut self, block: Block) {
         self.b.switch_to_block(block);
         let st = self.b.block_params(block)[0];
@@ -88,10 +89,10 @@ impl Translator<'_> {
             let v = self.reg(Reg::new(i).expect("r0-r10"));
             self.b
                 .ins()
-                .store(f, v, self.ctx, off::REGS + 8 * i32::from(i));
+                .store(f, v, self.ctx, off::SAVED + 8 * i32::from(i));
         }
         let depth = self.b.use_var(self.depth);
-        self.b.ins().store(f, depth, self.ctx, off::DEPTH);
+        self.b.ins().store(f, depth, self.ctx, off::SAVED + 8 * 11);
         let rem = self.b.use_var(self.rem);
         self.b.ins().store(f, rem, self.ctx, off::REM);
         self.b.ins().return_(&[st]);

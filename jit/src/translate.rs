@@ -163,23 +163,20 @@ pub(crate) fn translate(
     let rem = b.declare_var(i64t);
     let depth = b.declare_var(i64t);
     let f = MemFlagsData::trusted();
-    // The stack and the program running never change during a call: those loads may
-    // move. The registers, the budget left and the depth come from the context and go
-    // back to it (`tail.rs`: the `leave` block stores r0-r10 one by one), so their
-    // loads must stay here: Cranelift places a movable load at its first use, and a
-    // register holding a copy of another's entry value (`r7 = r2`, then `r2` changed)
-    // then read the new r2 stored just before it. A long differential run found that
-    // across a tail call. Unused plain loads are still dropped.
+    // Compiled code never stores to the entry fields of the registers and the depth
+    // (it leaves its state in `saved`, `ctx.rs`), nor to the stack address or the
+    // program running: those loads are read-only, so Cranelift drops the unused ones
+    // and may place the others at their first use. `rem` is stored at every end.
     let fixed = f.with_readonly().with_can_move();
     let v = b.ins().load(i64t, f, ctx, off::REM);
     b.def_var(rem, v);
     let stack_host = b.ins().load(ptr, fixed, ctx, off::STACK_HOST);
     let current = b.ins().load(i64t, fixed, ctx, off::CURRENT);
     for (i, &r) in regs.iter().enumerate() {
-        let v = b.ins().load(i64t, f, ctx, off::REGS + 8 * i as i32);
+        let v = b.ins().load(i64t, fixed, ctx, off::REGS + 8 * i as i32);
         b.def_var(r, v);
     }
-    let v = b.ins().load(i64t, f, ctx, off::DEPTH);
+    let v = b.ins().load(i64t, fixed, ctx, off::DEPTH);
     b.def_var(depth, v);
     let zero = b.ins().iconst(i64t, 0);
     let entries: Vec<Block> = cfg.regions.iter().map(|_| b.create_block()).collect();
