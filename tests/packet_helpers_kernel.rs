@@ -117,6 +117,29 @@ fn cases() -> Vec<Vec<Step>> {
             (19, [0; 3]),
         ]);
     }
+    // A second push writes the first tag into the packet. change_tail's lower bound and
+    // adjust_room(NET) after it: the kernel behaves as if the network header's offset
+    // had not moved (measured; a model that moves it by 4 fails these cases).
+    for len in [14, 15, 17, 18, 19, 22, 23, 38, 39] {
+        out.push(vec![
+            (18, [0x0081, 1, 0]),
+            (18, [0x0081, 2, 0]),
+            (38, [len, 0, 0]),
+        ]);
+    }
+    out.push(vec![
+        (18, [0x0081, 1, 0]),
+        (18, [0x0081, 2, 0]),
+        (50, [8, 1, 0]),
+        (38, [40, 0, 0]),
+    ]);
+    out.push(vec![
+        (18, [0x0081, 1, 0]),
+        (18, [0x0081, 2, 0]),
+        (19, [0; 3]),
+        (19, [0; 3]),
+        (38, [15, 0, 0]),
+    ]);
     out.push(vec![(19, [0; 3])]);
     out.push(vec![(19, [0; 3]), (19, [0; 3])]);
     for t in [0, 1, 2, 3, 4, neg(-1)] {

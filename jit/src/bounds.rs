@@ -370,6 +370,10 @@ impl Translator<'_> {
         let end = self.b.ins().iadd_imm_s(o, i64::from(size));
         let fails = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, limit);
         self.branch_to_memory_trap(fails, addr);
+        // Still the slow path: keep it out of the hot code's layout (it sat between a
+        // check and its access, behind a jump, on the hot path).
+        let here = self.b.current_block().expect("in a block");
+        self.b.set_cold_block(here);
         // o + size <= limit <= the length of the slice behind the entry's host address.
         let region_host = self.b.ins().load(types::I64, f, entry, REGION_HOST as i32);
         let host = self.b.ins().iadd(region_host, o);
@@ -377,6 +381,7 @@ impl Translator<'_> {
         let remember = self.b.create_block();
         self.b.set_cold_block(remember);
         let done = self.b.create_block();
+        self.b.set_cold_block(done);
         let big = self
             .b
             .ins()
