@@ -5,14 +5,18 @@
 //!
 //! Each round times 2,000 runs of each engine; the best round of each is reported. Our
 //! runs are set up as the criterion benches' (`run_jit`), rbpf's as its raw VM takes them.
+//! A last row, `call`, times an empty program (`mov r0, 0; exit`) 1,000,000 times per
+//! round through `JitProgram::run` with its memory map built once, as `call/jit` does;
+//! both loops keep only the result (`Option<u64>`), as rbpf returns it.
 //! The criterion benches (`benches/jit.rs`) remain the reference figures.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use ebpfvm_benches::{load_all, run_jit};
-use ebpfvm_jit::Tiering;
-use ebpfvm_vm::{Helpers, Stack};
+use ebpfvm_isa::assemble;
+use ebpfvm_jit::{JitProgram, Tiering};
+use ebpfvm_vm::{Helpers, MemoryMap, Stack};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -59,4 +63,46 @@ fn main() {
             theirs / ours
         );
     }
+    if only.as_deref().map_or(true, |o| o == "call") {
+        call(rounds);
+    }
+}
+
+/// The `call` row: the cost of one run of an empty program.
+fn call(rounds: usize) {
+    let empty = assemble("mov %r0, 0\nexit").expect("assembles");
+    let jit = JitProgram::compile_with(&empty, None, Tiering::Optimized).expect("compiles");
+    let bytes = empty.to_bytes();
+    let mut vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf loads the program");
+    vm.cranelift_compile()
+        .expect("rbpf's Cranelift JIT compiles it");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let mut map = MemoryMap::new(&mut stack);
+    let mut mem = [0u8; 8];
+    let runs = 1_000_000;
+    let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(
+                jit.run(black_box([0; 5]), &mut map, &mut helpers, None)
+                    .result
+                    .ok(),
+            );
+        }
+        ours = ours.min(start.elapsed().as_secs_f64() / runs as f64);
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(vm.execute_program_cranelift(black_box(&mut mem)).ok());
+        }
+        theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
+    }
+    println!(
+        "{:10} ours {:10.2} ns   rbpf Cranelift {:10.2} ns   rbpf/ours {:.2}x",
+        "call",
+        ours * 1e9,
+        theirs * 1e9,
+        theirs / ours
+    );
 }
