@@ -186,6 +186,12 @@ fn call(c: &mut Criterion) {
             )
         })
     });
+    {
+        let mut prepared = jit.prepare(&mut map, &mut helpers);
+        group.bench_function("jit_prepared", |b| {
+            b.iter(|| black_box(prepared.run(black_box([0; 5]), None).result.ok()))
+        });
+    }
     group.bench_function("interp", |b| {
         b.iter(|| {
             black_box(

@@ -7,7 +7,8 @@
 //! runs are set up as the criterion benches' (`run_jit`), rbpf's as its raw VM takes them.
 //! A last row, `call`, times an empty program (`mov r0, 0; exit`) 1,000,000 times per
 //! round through `JitProgram::run` with its memory map built once, as `call/jit` does;
-//! both loops keep only the result (`Option<u64>`), as rbpf returns it.
+//! both loops keep only the result (`Option<u64>`), as rbpf returns it. A `prepared`
+//! row does the same through `JitProgram::prepare`.
 //! The criterion benches (`benches/jit.rs`) remain the reference figures.
 
 use std::hint::black_box;
@@ -104,5 +105,27 @@ fn call(rounds: usize) {
         ours * 1e9,
         theirs * 1e9,
         theirs / ours
+    );
+    // The same through a prepared program (`JitProgram::prepare`), interleaved again.
+    let (mut prepared_best, mut theirs) = (f64::MAX, f64::MAX);
+    let mut prepared = jit.prepare(&mut map, &mut helpers);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(prepared.run(black_box([0; 5]), None).result.ok());
+        }
+        prepared_best = prepared_best.min(start.elapsed().as_secs_f64() / runs as f64);
+        let start = Instant::now();
+        for _ in 0..runs {
+            black_box(vm.execute_program_cranelift(black_box(&mut mem)).ok());
+        }
+        theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
+    }
+    println!(
+        "{:10} ours {:10.2} ns   rbpf Cranelift {:10.2} ns   rbpf/ours {:.2}x",
+        "prepared",
+        prepared_best * 1e9,
+        theirs * 1e9,
+        theirs / prepared_best
     );
 }

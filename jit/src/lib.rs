@@ -38,6 +38,8 @@
 //! Programs with maps are compiled with [`JitProgram::with_maps`] and run over
 //! `MemoryMap::with_maps`, as on the interpreter; [`JitProgram::run_linked`] takes the
 //! tail-call table (each program compiled once), as `Interpreter::run_linked` does.
+//! [`JitProgram::prepare`] binds a program to its memory map and helpers for many runs,
+//! filling the run context once ([`Prepared`], `prepared.rs`).
 //!
 //! Start reading at `translate.rs` (the function layout and exact counting), then
 //! `cfg.rs` (regions), `bounds.rs` (the memory check), `call.rs` (calls) and `tail.rs`
@@ -50,6 +52,7 @@ mod cfg;
 mod ctx;
 mod jump;
 mod mem;
+mod prepared;
 mod runtime;
 mod tail;
 mod translate;
@@ -70,6 +73,7 @@ use ebpfvm_vm::{
 };
 
 use crate::ctx::{status, RunCtx, SAVED_WORDS};
+pub use crate::prepared::Prepared;
 pub(crate) use crate::variant::Shape;
 use crate::variant::{EntryFn, Variant};
 pub use crate::variant::{Tier, Tiering, TIER_UP_PER_SLOT};
@@ -538,7 +542,7 @@ impl JitProgram {
 /// The host address of the stack region, after checking that entry 2 of the table is
 /// the whole stack, readable and writable (`bounds.rs` relies on it). Always true for a
 /// `MemoryMap`; checked anyway because compiled code trusts it.
-fn stack_host(table: *const u8, len: usize) -> Option<*mut u8> {
+pub(crate) fn stack_host(table: *const u8, len: usize) -> Option<*mut u8> {
     let index = STACK_REGION as usize;
     if len <= index {
         return None;
@@ -557,7 +561,7 @@ fn stack_host(table: *const u8, len: usize) -> Option<*mut u8> {
 
 /// The outcome when the memory map has no proper stack region (impossible with
 /// `MemoryMap::new`): a read fault on the stack before the first instruction.
-fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
+pub(crate) fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
     Outcome {
         result: Err(Trap {
             pc: 0,
@@ -573,7 +577,7 @@ fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
 }
 
 /// `RunCtx::current` of the program `run_linked` was called on.
-const SELF: u64 = u64::MAX;
+pub(crate) const SELF: u64 = u64::MAX;
 
 /// After a [`status::TAIL_CALL`] or [`status::RESUME`]: prepares `ctx` for the program
 /// to enter next and returns it. `None` for any other status, and (never expected) for

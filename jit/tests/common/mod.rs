@@ -115,7 +115,14 @@ pub struct Case {
 }
 
 /// The state after one run: outcome, caller memory, stack, every map's entries.
-pub type RunResult = (Outcome, Vec<u8>, Vec<u8>, Vec<Result<Vec<Entry>, MapError>>);
+pub type RunResult = (Outcome, Vec<u8>, Vec<u8>, MapStates);
+
+/// Every map's entries after a run (`Maps::entries` per map).
+pub type MapStates = Vec<Result<Vec<Entry>, MapError>>;
+
+/// What [`run_sequence`] gives: the outcomes of the runs, then memory, stack and maps
+/// after the last.
+pub type SequenceResult = (Vec<Outcome>, Vec<u8>, Vec<u8>, MapStates);
 
 impl Case {
     /// The tail-call table: the main program, then the others.
@@ -263,6 +270,22 @@ fn run_on(
     drop(map);
     let entries = maps.ids().map(|id| maps.entries(id)).collect();
     (outcome, mem, stack.bytes().to_vec(), entries)
+}
+
+/// Runs the case once per budget of `budgets`, in order, on one copy of its memory,
+/// maps and stack (each run sees what the earlier ones left): the outcomes, and the
+/// state after the last. `run` gets the same arguments as [`run_on`]'s and runs them.
+pub fn run_sequence(
+    case: &Case,
+    budgets: &[Option<u64>],
+    run: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers, &[Option<u64>]) -> Vec<Outcome>,
+) -> SequenceResult {
+    let mut outcomes = Vec::new();
+    let (_, mem, stack, entries) = run_on(case, |args, map, h| {
+        outcomes = run(args, map, h, budgets);
+        outcomes.last().cloned().expect("at least one budget")
+    });
+    (outcomes, mem, stack, entries)
 }
 
 /// Runs the case on the interpreter (`table`: the case's programs, prepared).

@@ -1,0 +1,166 @@
+//! A program bound to one memory map and helper registry for many runs
+//! ([`JitProgram::prepare`]): the run context is filled once, and each run writes only
+//! what changes, which takes an empty program's run from 10-28 ns to about 6 ns here.
+//!
+//! A run that takes no tail call leaves the context *clean*: compiled code never stores
+//! to the fields it reads at entry (`ctx.rs`), and only `switch` changes them (r0-r10,
+//! the depth, the mode, the program running); `switch` runs only after a tail call (a
+//! resumed frame is another program's, so a tail call came first), which counts in
+//! `tail_calls`. So after a clean run, a run writes r1-r5, the budget, the region
+//! table (the embedder may have mapped regions through [`Prepared::memory`]) and the
+//! remembered regions (the stack: `bounds.rs`, invariant 1). After any other run (a
+//! tail call, a trap, a panic) it first resets every field `run` would fill.
+
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
+use ebpfvm_vm::{Helpers, MemoryMap, Outcome, STACK_TOP};
+
+use crate::ctx::{self, status, RunCtx};
+use crate::{broken_stack, stack_host, JitProgram, SELF};
+
+/// A compiled program bound to a memory map and a helper registry, for many runs
+/// without filling a run context each time; see [`JitProgram::prepare`].
+pub struct Prepared<'p, 'm, 'a> {
+    /// The program runs start in.
+    program: &'p JitProgram,
+    /// The tail-call table.
+    programs: &'p [JitProgram],
+    /// The context, kept between runs; its `memory` and `helpers` are the borrows below.
+    ctx: RunCtx<'a>,
+    /// Whether the region table has a proper stack (always, for `MemoryMap::new`).
+    stack_ok: bool,
+    /// Only r1-r5, the budget, the table and the remembered regions need writing.
+    clean: bool,
+    /// The borrows `ctx` points through.
+    _borrows: PhantomData<(&'m mut MemoryMap<'a>, &'m mut Helpers)>,
+}
+
+impl JitProgram {
+    /// Binds the program to `memory` and `helpers` for many runs: [`Prepared::run`]
+    /// gives the outcomes [`JitProgram::run`] gives for the same sequence of calls, at
+    /// a lower cost per run. Between runs, [`Prepared::memory`] reaches the map (to
+    /// write the next input, or map a region).
+    pub fn prepare<'p, 'm, 'a>(
+        &'p self,
+        memory: &'m mut MemoryMap<'a>,
+        helpers: &'m mut Helpers,
+    ) -> Prepared<'p, 'm, 'a> {
+        self.prepare_linked(memory, helpers, &[])
+    }
+
+    /// [`JitProgram::prepare`] with a tail-call table, as
+    /// [`JitProgram::run_linked`].
+    pub fn prepare_linked<'p, 'm, 'a>(
+        &'p self,
+        memory: &'m mut MemoryMap<'a>,
+        helpers: &'m mut Helpers,
+        programs: &'p [JitProgram],
+    ) -> Prepared<'p, 'm, 'a> {
+        let (table, table_len) = memory.region_table();
+        let host = stack_host(table, table_len);
+        let stack = host.unwrap_or(std::ptr::null_mut());
+        let ctx = RunCtx {
+            table,
+            table_len: table_len as u64,
+            guess: ctx::stack_guess(stack),
+            regs: INITIAL_REGS,
+            depth: 0,
+            mode: 0,
+            current: SELF,
+            budget: u64::MAX,
+            stack_host: stack,
+            result: 0,
+            rem: u64::MAX,
+            trap_pc: 0,
+            trap_addr: 0,
+            trap_info: 0,
+            call_status: 0,
+            programs: programs.len() as u64,
+            tail_calls: 0,
+            next: 0,
+            memory,
+            helpers,
+            pending: None,
+            panic: None,
+            // As in `run_linked`: frames and `saved` are written before they are read.
+            frames: MaybeUninit::uninit(),
+            saved: MaybeUninit::uninit(),
+        };
+        Prepared {
+            program: self,
+            programs,
+            ctx,
+            stack_ok: host.is_some(),
+            clean: true,
+            _borrows: PhantomData,
+        }
+    }
+}
+
+/// r0-r10 before r1-r5 are set.
+const INITIAL_REGS: [u64; 11] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, STACK_TOP];
+
+impl<'a> Prepared<'_, '_, 'a> {
+    /// Runs the program once, as [`JitProgram::run_linked`] would with the bound
+    /// memory, helpers and table.
+    #[inline]
+    pub fn run(&mut self, args: [u64; 5], budget: Option<u64>) -> Outcome {
+        if !self.stack_ok {
+            return broken_stack(self.memory());
+        }
+        let total = budget.unwrap_or(u64::MAX);
+        if !self.clean {
+            self.reset();
+        }
+        let ctx = &mut self.ctx;
+        // SAFETY: `ctx.memory` is the `&mut` borrow this value holds; no run is active.
+        let (table, table_len) = unsafe { &*ctx.memory }.region_table();
+        ctx.table = table;
+        ctx.table_len = table_len as u64;
+        ctx.guess = ctx::stack_guess(ctx.stack_host);
+        ctx.regs[1..6].copy_from_slice(&args);
+        ctx.budget = total;
+        ctx.rem = total;
+        let budgeted = budget.is_some();
+        let code = self.program.enter(budgeted, ctx);
+        if code == status::EXIT {
+            self.clean = ctx.tail_calls == 0;
+            let insns = total - ctx.rem;
+            self.program.count(insns);
+            return Outcome {
+                result: Ok(ctx.result),
+                insns,
+            };
+        }
+        // Cleared before anything that may unwind (a helper's panic is resumed there).
+        self.clean = false;
+        // SAFETY: as above; `go_on` only reads the map between compiled calls.
+        let memory = unsafe { &*ctx.memory };
+        let outcome = self
+            .program
+            .go_on(code, ctx, total, budgeted, memory, self.programs);
+        self.program.count(outcome.insns);
+        outcome
+    }
+
+    /// The bound memory map, between runs.
+    pub fn memory(&mut self) -> &mut MemoryMap<'a> {
+        // SAFETY: the `&mut` borrow this value holds, and `&mut self` excludes a run.
+        unsafe { &mut *self.ctx.memory }
+    }
+
+    /// Puts back every field a run through `switch`, a trap or a panic may have changed.
+    #[cold]
+    fn reset(&mut self) {
+        let ctx = &mut self.ctx;
+        ctx.regs = INITIAL_REGS;
+        ctx.depth = 0;
+        ctx.mode = 0;
+        ctx.current = SELF;
+        ctx.tail_calls = 0;
+        ctx.pending = None;
+        ctx.panic = None;
+        self.clean = true;
+    }
+}

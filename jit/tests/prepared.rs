@@ -1,0 +1,80 @@
+//! `JitProgram::prepare`: a prepared program's runs must give what the same sequence of
+//! `run_linked` calls gives on the same memory: outcomes, memory, stack and maps after
+//! every run of a sequence that mixes budgets which cut runs short (traps), unbudgeted
+//! runs, tail calls and helper calls, so runs follow clean and dirty contexts alike.
+
+mod common;
+
+use common::{run_sequence, Entropy, Generator, SplitMix, WILD_BUDGET};
+use ebpfvm_isa::assemble;
+use ebpfvm_jit::{JitProgram, Tiering};
+use ebpfvm_vm::{Helpers, MemoryMap, Stack};
+
+#[test]
+fn prepared_runs_match_run_linked_on_random_programs() {
+    let cases: u64 = if cfg!(debug_assertions) { 300 } else { 3_000 };
+    for i in 0..cases {
+        let seed = 0x9e9a_0000 + i;
+        let mut e = SplitMix(seed);
+        let case = Generator::new(&mut e).case();
+        let maps = common::case_maps(&case);
+        let tiering = if i % 2 == 0 {
+            Tiering::Quick
+        } else {
+            Tiering::Optimized
+        };
+        let table: Vec<JitProgram> = case
+            .table()
+            .map(|p| JitProgram::compile_with(p, Some(&maps), tiering).expect("compiles"))
+            .collect();
+        let first = if case.wild { Some(WILD_BUDGET) } else { None };
+        let n = common::run_jit(&case, &table, first).0.insns;
+        let mut budgets = vec![first, Some(n / 2), first, Some(0), first];
+        for _ in 0..3 {
+            budgets.push(Some(e.next() % (n + 2)));
+            budgets.push(first);
+        }
+        let want = run_sequence(&case, &budgets, |args, map, h, budgets| {
+            budgets
+                .iter()
+                .map(|&b| table[0].run_linked(args, map, h, b, &table))
+                .collect()
+        });
+        let got = run_sequence(&case, &budgets, |args, map, h, budgets| {
+            let mut prepared = table[0].prepare_linked(map, h, &table);
+            budgets.iter().map(|&b| prepared.run(args, b)).collect()
+        });
+        assert!(
+            want == got,
+            "seed {seed:#x}: prepared runs differ: want {:?}, got {:?}",
+            want.0,
+            got.0
+        );
+    }
+}
+
+/// The embedder writes the next input through `Prepared::memory` between runs, and a
+/// run sees it.
+#[test]
+fn prepared_runs_see_memory_written_between_runs() {
+    let program = assemble("ldxdw %r0, [%r1]\nadd %r0, %r2\nexit").expect("assembles");
+    let jit = JitProgram::compile(&program).expect("compiles");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let mut input = [0u8; 8];
+    let mut map = MemoryMap::new(&mut stack);
+    let addr = map
+        .map_mut(ebpfvm_vm::RegionKind::Memory, &mut input)
+        .expect("maps");
+    let mut prepared = jit.prepare(&mut map, &mut helpers);
+    for k in 0..5u64 {
+        assert!(prepared.memory().store(addr, (k * 1000).to_le_bytes()));
+        let outcome = prepared.run([addr, k, 0, 0, 0], None);
+        assert_eq!(outcome.result, Ok(k * 1000 + k));
+        assert_eq!(outcome.insns, 3);
+    }
+    // A fault, then a clean run again.
+    let fault = prepared.run([0, 0, 0, 0, 0], None);
+    assert!(fault.result.is_err());
+    assert_eq!(prepared.run([addr, 1, 0, 0, 0], None).result, Ok(4001));
+}
