@@ -35,11 +35,8 @@ fn main() {
         let jit = p.jit_tier(Tiering::Optimized);
         let mut stack = Stack::new();
         let mut helpers = Helpers::new();
-        let runs = 2000;
-        let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
-        for _ in 0..rounds {
-            let start = Instant::now();
-            for _ in 0..runs {
+        let best = interleaved(rounds, 2000, |side| match side {
+            Side::Ours => {
                 let dirty = p.stack_writes.clone();
                 black_box(run_jit(
                     &jit,
@@ -49,27 +46,18 @@ fn main() {
                     &mut helpers,
                 ));
             }
-            ours = ours.min(start.elapsed().as_secs_f64() / runs as f64);
-            let start = Instant::now();
-            for _ in 0..runs {
+            Side::Rbpf => {
                 black_box(vm.execute_program_cranelift(mem.as_mut_slice()).ok());
             }
-            theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
-        }
-        println!(
-            "{:10} ours {:10.3} µs   rbpf Cranelift {:10.3} µs   rbpf/ours {:.2}x",
-            p.name,
-            ours * 1e6,
-            theirs * 1e6,
-            theirs / ours
-        );
+        });
+        report(&p.name, best, 1e6, "µs");
     }
     if only.as_deref().map_or(true, |o| o == "call") {
         call(rounds);
     }
 }
 
-/// The `call` row: the cost of one run of an empty program.
+/// The `call` and `prepared` rows: the cost of one run of an empty program.
 fn call(rounds: usize) {
     let empty = assemble("mov %r0, 0\nexit").expect("assembles");
     let jit = JitProgram::compile_with(&empty, None, Tiering::Optimized).expect("compiles");
@@ -82,50 +70,59 @@ fn call(rounds: usize) {
     let mut map = MemoryMap::new(&mut stack);
     let mut mem = [0u8; 8];
     let runs = 1_000_000;
+    let rbpf_run = |mem: &mut [u8]| {
+        black_box(vm.execute_program_cranelift(black_box(mem)).ok());
+    };
+    let best = interleaved(rounds, runs, |side| match side {
+        Side::Ours => {
+            let outcome = jit.run(black_box([0; 5]), &mut map, &mut helpers, None);
+            black_box(outcome.result.ok());
+        }
+        Side::Rbpf => rbpf_run(&mut mem),
+    });
+    report("call", best, 1e9, "ns");
+    // The same through a prepared program (`JitProgram::prepare`), interleaved again.
+    let mut prepared = jit.prepare(&mut map, &mut helpers);
+    let best = interleaved(rounds, runs, |side| match side {
+        Side::Ours => {
+            black_box(prepared.run(black_box([0; 5]), None).result.ok());
+        }
+        Side::Rbpf => rbpf_run(&mut mem),
+    });
+    report("prepared", best, 1e9, "ns");
+}
+
+/// Which engine a timed run is for.
+enum Side {
+    Ours,
+    Rbpf,
+}
+
+/// The best seconds per run of each side over `rounds` rounds, each timing `runs` runs
+/// of ours and then `runs` of rbpf's.
+fn interleaved(rounds: usize, runs: u32, mut run: impl FnMut(Side)) -> (f64, f64) {
     let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
     for _ in 0..rounds {
         let start = Instant::now();
         for _ in 0..runs {
-            black_box(
-                jit.run(black_box([0; 5]), &mut map, &mut helpers, None)
-                    .result
-                    .ok(),
-            );
+            run(Side::Ours);
         }
-        ours = ours.min(start.elapsed().as_secs_f64() / runs as f64);
+        ours = ours.min(start.elapsed().as_secs_f64() / f64::from(runs));
         let start = Instant::now();
         for _ in 0..runs {
-            black_box(vm.execute_program_cranelift(black_box(&mut mem)).ok());
+            run(Side::Rbpf);
         }
-        theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
+        theirs = theirs.min(start.elapsed().as_secs_f64() / f64::from(runs));
     }
+    (ours, theirs)
+}
+
+/// Prints one row: both times in `unit` (`scale` per second) and their ratio.
+fn report(name: &str, (ours, theirs): (f64, f64), scale: f64, unit: &str) {
     println!(
-        "{:10} ours {:10.2} ns   rbpf Cranelift {:10.2} ns   rbpf/ours {:.2}x",
-        "call",
-        ours * 1e9,
-        theirs * 1e9,
+        "{name:10} ours {:10.3} {unit}   rbpf Cranelift {:10.3} {unit}   rbpf/ours {:.2}x",
+        ours * scale,
+        theirs * scale,
         theirs / ours
-    );
-    // The same through a prepared program (`JitProgram::prepare`), interleaved again.
-    let (mut prepared_best, mut theirs) = (f64::MAX, f64::MAX);
-    let mut prepared = jit.prepare(&mut map, &mut helpers);
-    for _ in 0..rounds {
-        let start = Instant::now();
-        for _ in 0..runs {
-            black_box(prepared.run(black_box([0; 5]), None).result.ok());
-        }
-        prepared_best = prepared_best.min(start.elapsed().as_secs_f64() / runs as f64);
-        let start = Instant::now();
-        for _ in 0..runs {
-            black_box(vm.execute_program_cranelift(black_box(&mut mem)).ok());
-        }
-        theirs = theirs.min(start.elapsed().as_secs_f64() / runs as f64);
-    }
-    println!(
-        "{:10} ours {:10.2} ns   rbpf Cranelift {:10.2} ns   rbpf/ours {:.2}x",
-        "prepared",
-        prepared_best * 1e9,
-        theirs * 1e9,
-        theirs / prepared_best
     );
 }

@@ -20,7 +20,7 @@
 use std::any::Any;
 use std::mem::{offset_of, MaybeUninit};
 
-use ebpfvm_vm::{Helpers, MemoryMap, Trap, MAX_FRAMES, STACK_BASE, STACK_SIZE};
+use ebpfvm_vm::{Helpers, MemoryMap, Trap, MAX_FRAMES, STACK_BASE, STACK_SIZE, STACK_TOP};
 
 use crate::call::frame;
 
@@ -30,6 +30,9 @@ pub(crate) fn stack_guess(stack_host: *mut u8) -> [u64; 6] {
     let size = STACK_SIZE as u64;
     [STACK_BASE, host, size, STACK_BASE, host, size]
 }
+
+/// `RunCtx::current` of the program a run was called on.
+pub(crate) const SELF: u64 = u64::MAX;
 
 /// `u64` words of the frame array: frames of all but the main function.
 pub(crate) const FRAME_WORDS: usize = (MAX_FRAMES - 1) * frame::BYTES as usize / 8;
@@ -96,6 +99,57 @@ pub(crate) struct RunCtx<'a> {
     /// compiler, which zeroes the neighbouring fields with one `memset`, does not
     /// extend it over these 560 uninitialised bytes (it did: half of an empty call).
     pub frames: MaybeUninit<[u64; FRAME_WORDS]>,
+}
+
+impl<'a> RunCtx<'a> {
+    /// The context a run starts with: r1-r5 = `args`, r10 at the top of the stack at
+    /// `stack_host`, the budget `total`, the region table `table`, `programs` programs
+    /// in the tail-call table, and the run's memory map and helpers.
+    #[inline(always)]
+    pub(crate) fn start(
+        table: (*const u8, usize),
+        stack_host: *mut u8,
+        args: [u64; 5],
+        total: u64,
+        programs: u64,
+        memory: *mut MemoryMap<'a>,
+        helpers: *mut Helpers,
+    ) -> RunCtx<'a> {
+        let [a1, a2, a3, a4, a5] = args;
+        // Written in place, element by element: building the array first and copying
+        // it made wide loads span narrower stores (a store-forwarding stall that cost
+        // more than the rest of an empty call).
+        let regs = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, STACK_TOP];
+        RunCtx {
+            table: table.0,
+            table_len: table.1 as u64,
+            guess: stack_guess(stack_host),
+            regs,
+            depth: 0,
+            mode: 0,
+            current: SELF,
+            budget: total,
+            stack_host,
+            result: 0,
+            rem: total,
+            trap_pc: 0,
+            trap_addr: 0,
+            trap_info: 0,
+            call_status: 0,
+            programs,
+            tail_calls: 0,
+            next: 0,
+            memory,
+            helpers,
+            pending: None,
+            panic: None,
+            // Compiled code writes a frame before it reads it, and the driver only
+            // reads frames below the depth: no need to clear them. `saved` is written
+            // by the code that leaves before the driver reads it.
+            frames: MaybeUninit::uninit(),
+            saved: MaybeUninit::uninit(),
+        }
+    }
 }
 
 /// Field offsets of [`RunCtx`] for compiled code.

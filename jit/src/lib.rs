@@ -58,7 +58,6 @@ mod tail;
 mod translate;
 mod variant;
 
-use std::mem::MaybeUninit;
 use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -72,7 +71,7 @@ use ebpfvm_vm::{
     STACK_TOP,
 };
 
-use crate::ctx::{status, RunCtx, SAVED_WORDS};
+use crate::ctx::{status, RunCtx, SAVED_WORDS, SELF};
 pub use crate::prepared::Prepared;
 pub(crate) use crate::variant::Shape;
 use crate::variant::{EntryFn, Variant};
@@ -369,41 +368,30 @@ impl JitProgram {
         let Some(stack_host) = stack_host(table, table_len) else {
             return broken_stack(memory);
         };
-        let [a1, a2, a3, a4, a5] = args;
-        // Written in place, element by element: building the array first and copying
-        // it made wide loads span narrower stores (a store-forwarding stall that cost
-        // more than the rest of an empty call).
-        let regs = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, STACK_TOP];
-        let mut ctx = RunCtx {
-            table,
-            table_len: table_len as u64,
-            guess: ctx::stack_guess(stack_host),
-            regs,
-            depth: 0,
-            mode: 0,
-            current: SELF,
-            budget: total,
+        let mut ctx = RunCtx::start(
+            (table, table_len),
             stack_host,
-            result: 0,
-            rem: total,
-            trap_pc: 0,
-            trap_addr: 0,
-            trap_info: 0,
-            call_status: 0,
-            programs: programs.len() as u64,
-            tail_calls: 0,
-            next: 0,
-            memory: &mut *memory,
+            args,
+            total,
+            programs.len() as u64,
+            &mut *memory,
             helpers,
-            pending: None,
-            panic: None,
-            // Compiled code writes a frame before it reads it, and the driver only
-            // reads frames below the depth: no need to clear them.
-            frames: MaybeUninit::uninit(),
-            saved: MaybeUninit::uninit(),
-        };
-        let budgeted = budget.is_some();
-        let code = self.enter(budgeted, &mut ctx);
+        );
+        self.drive(&mut ctx, total, budget.is_some(), memory, programs)
+    }
+
+    /// Enters the program with `ctx` set up for a run with budget `total` and takes the
+    /// run to its end (`go_on` past the first function); counts it for tiering.
+    #[inline(always)]
+    fn drive(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        total: u64,
+        budgeted: bool,
+        memory: &MemoryMap<'_>,
+        programs: &[JitProgram],
+    ) -> Outcome {
+        let code = self.enter(budgeted, ctx);
         // The common end, here so that callers build the outcome in place.
         if code == status::EXIT {
             let insns = total - ctx.rem;
@@ -413,7 +401,7 @@ impl JitProgram {
                 insns,
             };
         }
-        let outcome = self.go_on(code, &mut ctx, total, budgeted, memory, programs);
+        let outcome = self.go_on(code, ctx, total, budgeted, memory, programs);
         self.count(outcome.insns);
         outcome
     }
@@ -575,9 +563,6 @@ pub(crate) fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
         insns: 0,
     }
 }
-
-/// `RunCtx::current` of the program `run_linked` was called on.
-pub(crate) const SELF: u64 = u64::MAX;
 
 /// After a [`status::TAIL_CALL`] or [`status::RESUME`]: prepares `ctx` for the program
 /// to enter next and returns it. `None` for any other status, and (never expected) for

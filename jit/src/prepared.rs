@@ -2,7 +2,8 @@
 //! ([`JitProgram::prepare`]): the run context is filled once, and each run writes only
 //! what changes, which takes an empty program's run from 10-28 ns to 6-9 ns here.
 //!
-//! A run that takes no tail call leaves the context *clean*: compiled code never stores
+//! A run that ends with a result and took no tail call leaves the context *clean*
+//! (traps and panics leave it dirty, as a precaution): compiled code never stores
 //! to the fields it reads at entry (`ctx.rs`), and only `switch` changes them (r0-r10,
 //! the depth, the mode, the program running); `switch` runs only after a tail call (a
 //! resumed frame is another program's, so a tail call came first), which counts in
@@ -12,12 +13,11 @@
 //! tail call, a trap, a panic) it first resets every field `run` would fill.
 
 use std::marker::PhantomData;
-use std::mem::MaybeUninit;
 
 use ebpfvm_vm::{Helpers, MemoryMap, Outcome, STACK_TOP};
 
-use crate::ctx::{self, status, RunCtx};
-use crate::{broken_stack, stack_host, JitProgram, SELF};
+use crate::ctx::{self, RunCtx, SELF};
+use crate::{broken_stack, stack_host, JitProgram};
 
 /// A compiled program bound to a memory map and a helper registry, for many runs
 /// without filling a run context each time; see [`JitProgram::prepare`].
@@ -57,36 +57,11 @@ impl JitProgram {
         helpers: &'m mut Helpers,
         programs: &'p [JitProgram],
     ) -> Prepared<'p, 'm, 'a> {
-        let (table, table_len) = memory.region_table();
-        let host = stack_host(table, table_len);
+        let table = memory.region_table();
+        let host = stack_host(table.0, table.1);
         let stack = host.unwrap_or(std::ptr::null_mut());
-        let ctx = RunCtx {
-            table,
-            table_len: table_len as u64,
-            guess: ctx::stack_guess(stack),
-            regs: INITIAL_REGS,
-            depth: 0,
-            mode: 0,
-            current: SELF,
-            budget: u64::MAX,
-            stack_host: stack,
-            result: 0,
-            rem: u64::MAX,
-            trap_pc: 0,
-            trap_addr: 0,
-            trap_info: 0,
-            call_status: 0,
-            programs: programs.len() as u64,
-            tail_calls: 0,
-            next: 0,
-            memory,
-            helpers,
-            pending: None,
-            panic: None,
-            // As in `run_linked`: frames and `saved` are written before they are read.
-            frames: MaybeUninit::uninit(),
-            saved: MaybeUninit::uninit(),
-        };
+        let count = programs.len() as u64;
+        let ctx = RunCtx::start(table, stack, [0; 5], u64::MAX, count, memory, helpers);
         Prepared {
             program: self,
             programs,
@@ -122,25 +97,16 @@ impl<'a> Prepared<'_, '_, 'a> {
         ctx.regs[1..6].copy_from_slice(&args);
         ctx.budget = total;
         ctx.rem = total;
-        let budgeted = budget.is_some();
-        let code = self.program.enter(budgeted, ctx);
-        if code == status::EXIT {
-            self.clean = ctx.tail_calls == 0;
-            let insns = total - ctx.rem;
-            self.program.count(insns);
-            return Outcome {
-                result: Ok(ctx.result),
-                insns,
-            };
-        }
         // Cleared before anything that may unwind (a helper's panic is resumed there).
         self.clean = false;
-        // SAFETY: as above; `go_on` only reads the map between compiled calls.
+        // SAFETY: as above; the run only reads the map between compiled calls.
         let memory = unsafe { &*ctx.memory };
         let outcome = self
             .program
-            .go_on(code, ctx, total, budgeted, memory, self.programs);
-        self.program.count(outcome.insns);
+            .drive(ctx, total, budget.is_some(), memory, self.programs);
+        // A result with no tail call ended by an `exit` (a helper's `Exit` too): only
+        // the fields written above changed (module comment).
+        self.clean = outcome.result.is_ok() && ctx.tail_calls == 0;
         outcome
     }
 
