@@ -23,7 +23,7 @@ use cranelift_codegen::ir::{types, Block, InstBuilder, MemFlagsData, Value};
 use ebpfvm_isa::Reg;
 
 use crate::call::frame;
-use crate::ctx::{off, status};
+use crate::ctx::{off, status, SAVED_WORDS};
 use crate::translate::Translator;
 
 impl Translator<'_> {
@@ -92,7 +92,8 @@ impl Translator<'_> {
                 .store(f, v, self.ctx, off::SAVED + 8 * i32::from(i));
         }
         let depth = self.b.use_var(self.depth);
-        self.b.ins().store(f, depth, self.ctx, off::SAVED + 8 * 11);
+        let at = off::SAVED + 8 * (SAVED_WORDS as i32 - 1);
+        self.b.ins().store(f, depth, self.ctx, at);
         let rem = self.b.use_var(self.rem);
         self.b.ins().store(f, rem, self.ctx, off::REM);
         self.b.ins().return_(&[st]);
