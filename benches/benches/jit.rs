@@ -180,7 +180,7 @@ fn call(c: &mut Criterion) {
     group.bench_function("jit", |b| {
         b.iter(|| {
             black_box(
-                jit.run(black_box([0; 5]), &mut map, &mut helpers, None)
+                jit.run([black_box(0), 0, 0, 0, 0], &mut map, &mut helpers, None)
                     .result
                     .ok(),
             )
@@ -189,14 +189,14 @@ fn call(c: &mut Criterion) {
     {
         let mut prepared = jit.prepare(&mut map, &mut helpers);
         group.bench_function("jit_prepared", |b| {
-            b.iter(|| black_box(prepared.run(black_box([0; 5]), None).result.ok()))
+            b.iter(|| black_box(prepared.run([black_box(0), 0, 0, 0, 0], None).result.ok()))
         });
     }
     group.bench_function("interp", |b| {
         b.iter(|| {
             black_box(
                 interp
-                    .run(black_box([0; 5]), &mut map, &mut helpers, None)
+                    .run([black_box(0), 0, 0, 0, 0], &mut map, &mut helpers, None)
                     .result
                     .ok(),
             )

@@ -253,15 +253,24 @@ impl JitProgram {
     /// The entry of the variant for a run with or without a budget, entered at call
     /// depth `depth`, in the current tier; compiles it on first use (its error is
     /// reported as a trap).
+    #[inline(always)]
     fn entry(&self, budgeted: bool, depth: u64) -> Result<EntryFn, &JitError> {
         let shape = Shape {
             budgeted,
             nested: depth > 0 && !self.has_frames,
         };
-        let tier = self.tier();
-        if shape == Shape::PLAIN && tier == self.first_tier {
+        // The common case inline, the rest out of line: with both in one body the
+        // compiler set up `get_or_init`'s closure in memory on every run.
+        if shape == Shape::PLAIN && self.tier() == self.first_tier {
             return Ok(self.first.entry);
         }
+        self.variant_entry(shape)
+    }
+
+    /// [`JitProgram::entry`] past the first variant.
+    #[inline(never)]
+    fn variant_entry(&self, shape: Shape) -> Result<EntryFn, &JitError> {
+        let tier = self.tier();
         let variant = self.variants[tier.index()][shape.index()]
             .get_or_init(|| Variant::compile(&self.insns, shape, tier).map(|(v, _)| v));
         variant.as_ref().map(|v| v.entry)
@@ -391,7 +400,9 @@ impl JitProgram {
         memory: &MemoryMap<'_>,
         programs: &[JitProgram],
     ) -> Outcome {
-        let code = self.enter(budgeted, ctx);
+        // A run starts at depth 0 (`RunCtx::start`, `Prepared::catch_up`); knowing it
+        // here leaves one test of the variant to call.
+        let code = self.enter(budgeted, 0, ctx);
         // The common end, here so that callers build the outcome in place.
         if code == status::EXIT {
             let insns = total - ctx.rem;
@@ -438,16 +449,16 @@ impl JitProgram {
                 }
                 None => return program.stopped(code, ctx, total, memory),
             }
-            code = program.enter(budgeted, ctx);
+            code = program.enter(budgeted, ctx.depth, ctx);
         }
     }
 
-    /// Calls the variant of this program's code for `ctx` (its depth, and whether the
-    /// run has a budget) and returns its status; a variant that could not be compiled
-    /// ends the run with an internal-error trap.
-    #[inline]
-    fn enter(&self, budgeted: bool, ctx: &mut RunCtx<'_>) -> u64 {
-        match self.entry(budgeted, ctx.depth) {
+    /// Calls the variant of this program's code for `ctx` (at `depth`, its depth, and
+    /// whether the run has a budget) and returns its status; a variant that could not
+    /// be compiled ends the run with an internal-error trap.
+    #[inline(always)]
+    fn enter(&self, budgeted: bool, depth: u64, ctx: &mut RunCtx<'_>) -> u64 {
+        match self.entry(budgeted, depth) {
             // SAFETY: `ctx` is a complete run context: the stack comes from the memory
             // map, which (with the helpers) stays borrowed for the whole run; the code
             // is alive while `self` is. The registers, depth and mode are the initial
@@ -457,10 +468,7 @@ impl JitProgram {
             // tests gives the same outcome; a variant that is not nested is only
             // entered at depth 0.
             Ok(entry) => unsafe { entry(ctx) },
-            Err(e) => {
-                ctx.pending = Some(internal_error(&e.to_string()));
-                status::HELPER_TRAP
-            }
+            Err(e) => no_variant(ctx, e),
         }
     }
 
@@ -562,6 +570,14 @@ pub(crate) fn broken_stack(memory: &MemoryMap<'_>) -> Outcome {
         }),
         insns: 0,
     }
+}
+
+/// Ends a run whose variant could not be compiled with an internal-error trap.
+#[cold]
+#[inline(never)]
+fn no_variant(ctx: &mut RunCtx<'_>, e: &JitError) -> u64 {
+    ctx.pending = Some(internal_error(&e.to_string()));
+    status::HELPER_TRAP
 }
 
 /// After a [`status::TAIL_CALL`] or [`status::RESUME`]: prepares `ctx` for the program

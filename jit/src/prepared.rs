@@ -7,10 +7,13 @@
 //! to the fields it reads at entry (`ctx.rs`), and only `switch` changes them (r0-r10,
 //! the depth, the mode, the program running); `switch` runs only after a tail call (a
 //! resumed frame is another program's, so a tail call came first), which counts in
-//! `tail_calls`. So after a clean run, a run writes r1-r5, the budget, the region
-//! table (the embedder may have mapped regions through [`Prepared::memory`]) and the
-//! remembered regions (the stack: `bounds.rs`, invariant 1). After any other run (a
-//! tail call, a trap, a panic) it first resets every field `run` would fill.
+//! `tail_calls`. So after a clean run, a run writes only r1-r5, the budget and the
+//! remembered regions (the stack: `bounds.rs`, invariant 1; the embedder may have
+//! changed the maps whose values they may name). The region table is still the map's:
+//! compiled code reloads it after every helper call, the only thing that maps regions
+//! during a run, and between runs the map is reached only through
+//! [`Prepared::memory`], which marks the table for a reload. After any other run (a
+//! tail call, a trap, a panic) a run first resets every field `run` would fill.
 
 use std::marker::PhantomData;
 
@@ -18,6 +21,16 @@ use ebpfvm_vm::{Helpers, MemoryMap, Outcome, STACK_TOP};
 
 use crate::ctx::{self, RunCtx, SELF};
 use crate::{broken_stack, stack_host, JitProgram};
+
+/// What the next run must do before it starts ([`Prepared::redo`]'s bits).
+mod redo {
+    /// Put back the fields a tail call, trap or panic may have changed.
+    pub const RESET: u8 = 1;
+    /// Reload the region table: the map was reached through `Prepared::memory`.
+    pub const TABLE: u8 = 2;
+    /// The map has no proper stack: every run fails (never cleared).
+    pub const BROKEN: u8 = 4;
+}
 
 /// A compiled program bound to a memory map and a helper registry, for many runs
 /// without filling a run context each time; see [`JitProgram::prepare`].
@@ -28,10 +41,9 @@ pub struct Prepared<'p, 'm, 'a> {
     programs: &'p [JitProgram],
     /// The context, kept between runs; its `memory` and `helpers` are the borrows below.
     ctx: RunCtx<'a>,
-    /// Whether the region table has a proper stack (always, for `MemoryMap::new`).
-    stack_ok: bool,
-    /// Only r1-r5, the budget, the table and the remembered regions need writing.
-    clean: bool,
+    /// What the next run must do first (the bits of [`redo`]); 0 on the fast path,
+    /// where a run writes only r1-r5, the budget and the remembered regions.
+    redo: u8,
     /// The borrows `ctx` points through.
     _borrows: PhantomData<(&'m mut MemoryMap<'a>, &'m mut Helpers)>,
 }
@@ -66,8 +78,8 @@ impl JitProgram {
             program: self,
             programs,
             ctx,
-            stack_ok: host.is_some(),
-            clean: true,
+            // Regions are never unmapped or changed, so a proper stack stays so.
+            redo: if host.is_some() { 0 } else { redo::BROKEN },
             _borrows: PhantomData,
         }
     }
@@ -81,52 +93,65 @@ impl<'a> Prepared<'_, '_, 'a> {
     /// memory, helpers and table.
     #[inline]
     pub fn run(&mut self, args: [u64; 5], budget: Option<u64>) -> Outcome {
-        if !self.stack_ok {
-            return broken_stack(self.memory());
+        if self.redo != 0 {
+            if let Some(outcome) = self.catch_up() {
+                return outcome;
+            }
         }
         let total = budget.unwrap_or(u64::MAX);
-        if !self.clean {
-            self.reset();
-        }
         let ctx = &mut self.ctx;
-        // SAFETY: `ctx.memory` is the `&mut` borrow this value holds; no run is active.
-        let (table, table_len) = unsafe { &*ctx.memory }.region_table();
-        ctx.table = table;
-        ctx.table_len = table_len as u64;
         ctx.guess = ctx::stack_guess(ctx.stack_host);
         ctx.regs[1..6].copy_from_slice(&args);
         ctx.budget = total;
         ctx.rem = total;
-        // Cleared before anything that may unwind (a helper's panic is resumed there).
-        self.clean = false;
-        // SAFETY: as above; the run only reads the map between compiled calls.
+        // Set before anything that may unwind (a helper's panic is resumed there).
+        self.redo = redo::RESET;
+        // SAFETY: `ctx.memory` is the `&mut` borrow this value holds; the run only
+        // reads the map between compiled calls.
         let memory = unsafe { &*ctx.memory };
         let outcome = self
             .program
             .drive(ctx, total, budget.is_some(), memory, self.programs);
         // A result with no tail call ended by an `exit` (a helper's `Exit` too): only
         // the fields written above changed (module comment).
-        self.clean = outcome.result.is_ok() && ctx.tail_calls == 0;
+        if outcome.result.is_ok() && ctx.tail_calls == 0 {
+            self.redo = 0;
+        }
         outcome
     }
 
     /// The bound memory map, between runs.
     pub fn memory(&mut self) -> &mut MemoryMap<'a> {
+        // The caller may map regions, which may move the table.
+        self.redo |= redo::TABLE;
         // SAFETY: the `&mut` borrow this value holds, and `&mut self` excludes a run.
         unsafe { &mut *self.ctx.memory }
     }
 
-    /// Puts back every field a run through `switch`, a trap or a panic may have changed.
+    /// Does what [`Prepared::redo`] asks before a run; the outcome of a run that
+    /// cannot start (no proper stack).
     #[cold]
-    fn reset(&mut self) {
+    #[inline(never)]
+    fn catch_up(&mut self) -> Option<Outcome> {
+        if self.redo & redo::BROKEN != 0 {
+            return Some(broken_stack(self.memory()));
+        }
         let ctx = &mut self.ctx;
-        ctx.regs = INITIAL_REGS;
-        ctx.depth = 0;
-        ctx.mode = 0;
-        ctx.current = SELF;
-        ctx.tail_calls = 0;
-        ctx.pending = None;
-        ctx.panic = None;
-        self.clean = true;
+        if self.redo & redo::RESET != 0 {
+            ctx.regs = INITIAL_REGS;
+            ctx.depth = 0;
+            ctx.mode = 0;
+            ctx.current = SELF;
+            ctx.tail_calls = 0;
+            ctx.pending = None;
+            ctx.panic = None;
+        }
+        // After a reset too: a helper that trapped may have mapped a region last.
+        // SAFETY: the `&mut` borrow this value holds; no run is active.
+        let (table, table_len) = unsafe { &*ctx.memory }.region_table();
+        ctx.table = table;
+        ctx.table_len = table_len as u64;
+        self.redo = 0;
+        None
     }
 }

@@ -78,3 +78,30 @@ fn prepared_runs_see_memory_written_between_runs() {
     assert!(fault.result.is_err());
     assert_eq!(prepared.run([addr, 1, 0, 0, 0], None).result, Ok(4001));
 }
+
+/// Regions mapped through `Prepared::memory` between runs are seen by the next run,
+/// also once so many are mapped that the map's region table moves to the heap (a run
+/// that kept the old table would trap on the new region, or read freed memory).
+#[test]
+fn prepared_runs_see_regions_mapped_between_runs() {
+    let program = assemble("ldxdw %r0, [%r1]\nexit").expect("assembles");
+    let jit = JitProgram::compile(&program).expect("compiles");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let mut inputs: Vec<[u8; 8]> = (0..12u64).map(|k| (k + 7).to_le_bytes()).collect();
+    let mut map = MemoryMap::new(&mut stack);
+    let mut inputs = inputs.iter_mut();
+    let first = inputs.next().expect("an input");
+    let addr = map
+        .map_mut(ebpfvm_vm::RegionKind::Memory, first)
+        .expect("maps");
+    let mut prepared = jit.prepare(&mut map, &mut helpers);
+    assert_eq!(prepared.run([addr, 0, 0, 0, 0], None).result, Ok(7));
+    for (k, input) in (1..).zip(inputs) {
+        let addr = prepared
+            .memory()
+            .map_mut(ebpfvm_vm::RegionKind::Memory, input)
+            .expect("maps");
+        assert_eq!(prepared.run([addr, 0, 0, 0, 0], None).result, Ok(k + 7));
+    }
+}
