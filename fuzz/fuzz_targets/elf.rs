@@ -22,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
         if (decl.value_size as u64) * (decl.max_entries as u64) > 1 << 24 {
             return;
         }
-        let spec = MapSpec::new(&decl.name, kind, decl.key_size, decl.value_size, decl.max_entries);
+        let spec = MapSpec::new(
+            &decl.name,
+            kind,
+            decl.key_size,
+            decl.value_size,
+            decl.max_entries,
+        );
         if maps.create(spec).is_err() {
             return;
         }

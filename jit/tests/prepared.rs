@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run_sequence, Entropy, Generator, SplitMix, WILD_BUDGET};
+use common::{check_prepared, Generator, SplitMix};
 use ebpfvm_isa::assemble;
 use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, MemoryMap, Stack};
@@ -17,39 +17,14 @@ fn prepared_runs_match_run_linked_on_random_programs() {
         let seed = 0x9e9a_0000 + i;
         let mut e = SplitMix(seed);
         let case = Generator::new(&mut e).case();
-        let maps = common::case_maps(&case);
         let tiering = if i % 2 == 0 {
             Tiering::Quick
         } else {
             Tiering::Optimized
         };
-        let table: Vec<JitProgram> = case
-            .table()
-            .map(|p| JitProgram::compile_with(p, Some(&maps), tiering).expect("compiles"))
-            .collect();
-        let first = if case.wild { Some(WILD_BUDGET) } else { None };
-        let n = common::run_jit(&case, &table, first).0.insns;
-        let mut budgets = vec![first, Some(n / 2), first, Some(0), first];
-        for _ in 0..3 {
-            budgets.push(Some(e.next() % (n + 2)));
-            budgets.push(first);
+        if let Err(msg) = check_prepared(&case, &mut e, tiering) {
+            panic!("seed {seed:#x}: {msg}");
         }
-        let want = run_sequence(&case, &budgets, |args, map, h, budgets| {
-            budgets
-                .iter()
-                .map(|&b| table[0].run_linked(args, map, h, b, &table))
-                .collect()
-        });
-        let got = run_sequence(&case, &budgets, |args, map, h, budgets| {
-            let mut prepared = table[0].prepare_linked(map, h, &table);
-            budgets.iter().map(|&b| prepared.run(args, b)).collect()
-        });
-        assert!(
-            want == got,
-            "seed {seed:#x}: prepared runs differ: want {:?}, got {:?}",
-            want.0,
-            got.0
-        );
     }
 }
 

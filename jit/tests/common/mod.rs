@@ -350,6 +350,51 @@ pub fn check_case(case: &Case, e: &mut dyn Entropy) -> Result<(usize, Outcome), 
     Ok((2 * (1 + budgets.len()), full.0))
 }
 
+/// Runs the case's main program (compiled in `tiering`) through
+/// `JitProgram::prepare_linked` for a sequence of 11 runs on one memory: budgets that
+/// cut runs short (traps) drawn from `e`, between unbudgeted runs, so that runs follow
+/// clean and dirty contexts alike. Outcomes, memory, stack and maps must equal those of
+/// the same sequence of `run_linked` calls; else a description of the difference.
+pub fn check_prepared(case: &Case, e: &mut dyn Entropy, tiering: Tiering) -> Result<(), String> {
+    let maps = case_maps(case);
+    let table = case
+        .table()
+        .map(|p| JitProgram::compile_with(p, Some(&maps), tiering))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("jit: {err}"))?;
+    let first = if case.wild { Some(WILD_BUDGET) } else { None };
+    let n = run_jit(case, &table, first).0.insns;
+    let mut budgets = vec![first, Some(n / 2), first, Some(0), first];
+    for _ in 0..3 {
+        budgets.push(Some(e.next() % (n + 2)));
+        budgets.push(first);
+    }
+    let want = run_sequence(case, &budgets, |args, map, h, budgets| {
+        budgets
+            .iter()
+            .map(|&b| table[0].run_linked(args, map, h, b, &table))
+            .collect()
+    });
+    let got = run_sequence(case, &budgets, |args, map, h, budgets| {
+        let mut prepared = table[0].prepare_linked(map, h, &table);
+        budgets.iter().map(|&b| prepared.run(args, b)).collect()
+    });
+    if want == got {
+        return Ok(());
+    }
+    let programs: Vec<String> = case
+        .table()
+        .enumerate()
+        .map(|(i, p)| format!("program {i}:\n{}", ebpfvm_isa::disassemble(p)))
+        .collect();
+    Err(format!(
+        "{tiering:?}, budgets {budgets:?}: prepared runs differ: want {:?}, got {:?}\n{}",
+        want.0,
+        got.0,
+        programs.join("\n")
+    ))
+}
+
 fn compare(
     case: &Case,
     want: &RunResult,
