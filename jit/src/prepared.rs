@@ -17,9 +17,9 @@
 
 use std::marker::PhantomData;
 
-use ebpfvm_vm::{Helpers, MemoryMap, Outcome, STACK_TOP};
+use ebpfvm_vm::{Helpers, MemoryMap, Outcome};
 
-use crate::ctx::{self, RunCtx, SELF};
+use crate::ctx::{self, RunCtx};
 use crate::{broken_stack, stack_host, JitProgram};
 
 /// What the next run must do before it starts ([`Prepared::redo`]'s bits).
@@ -85,9 +85,6 @@ impl JitProgram {
     }
 }
 
-/// r0-r10 before r1-r5 are set.
-const INITIAL_REGS: [u64; 11] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, STACK_TOP];
-
 impl<'a> Prepared<'_, '_, 'a> {
     /// Runs the program once, as [`JitProgram::run_linked`] would with the bound
     /// memory, helpers and table.
@@ -137,20 +134,17 @@ impl<'a> Prepared<'_, '_, 'a> {
             return Some(broken_stack(self.memory()));
         }
         let ctx = &mut self.ctx;
-        if self.redo & redo::RESET != 0 {
-            ctx.regs = INITIAL_REGS;
-            ctx.depth = 0;
-            ctx.mode = 0;
-            ctx.current = SELF;
-            ctx.tail_calls = 0;
-            ctx.pending = None;
-            ctx.panic = None;
-        }
-        // After a reset too: a helper that trapped may have mapped a region last.
         // SAFETY: the `&mut` borrow this value holds; no run is active.
-        let (table, table_len) = unsafe { &*ctx.memory }.region_table();
-        ctx.table = table;
-        ctx.table_len = table_len as u64;
+        let table = unsafe { &*ctx.memory }.region_table();
+        if self.redo & redo::RESET != 0 {
+            // The context `prepare` made (args and budget are set by the run).
+            let count = self.programs.len() as u64;
+            let (memory, helpers, stack) = (ctx.memory, ctx.helpers, ctx.stack_host);
+            *ctx = RunCtx::start(table, stack, [0; 5], u64::MAX, count, memory, helpers);
+        } else {
+            ctx.table = table.0;
+            ctx.table_len = table.1 as u64;
+        }
         self.redo = 0;
         None
     }

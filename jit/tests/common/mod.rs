@@ -382,16 +382,11 @@ pub fn check_prepared(case: &Case, e: &mut dyn Entropy, tiering: Tiering) -> Res
     if want == got {
         return Ok(());
     }
-    let programs: Vec<String> = case
-        .table()
-        .enumerate()
-        .map(|(i, p)| format!("program {i}:\n{}", ebpfvm_isa::disassemble(p)))
-        .collect();
     Err(format!(
         "{tiering:?}, budgets {budgets:?}: prepared runs differ: want {:?}, got {:?}\n{}",
         want.0,
         got.0,
-        programs.join("\n")
+        listing(case)
     ))
 }
 
@@ -413,15 +408,17 @@ fn compare(
     } else {
         format!("maps: interp {:?}, jit {:?}", want.3, got.3)
     };
+    Err(format!("budget {budget:?}: {what}\n{}", listing(case)))
+}
+
+/// The disassembly of every program of `case`, for a failure message.
+fn listing(case: &Case) -> String {
     let programs: Vec<String> = case
         .table()
         .enumerate()
         .map(|(i, p)| format!("program {i}:\n{}", ebpfvm_isa::disassemble(p)))
         .collect();
-    Err(format!(
-        "budget {budget:?}: {what}\n{}",
-        programs.join("\n")
-    ))
+    programs.join("\n")
 }
 
 /// Builds programs from an entropy source.
