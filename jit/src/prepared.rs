@@ -73,7 +73,7 @@ impl JitProgram {
         let host = stack_host(table.0, table.1);
         let stack = host.unwrap_or(std::ptr::null_mut());
         let count = programs.len() as u64;
-        let ctx = RunCtx::start(table, stack, [0; 5], u64::MAX, count, memory, helpers);
+        let ctx = idle_ctx(table, stack, count, memory, helpers);
         Prepared {
             program: self,
             programs,
@@ -83,6 +83,18 @@ impl JitProgram {
             _borrows: PhantomData,
         }
     }
+}
+
+/// The context of a prepared program before a run, as `prepare` makes it and a reset
+/// restores it: each run sets its arguments and budget.
+fn idle_ctx<'a>(
+    table: (*const u8, usize),
+    stack: *mut u8,
+    count: u64,
+    memory: *mut MemoryMap<'a>,
+    helpers: *mut Helpers,
+) -> RunCtx<'a> {
+    RunCtx::start(table, stack, [0; 5], u64::MAX, count, memory, helpers)
 }
 
 impl<'a> Prepared<'_, '_, 'a> {
@@ -137,10 +149,9 @@ impl<'a> Prepared<'_, '_, 'a> {
         // SAFETY: the `&mut` borrow this value holds; no run is active.
         let table = unsafe { &*ctx.memory }.region_table();
         if self.redo & redo::RESET != 0 {
-            // The context `prepare` made (args and budget are set by the run).
             let count = self.programs.len() as u64;
             let (memory, helpers, stack) = (ctx.memory, ctx.helpers, ctx.stack_host);
-            *ctx = RunCtx::start(table, stack, [0; 5], u64::MAX, count, memory, helpers);
+            *ctx = idle_ctx(table, stack, count, memory, helpers);
         } else {
             ctx.table = table.0;
             ctx.table_len = table.1 as u64;
