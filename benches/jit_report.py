@@ -6,10 +6,11 @@ Run after the benches (both `interp` and `jit`):
     cargo bench -p ebpfvm-benches -- --warm-up-time 1 --measurement-time 3
     python3 benches/jit_report.py
 
-It reads `$CARGO_TARGET_DIR/criterion` (default `target/criterion`), builds and runs
-`benches/programs/native.c` with `gcc -O2` for the native column (best of several
-runs; `--readme-native` takes the quiet-machine figures of `programs/README.md`
-instead), and prints markdown. Each figure is the fastest criterion sample (the lowest
+It reads `$CARGO_TARGET_DIR/criterion` (default `target/criterion`) and prints
+markdown. The native column is the `native/NAME` benches of the same run (the C
+programs built with `gcc -O2` into the bench binary); without them, it builds and runs
+`benches/programs/native.c` (best of several runs), and `--readme-native` takes the
+quiet-machine figures of `programs/README.md` instead. Each figure is the fastest criterion sample (the lowest
 time/iterations of its 100 samples), the figure least disturbed by other work on a
 shared machine; the median is given next to the run times. Standard library only.
 """
@@ -83,8 +84,11 @@ def geomean(xs):
 
 
 def main():
-    # --readme-native: use the README's quiet-machine figures instead of a new run.
-    nat = readme_native() if "--readme-native" in sys.argv else native()
+    # The same run's native benches; else --readme-native: the README's quiet-machine
+    # figures; else a new run of native.c.
+    nat = {p: r[0] for p in PROGRAMS if (r := read(f"native/{p}"))}
+    if len(nat) < len(PROGRAMS):
+        nat = readme_native() if "--readme-native" in sys.argv else native()
     engines = [("interp", "interp"), ("JIT", "jit"), ("JIT quick tier", "jit_quick"), ("rbpf interp", "rbpf_interp"),
                ("rbpf x86 JIT", "rbpf_jit"), ("rbpf Cranelift", "rbpf_cranelift")]
     print("| program | insns | native | " + " | ".join(e for e, _ in engines)

@@ -5,6 +5,9 @@
 //!   takes a program that runs this often), set up exactly as `interp/NAME` in
 //!   `interp.rs` (zero the stack, fresh `MemoryMap`, input as r1, length in r2);
 //!   `jit_quick/NAME` the same on the quick tier.
+//! * `native/NAME`: the same C program built natively (`gcc -O2`,
+//!   `ebpfvm_benches::native`), on the same input buffer: the reference column, timed
+//!   in the same run as the engines.
 //! * `rbpf_interp/NAME`, `rbpf_jit/NAME`, `rbpf_cranelift/NAME`: the same program on
 //!   rbpf's interpreter, its x86 JIT (no memory checks) and its Cranelift JIT (checks
 //!   every access), through its raw VM on the same input bytes. rbpf does not pass the
@@ -32,7 +35,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ebpfvm::{Engine, Vm};
-use ebpfvm_benches::{load_all, mixed_program, run_jit};
+use ebpfvm_benches::{load_all, mixed_program, native, run_jit};
 use ebpfvm_isa::assemble;
 use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Stack};
@@ -70,6 +73,19 @@ fn jit(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+fn native_runs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("native");
+    for p in load_all() {
+        let native = native::program(&p.name).expect("every program has a native build");
+        let mut mem = p.aligned_mem();
+        assert_eq!(native.run(&mut mem), p.expected, "{}: native", p.name);
+        group.bench_function(&p.name, |b| {
+            b.iter(|| black_box(native.run(black_box(&mut mem))))
+        });
+    }
+    group.finish();
 }
 
 fn rbpf_runs(c: &mut Criterion) {
@@ -225,5 +241,5 @@ fn call(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, jit, rbpf_runs, compile, call);
+criterion_group!(benches, jit, native_runs, rbpf_runs, compile, call);
 criterion_main!(benches);

@@ -257,9 +257,67 @@ pub fn run_jit(
     })
 }
 
+/// The same C programs built natively (`gcc -O2`, by `build.rs`): the reference the
+/// engines are compared with, timed in the same process.
+pub mod native {
+    use super::AlignedBuf;
+
+    /// A program's native entry: `entry(mem, len)` as in the programs' README.
+    type Entry = unsafe extern "C" fn(*mut u8, u64) -> u64;
+
+    extern "C" {
+        fn bench_alu64(mem: *mut u8, len: u64) -> u64;
+        fn bench_checksum(mem: *mut u8, len: u64) -> u64;
+        fn bench_parser(mem: *mut u8, len: u64) -> u64;
+        fn bench_sort(mem: *mut u8, len: u64) -> u64;
+        fn bench_collatz(mem: *mut u8, len: u64) -> u64;
+        fn bench_memcpy(mem: *mut u8, len: u64) -> u64;
+    }
+
+    /// The native build of the program `name`, if it is one of the six.
+    pub fn program(name: &str) -> Option<NativeProgram> {
+        let entry: Entry = match name {
+            "alu64" => bench_alu64,
+            "checksum" => bench_checksum,
+            "parser" => bench_parser,
+            "sort" => bench_sort,
+            "collatz" => bench_collatz,
+            "memcpy" => bench_memcpy,
+            _ => return None,
+        };
+        Some(NativeProgram(entry))
+    }
+
+    /// One natively built program.
+    #[derive(Clone, Copy, Debug)]
+    pub struct NativeProgram(Entry);
+
+    impl NativeProgram {
+        /// Runs the program on `mem` (its input, or what an earlier run left there).
+        pub fn run(self, mem: &mut AlignedBuf) -> u64 {
+            let bytes = mem.as_mut_slice();
+            // SAFETY: every program reads and writes only `mem[..len]` (each checks
+            // `len` first, README "Calling convention") and needs an 8-byte aligned
+            // buffer, which `AlignedBuf` is; the slice is borrowed mutably for the call.
+            unsafe { (self.0)(bytes.as_mut_ptr(), bytes.len() as u64) }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_native_build_gives_the_expected_results() {
+        for p in load_all() {
+            let native = native::program(&p.name).expect("a native build");
+            let mut mem = p.aligned_mem();
+            assert_eq!(native.run(&mut mem), p.expected, "{}", p.name);
+            // sort and memcpy write to their input; a second run does the same work.
+            assert_eq!(native.run(&mut mem), p.expected, "{}", p.name);
+        }
+    }
 
     #[test]
     fn all_programs_give_the_native_results() {

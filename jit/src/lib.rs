@@ -59,7 +59,7 @@ mod translate;
 mod variant;
 
 use std::panic::resume_unwind;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -113,7 +113,9 @@ impl From<ebpfvm_vm::Unsupported> for JitError {
 /// which runs every call without a budget; the others are compiled by the first run
 /// that needs them, and the optimized tier as [`Tiering`] says (`variant.rs`).
 pub struct JitProgram {
-    /// The plain variant (no budget, not nested) of the first tier.
+    /// The plain variant (no budget, not nested) of the first tier. Runs reach it
+    /// through `plain`; held here to keep its code alive.
+    #[expect(dead_code, reason = "owns the code `plain` points to")]
     first: Variant,
     /// The tier `first` was compiled in.
     first_tier: Tier,
@@ -122,6 +124,9 @@ pub struct JitProgram {
     variants: [[OnceLock<Result<Variant, JitError>>; 4]; 2],
     /// Whether the optimized plain variant is compiled (runs use the optimized tier).
     optimized: AtomicBool,
+    /// The entry of the plain variant of the current tier (an [`EntryFn`]): `first`'s,
+    /// then the optimized one's. One load for the variant of most runs.
+    plain: AtomicPtr<()>,
     /// Instructions run so far, and how many make [`Tiering::Adaptive`] optimize
     /// (`u64::MAX`: never).
     executed: AtomicU64,
@@ -190,11 +195,13 @@ impl JitProgram {
             Tiering::Adaptive => (insns.len() as u64).saturating_mul(TIER_UP_PER_SLOT),
             Tiering::Quick | Tiering::Optimized => u64::MAX,
         };
+        let plain = AtomicPtr::new(first.entry as *mut ());
         Ok(JitProgram {
             first,
             first_tier,
             variants: Default::default(),
             optimized: AtomicBool::new(first_tier == Tier::Optimized),
+            plain,
             executed: AtomicU64::new(0),
             tier_up_at,
             has_frames: cfg.has_frames,
@@ -224,7 +231,9 @@ impl JitProgram {
             Variant::compile(&self.insns, Shape::PLAIN, Tier::Optimized).map(|(v, _)| v)
         });
         match variant {
-            Ok(_) => {
+            Ok(variant) => {
+                self.plain
+                    .store(variant.entry as *mut (), Ordering::Release);
                 self.optimized.store(true, Ordering::Release);
                 Ok(())
             }
@@ -261,8 +270,12 @@ impl JitProgram {
         };
         // The common case inline, the rest out of line: with both in one body the
         // compiler set up `get_or_init`'s closure in memory on every run.
-        if shape == Shape::PLAIN && self.tier() == self.first_tier {
-            return Ok(self.first.entry);
+        if shape == Shape::PLAIN {
+            let entry = self.plain.load(Ordering::Acquire);
+            // SAFETY: `plain` only ever holds the entry of a plain variant this program
+            // owns (`first`, or the optimized one, which its `OnceLock` keeps until the
+            // program is dropped), stored as a pointer: the same function type back.
+            return Ok(unsafe { std::mem::transmute::<*mut (), EntryFn>(entry) });
         }
         self.variant_entry(shape)
     }
@@ -386,19 +399,21 @@ impl JitProgram {
             &mut *memory,
             helpers,
         );
-        self.drive(&mut ctx, total, budget.is_some(), memory, programs)
+        self.drive(&mut ctx, total, budget.is_some(), programs, || ())
     }
 
     /// Enters the program with `ctx` set up for a run with budget `total` and takes the
-    /// run to its end (`go_on` past the first function); counts it for tiering.
+    /// run to its end (`go_on` past the first function); counts it for tiering. Calls
+    /// `dirty` first when the first function did not simply exit (the run may then
+    /// change more of `ctx`, or unwind: `Prepared::run`).
     #[inline(always)]
     fn drive(
         &self,
         ctx: &mut RunCtx<'_>,
         total: u64,
         budgeted: bool,
-        memory: &MemoryMap<'_>,
         programs: &[JitProgram],
+        dirty: impl FnOnce(),
     ) -> Outcome {
         // A run starts at depth 0 (`RunCtx::start`, `Prepared::catch_up`); knowing it
         // here leaves one test of the variant to call.
@@ -412,7 +427,8 @@ impl JitProgram {
                 insns,
             };
         }
-        let outcome = self.go_on(code, ctx, total, budgeted, memory, programs);
+        dirty();
+        let outcome = self.go_on(code, ctx, total, budgeted, programs);
         self.count(outcome.insns);
         outcome
     }
@@ -427,7 +443,6 @@ impl JitProgram {
         ctx: &mut RunCtx<'_>,
         total: u64,
         budgeted: bool,
-        memory: &MemoryMap<'_>,
         programs: &[JitProgram],
     ) -> Outcome {
         let mut program = self;
@@ -447,7 +462,7 @@ impl JitProgram {
                     }
                     program = next;
                 }
-                None => return program.stopped(code, ctx, total, memory),
+                None => return program.stopped(code, ctx, total),
             }
             code = program.enter(budgeted, ctx.depth, ctx);
         }
@@ -475,16 +490,13 @@ impl JitProgram {
     /// The outcome of a run that did not simply exit.
     #[cold]
     #[inline(never)]
-    fn stopped(
-        &self,
-        code: u64,
-        ctx: &mut RunCtx<'_>,
-        total: u64,
-        memory: &MemoryMap<'_>,
-    ) -> Outcome {
+    fn stopped(&self, code: u64, ctx: &mut RunCtx<'_>, total: u64) -> Outcome {
         if let Some(payload) = ctx.panic.take() {
             resume_unwind(payload);
         }
+        // SAFETY: the map of this run, borrowed for the whole run; no compiled code
+        // runs any more, and the outcome is built before the run's caller gets it back.
+        let memory = unsafe { &*ctx.memory };
         let trap = |pc: u64, kind| {
             Err(Trap {
                 pc: pc as usize,

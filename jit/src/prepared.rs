@@ -1,19 +1,24 @@
 //! A program bound to one memory map and helper registry for many runs
 //! ([`JitProgram::prepare`]): the run context is filled once, and each run writes only
-//! what changes, which takes an empty program's run from 10-17 ns to 5-10 ns here.
+//! what changes, which takes an empty program's run from 10-17 ns to about 5 ns here.
 //!
-//! A run that ends with a result and took no tail call leaves the context *clean*
-//! (traps and panics leave it dirty, as a precaution): compiled code never stores
-//! to the fields it reads at entry (`ctx.rs`), and only `switch` changes them (r0-r10,
-//! the depth, the mode, the program running); `switch` runs only after a tail call (a
-//! resumed frame is another program's, so a tail call came first), which counts in
-//! `tail_calls`. So after a clean run, a run writes only r1-r5, the budget and the
-//! remembered regions (the stack: `bounds.rs`, invariant 1; the embedder may have
-//! changed the maps whose values they may name). The region table is still the map's:
-//! compiled code reloads it after every helper call, the only thing that maps regions
-//! during a run, and between runs the map is reached only through
-//! [`Prepared::memory`], which marks the table for a reload. After any other run (a
-//! tail call, a trap, a panic) a run first resets every field `run` would fill.
+//! A run whose first function simply exits leaves the context *clean*: compiled code
+//! never stores to the fields it reads at entry (`ctx.rs`), and only `switch` changes
+//! them (r0-r10, the depth, the mode, the program running), which runs only after the
+//! first function left with another status (a tail call, or a frame to resume, which
+//! a tail call came before). So after a clean run, a run writes only r1-r5 and the
+//! budget. Every other run (a tail call, a trap, a panic) marks the context dirty
+//! before it goes on, and the next run first resets every field `run` would fill.
+//!
+//! What a clean run leaves of the rest is valid for the next one:
+//! - the region table is the map's: compiled code reloads it after every helper call,
+//!   the only thing that maps regions during a run;
+//! - the remembered regions (`bounds.rs`, invariant 1) are current regions: the map's
+//!   regions are borrowed for its whole life and never unmapped, and only the map
+//!   changes them (`MemoryMap::set_window`), which a helper call may do (the runtime
+//!   then resets the remembered regions) and, between runs, only an embedder through
+//!   [`Prepared::memory`], which marks the table for a reload and the remembered
+//!   regions for a reset.
 
 use std::marker::PhantomData;
 
@@ -26,8 +31,9 @@ use crate::{broken_stack, stack_host, JitProgram};
 mod redo {
     /// Put back the fields a tail call, trap or panic may have changed.
     pub const RESET: u8 = 1;
-    /// Reload the region table: the map was reached through `Prepared::memory`.
-    pub const TABLE: u8 = 2;
+    /// Reload the region table and remember the stack again: the map was reached
+    /// through `Prepared::memory`.
+    pub const MEMORY: u8 = 2;
     /// The map has no proper stack: every run fails (never cleared).
     pub const BROKEN: u8 = 4;
 }
@@ -42,7 +48,7 @@ pub struct Prepared<'p, 'm, 'a> {
     /// The context, kept between runs; its `memory` and `helpers` are the borrows below.
     ctx: RunCtx<'a>,
     /// What the next run must do first (the bits of [`redo`]); 0 on the fast path,
-    /// where a run writes only r1-r5, the budget and the remembered regions.
+    /// where a run writes only r1-r5 and the budget.
     redo: u8,
     /// The borrows `ctx` points through.
     _borrows: PhantomData<(&'m mut MemoryMap<'a>, &'m mut Helpers)>,
@@ -109,30 +115,21 @@ impl<'a> Prepared<'_, '_, 'a> {
         }
         let total = budget.unwrap_or(u64::MAX);
         let ctx = &mut self.ctx;
-        ctx.guess = ctx::stack_guess(ctx.stack_host);
         ctx.regs[1..6].copy_from_slice(&args);
         ctx.budget = total;
         ctx.rem = total;
-        // Set before anything that may unwind (a helper's panic is resumed there).
-        self.redo = redo::RESET;
-        // SAFETY: `ctx.memory` is the `&mut` borrow this value holds; the run only
-        // reads the map between compiled calls.
-        let memory = unsafe { &*ctx.memory };
-        let outcome = self
-            .program
-            .drive(ctx, total, budget.is_some(), memory, self.programs);
-        // A result with no tail call ended by an `exit` (a helper's `Exit` too): only
-        // the fields written above changed (module comment).
-        if outcome.result.is_ok() && ctx.tail_calls == 0 {
-            self.redo = 0;
-        }
-        outcome
+        let redo = &mut self.redo;
+        // Marked before anything that may change more of the context, or unwind (a
+        // helper's panic is resumed there).
+        let dirty = || *redo = redo::RESET;
+        self.program
+            .drive(ctx, total, budget.is_some(), self.programs, dirty)
     }
 
     /// The bound memory map, between runs.
     pub fn memory(&mut self) -> &mut MemoryMap<'a> {
-        // The caller may map regions, which may move the table.
-        self.redo |= redo::TABLE;
+        // The caller may map regions, which may move the table, or move a window.
+        self.redo |= redo::MEMORY;
         // SAFETY: the `&mut` borrow this value holds, and `&mut self` excludes a run.
         unsafe { &mut *self.ctx.memory }
     }
@@ -155,6 +152,7 @@ impl<'a> Prepared<'_, '_, 'a> {
         } else {
             ctx.table = table.0;
             ctx.table_len = table.1 as u64;
+            ctx.guess = ctx::stack_guess(ctx.stack_host);
         }
         self.redo = 0;
         None

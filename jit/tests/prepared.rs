@@ -80,3 +80,32 @@ fn prepared_runs_see_regions_mapped_between_runs() {
         assert_eq!(prepared.run([addr, 0, 0, 0, 0], None).result, Ok(k + 7));
     }
 }
+
+/// A window shrunk through `Prepared::memory` between runs is seen by the next run of
+/// optimized code, which remembers the last region it used (`bounds.rs`): a clean run
+/// leaves the window remembered, and a run that kept it would read past the new end.
+#[test]
+fn prepared_runs_see_windows_moved_between_runs() {
+    let program = assemble("ldxdw %r0, [%r1+32]\nexit").expect("assembles");
+    let jit = JitProgram::compile_with(&program, None, Tiering::Optimized).expect("compiles");
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let mut packet = [0u8; 64];
+    packet[32] = 9;
+    let mut map = MemoryMap::new(&mut stack);
+    let addr = map
+        .map_window(ebpfvm_vm::RegionKind::Packet, &mut packet, 0, 64, true)
+        .expect("maps");
+    let mut prepared = jit.prepare(&mut map, &mut helpers);
+    assert_eq!(prepared.run([addr, 0, 0, 0, 0], None).result, Ok(9));
+    assert!(prepared.memory().set_window(addr, 0, 16));
+    let outcome = prepared.run([addr, 0, 0, 0, 0], None);
+    let trap = outcome.result.expect_err("reads past the window's new end");
+    assert!(
+        matches!(trap.kind, ebpfvm_vm::TrapKind::OutOfBounds { .. }),
+        "{trap:?}"
+    );
+    // Moved back, the same read passes again.
+    assert!(prepared.memory().set_window(addr, 0, 64));
+    assert_eq!(prepared.run([addr, 0, 0, 0, 0], None).result, Ok(9));
+}
