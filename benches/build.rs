@@ -5,7 +5,13 @@
 fn main() {
     let programs = std::path::Path::new("programs");
     for file in [
-        "native.c", "common.h", "alu64.c", "checksum.c", "parser.c", "sort.c", "collatz.c",
+        "native.c",
+        "common.h",
+        "alu64.c",
+        "checksum.c",
+        "parser.c",
+        "sort.c",
+        "collatz.c",
         "memcpy.c",
     ] {
         println!("cargo:rerun-if-changed={}", programs.join(file).display());

@@ -24,7 +24,6 @@ use ebpfvm_isa::assemble;
 use ebpfvm_jit::{JitProgram, Tiering};
 use ebpfvm_vm::{Helpers, MemoryMap, Stack};
 
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
@@ -139,11 +138,7 @@ fn call(rounds: usize) {
 
 /// The best seconds per run of each of `N` engines over `rounds` rounds, each timing
 /// `runs` runs of every engine in turn (`run(i)` runs engine `i` once).
-fn interleaved<const N: usize>(
-    rounds: usize,
-    runs: u32,
-    mut run: impl FnMut(usize),
-) -> [f64; N] {
+fn interleaved<const N: usize>(rounds: usize, runs: u32, mut run: impl FnMut(usize)) -> [f64; N] {
     let mut best = [f64::MAX; N];
     for _ in 0..rounds {
         for (engine, best) in best.iter_mut().enumerate() {
