@@ -3,7 +3,8 @@
 //! # SAFETY-CRITICAL
 //!
 //! Every guest load, store and atomic of compiled code gets its host pointer from
-//! [`Translator::checked_host_addr`]. A mistake here lets a guest program read or write
+//! [`Translator::checked_host_addr`] (which hands the accesses of a loop region that
+//! have a check at the loop's entry to `loops.rs`, safety-critical too). A mistake here lets a guest program read or write
 //! host memory it was never given: a sandbox escape. Keep this file small, keep the
 //! reasoning next to the code, and change it only with the differential tests
 //! (`tests/differential.rs`, `tests/shared_checks.rs`) running.
@@ -207,6 +208,10 @@ impl Translator<'_> {
         size: u32,
         access: Access,
     ) -> Value {
+        if let Some(check) = self.loop_checks.iter().find(|c| c.pc == self.pc) {
+            // A loop region's access with its check at the loop's entry (`loops.rs`).
+            return self.loop_checked(*check, base);
+        }
         let off = i64::from(off);
         let (lo, hi) = (off, off + i64::from(size));
         if base == Reg::FP && off >= -(FRAME_SIZE as i64) && hi <= 0 {

@@ -51,6 +51,7 @@ mod call;
 mod cfg;
 mod ctx;
 mod jump;
+mod loops;
 mod mem;
 mod prepared;
 mod runtime;

@@ -46,8 +46,9 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use ebpfvm_isa::{Insn, Reg};
 
 use crate::bounds::Checked;
-use crate::cfg::{ends_region, Cfg};
+use crate::cfg::{ends_region, Cfg, Region};
 use crate::ctx::{off, status};
+use crate::loops::LoopCheck;
 use crate::{JitError, Shape, Tier};
 
 /// Translation state of one program.
@@ -108,8 +109,16 @@ pub(crate) struct Translator<'a> {
     pub checked: [Option<Checked>; 11],
     /// The pc of the instruction being translated.
     pub pc: usize,
+    /// The current region's first pc and its body block, when it is a loop region with
+    /// a preheader (`loops.rs`): its back edge goes to the body.
+    loop_body: Option<(usize, Block)>,
+    /// The loop checks of the current region's accesses (`loops.rs`).
+    pub loop_checks: Vec<LoopCheck>,
+    /// For each access whose loop check failed: its pc, its index in the region, and the
+    /// block of the cold copy of the rest of the region from it (`loops.rs`).
+    pub deopts: Vec<(usize, u32, Block)>,
     /// Its index in its region.
-    k: u32,
+    pub k: u32,
     /// `rem` at the entry of the current region.
     rem0: Value,
     /// The current region's first pc and instruction count.
@@ -208,6 +217,9 @@ pub(crate) fn translate(
         helper_special: None,
         checked: [None; 11],
         pc: 0,
+        loop_body: None,
+        loop_checks: Vec::new(),
+        deopts: Vec::new(),
         k: 0,
         rem0: zero,
         region_start: 0,
@@ -230,14 +242,48 @@ impl<'a> Translator<'a> {
         let region = self.cfg.regions[r];
         let count = region.count;
         self.b.switch_to_block(self.entries[r]);
+        // The optimized tier checks a loop's buffer accesses once per entry (`loops.rs`):
+        // the entry block is the preheader, the body a block of its own.
+        self.loop_body = None;
+        self.loop_checks = if self.walk_calls {
+            Vec::new()
+        } else {
+            self.loop_preheader(region)
+        };
+        if !self.loop_checks.is_empty() {
+            let body = self.b.create_block();
+            self.b.ins().jump(body, &[]);
+            self.b.switch_to_block(body);
+            self.loop_body = Some((region.start, body));
+        }
         self.rem0 = self.b.use_var(self.rem);
-        // Facts from other regions do not hold here (they may not dominate it).
-        self.checked = [None; 11];
         self.region_start = region.start;
         self.count = count;
+        self.translate_span(region, region.start, 0)?;
+        // The cold copies of the rest of the region after a failed loop check: full
+        // checks, and the back edge through the preheader.
+        self.loop_checks.clear();
+        self.loop_body = None;
+        while let Some((pc, k, block)) = self.deopts.pop() {
+            self.b.switch_to_block(block);
+            self.translate_span(region, pc, k)?;
+        }
+        Ok(())
+    }
+
+    /// Translates the instructions of `region` from `pc`, its `k`-th, to its end, in
+    /// the current block: the whole region, or a cold copy of its rest (`loops.rs`).
+    fn translate_span(
+        &mut self,
+        region: Region,
+        mut pc: usize,
+        mut k: u32,
+    ) -> Result<(), JitError> {
+        let count = region.count;
+        // Facts from other regions do not hold here (they may not dominate it), nor
+        // those of the accesses before `pc` in the copy of a region's rest.
+        self.checked = [None; 11];
         let insns = self.insns;
-        let mut pc = region.start;
-        let mut k = 0;
         let mut last = &Insn::Exit;
         while pc < region.end {
             let insn = &insns[pc];
@@ -355,6 +401,11 @@ impl<'a> Translator<'a> {
 
     /// The entry block of the region starting at `pc`.
     pub(crate) fn region_block(&self, pc: usize) -> Block {
+        if let Some((start, body)) = self.loop_body {
+            if start == pc {
+                return body;
+            }
+        }
         let r = self.cfg.region_at[pc];
         debug_assert_ne!(r, crate::cfg::NONE, "pc {pc} starts no region");
         self.entries[r as usize]

@@ -4,8 +4,9 @@
 //! The generator draws from an [`Entropy`] source (a seeded PRNG in tests, the fuzzer's
 //! bytes in the fuzz target) and builds typed instructions: every ALU operation and
 //! width with interesting operands, byte swaps, `lddw`, loads/stores/atomics on the
-//! stack, on caller memory, on a read-only region, on regions a helper maps during the
-//! run, and out of bounds; forward jumps, bounded loops (counter in r9, which nothing
+//! stack, on caller memory (also indexed by the loop counter, `r1 + r9`, as clang's
+//! loops do), on a read-only region, on regions a helper maps during the run, and out
+//! of bounds; forward jumps, bounded loops (counter in r9, which nothing
 //! else writes), helper calls (one ends the run, one faults, one maps a region),
 //! bpf-to-bpf calls (with recursion that reaches the frame limit), `bpf_loop`, `callx`
 //! with code addresses, helper ids and bad targets, legacy packet loads, `exit`
@@ -623,8 +624,13 @@ impl<'e> Generator<'e> {
         });
         let head = self.insns.len();
         let body = 1 + self.below(8);
+        let buffer = self.chance(25);
         for _ in 0..body {
-            self.step(0, true);
+            if buffer {
+                self.buffer_step();
+            } else {
+                self.step(0, true);
+            }
         }
         // Forward jumps from the body land on the decrement: none may skip it (that
         // loop would never end) or leave the loop.
@@ -645,6 +651,46 @@ impl<'e> Generator<'e> {
             off: (head as i64 - pc as i64 - 1) as i16,
         });
         body + 3
+    }
+
+    /// One step of a loop over caller memory as clang emits it, which the optimized
+    /// tier checks once per loop (`loops.rs`): an access at `r1 + r9 + off` through a
+    /// register set just before; nothing writes r1 (or the counter, r9).
+    fn buffer_step(&mut self) {
+        let base = r(2 + self.below(7) as u8);
+        let (first, second) = if self.chance(50) {
+            (r(1), r(9))
+        } else {
+            (r(9), r(1))
+        };
+        for (op, src) in [(AluOp::Mov, first), (AluOp::Add, second)] {
+            self.emit(Insn::Alu {
+                width: Width::W64,
+                op,
+                dst: base,
+                src: Operand::Reg(src),
+            });
+        }
+        let size = self.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+        let off = (self.below(MEM_LEN as u64 + 16) as i64 - 12) as i16;
+        if self.chance(50) {
+            let dst = self.pick(&[r(0), r(2), r(3), r(4), r(5), r(6), r(7), r(8)]);
+            self.emit(Insn::Load {
+                size,
+                sign_extend: false,
+                dst,
+                src: base,
+                off,
+            });
+        } else {
+            let src = Operand::Reg(self.src());
+            self.emit(Insn::Store {
+                size,
+                dst: base,
+                off,
+                src,
+            });
+        }
     }
 
     /// One random instruction (or a short sequence) in function `f`.
@@ -788,6 +834,25 @@ impl<'e> Generator<'e> {
                     imm: Imm64::Value(v),
                 });
                 (base, self.below(16) as i16)
+            }
+            // Buffer indexing as clang emits it in loops, `base = r1; base += r9` (the
+            // loop counter), which the optimized tier checks once per loop (`loops.rs`).
+            96..=97 => {
+                let base = self.dst();
+                let (first, second) = if self.chance(50) {
+                    (r(1), r(9))
+                } else {
+                    (r(9), r(1))
+                };
+                for (op, src) in [(AluOp::Mov, first), (AluOp::Add, second)] {
+                    self.emit(Insn::Alu {
+                        width: Width::W64,
+                        op,
+                        dst: base,
+                        src: Operand::Reg(src),
+                    });
+                }
+                (base, (self.below(MEM_LEN as u64 + 16) as i64 - 12) as i16)
             }
             _ => (self.src(), self.e.next() as i16),
         }
