@@ -1,6 +1,6 @@
 //! Builds the benchmark programs natively (`programs/native.c`, `gcc -O2` as the
 //! programs' README builds its reference), so that the benches can time native code in
-//! the same process as the engines: `native::entry` in the crate.
+//! the same process as the engines: `native::program` in the crate.
 
 fn main() {
     let programs = std::path::Path::new("programs");

@@ -4,8 +4,9 @@
 //!
 //! Every guest load, store and atomic of compiled code gets its host pointer from
 //! [`Translator::checked_host_addr`] (which hands the accesses of a loop region that
-//! have a check at the loop's entry to `loops.rs`, safety-critical too). A mistake here lets a guest program read or write
-//! host memory it was never given: a sandbox escape. Keep this file small, keep the
+//! have a check at the loop's entry to `loops.rs`, safety-critical too). A mistake
+//! here lets a guest program read or write host memory it was never given: a sandbox
+//! escape. Keep this file small, keep the
 //! reasoning next to the code, and change it only with the differential tests
 //! (`tests/differential.rs`, `tests/shared_checks.rs`) running.
 //!

@@ -108,8 +108,9 @@ fn writes(insn: &Insn, r: Reg) -> bool {
         | Insn::LoadImm64 { dst, .. } => dst == r,
         Insn::Atomic { src, .. } => src == r || r == Reg::R0,
         Insn::LegacyLoad { .. } | Insn::Call(_) => true,
-        Insn::Store { .. } | Insn::Imm64Tail | Insn::Ja { .. } | Insn::Jump { .. } => false,
-        Insn::Exit => false,
+        Insn::Store { .. } | Insn::Imm64Tail | Insn::Ja { .. } | Insn::Jump { .. } | Insn::Exit => {
+            false
+        }
     }
 }
 
@@ -121,11 +122,9 @@ fn candidates(insns: &[Insn], region: Region) -> Vec<Candidate> {
         pcs.push(pc);
         pc += insns[pc].slots();
     }
-    let jumps_to_start = |pc: usize, off: i64| pc as i64 + 1 + off == region.start as i64;
-    let is_loop = pcs.last().is_some_and(|&last| match insns[last] {
-        Insn::Jump { off, .. } => jumps_to_start(last, i64::from(off)),
-        Insn::Ja { off, .. } => jumps_to_start(last, i64::from(off)),
-        _ => false,
+    let is_loop = pcs.last().is_some_and(|&last| {
+        matches!(insns[last], Insn::Ja { .. } | Insn::Jump { .. })
+            && insns[last].branch_target(last) == Some(region.start as i64)
     });
     if !is_loop {
         return Vec::new();

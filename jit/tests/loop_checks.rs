@@ -7,9 +7,12 @@
 //! loop check lets an access one byte too far through (checked by changing `bound` in
 //! `loops.rs`).
 
+mod common;
+
+use common::run_on_region;
 use ebpfvm_isa::{AluOp, Cond, Insn, Operand, Program, Reg, Size, Width};
 use ebpfvm_jit::{JitProgram, Tiering};
-use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
+use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome};
 
 fn reg(n: u8) -> Reg {
     Reg::new(n).expect("register number in range")
@@ -77,34 +80,16 @@ fn program(s: Shape) -> Program {
     Program::new(insns).expect("a valid program")
 }
 
-/// Runs with a region of `len` bytes (writable or not) and r1 = its address + `shift`;
-/// the outcome and the bytes around the region.
+/// Runs with a region of `len` bytes (writable or not) and r1 = its address + `shift`,
+/// followed by bytes an access past its end would find; the outcome and the bytes.
 fn run(
     len: usize,
     writable: bool,
     shift: i64,
     f: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers) -> Outcome,
 ) -> (Outcome, Vec<u8>) {
-    let mut stack = Stack::new();
-    let mut helpers = Helpers::new();
-    // Bytes past the region, so that an access past its end would find something.
-    let mut backing: Vec<u8> = (0..len as u8 + 16).map(|b| b.wrapping_mul(37)).collect();
-    let outcome = {
-        let mut map = MemoryMap::new(&mut stack);
-        let (region, _) = backing.split_at_mut(len);
-        let addr = if writable {
-            map.map_mut(RegionKind::Memory, region)
-        } else {
-            map.map_ro(RegionKind::ReadOnly, region)
-        }
-        .expect("room for a region");
-        f(
-            [addr.wrapping_add_signed(shift), 0, 0, 0, 0],
-            &mut map,
-            &mut helpers,
-        )
-    };
-    (outcome, backing)
+    let backing = (0..len as u8 + 16).map(|b| b.wrapping_mul(37)).collect();
+    run_on_region(backing, len, writable, shift, f)
 }
 
 #[test]

@@ -5,9 +5,22 @@
 //! the interpreter with equal outcomes and memory. Fails when the walk remembers short
 //! regions (checked by changing the limit test in `bounds.rs`).
 
+mod common;
+
+use common::run_on_region;
 use ebpfvm_isa::{AluOp, Insn, Operand, Program, Reg, Size, Width};
 use ebpfvm_jit::{JitProgram, Tiering};
-use ebpfvm_vm::{Helpers, Interpreter, MemoryMap, Outcome, RegionKind, Stack};
+use ebpfvm_vm::{Interpreter, Outcome};
+
+/// Runs with a region of `len` bytes (writable or not) in r1, followed by bytes that an
+/// access past its end would find; the outcome and the bytes.
+fn run(
+    len: usize,
+    writable: bool,
+    f: impl FnOnce([u64; 5], &mut ebpfvm_vm::MemoryMap<'_>, &mut ebpfvm_vm::Helpers) -> Outcome,
+) -> (Outcome, Vec<u8>) {
+    run_on_region(vec![0x11u8; len + 16], len, writable, 0, f)
+}
 
 fn reg(n: u8) -> Reg {
     Reg::new(n).expect("register number in range")
@@ -51,30 +64,6 @@ fn program(first: (Size, i16, bool), second: (Size, i16, bool)) -> Program {
         Insn::Exit,
     ];
     Program::new(insns).expect("a valid program")
-}
-
-/// Runs with a region of `len` bytes (writable or not) in r1; the outcome and the bytes.
-fn run(
-    len: usize,
-    writable: bool,
-    f: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers) -> Outcome,
-) -> (Outcome, Vec<u8>) {
-    let mut stack = Stack::new();
-    let mut helpers = Helpers::new();
-    // Bytes past the region, so that an access past its end reads something.
-    let mut backing = vec![0x11u8; len + 16];
-    let outcome = {
-        let mut map = MemoryMap::new(&mut stack);
-        let (region, _) = backing.split_at_mut(len);
-        let addr = if writable {
-            map.map_mut(RegionKind::Memory, region)
-        } else {
-            map.map_ro(RegionKind::ReadOnly, region)
-        }
-        .expect("room for a region");
-        f([addr, 0, 0, 0, 0], &mut map, &mut helpers)
-    };
-    (outcome, backing)
 }
 
 #[test]

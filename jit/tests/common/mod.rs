@@ -34,6 +34,36 @@ use ebpfvm_vm::{
     MemoryMap, Outcome, RegionKind, Stack,
 };
 
+/// Runs `f` with r1 = `shift` bytes from the address of one region of `len` bytes
+/// (writable or read-only) mapped over the start of `backing`, whose later bytes an
+/// access past the region's end would find; the outcome and `backing` after the run.
+pub fn run_on_region(
+    mut backing: Vec<u8>,
+    len: usize,
+    writable: bool,
+    shift: i64,
+    f: impl FnOnce([u64; 5], &mut MemoryMap<'_>, &mut Helpers) -> Outcome,
+) -> (Outcome, Vec<u8>) {
+    let mut stack = Stack::new();
+    let mut helpers = Helpers::new();
+    let outcome = {
+        let mut map = MemoryMap::new(&mut stack);
+        let (region, _) = backing.split_at_mut(len);
+        let addr = if writable {
+            map.map_mut(RegionKind::Memory, region)
+        } else {
+            map.map_ro(RegionKind::ReadOnly, region)
+        }
+        .expect("room for a region");
+        f(
+            [addr.wrapping_add_signed(shift), 0, 0, 0, 0],
+            &mut map,
+            &mut helpers,
+        )
+    };
+    (outcome, backing)
+}
+
 /// Maps of every case (see [`case_maps`]): ids 0-3, at regions 3-6.
 pub const MAPS: u64 = 4;
 /// Map 0: an array of 4 values.
@@ -658,21 +688,9 @@ impl<'e> Generator<'e> {
     /// register set just before; nothing writes r1 (or the counter, r9).
     fn buffer_step(&mut self) {
         let base = r(2 + self.below(7) as u8);
-        let (first, second) = if self.chance(50) {
-            (r(1), r(9))
-        } else {
-            (r(9), r(1))
-        };
-        for (op, src) in [(AluOp::Mov, first), (AluOp::Add, second)] {
-            self.emit(Insn::Alu {
-                width: Width::W64,
-                op,
-                dst: base,
-                src: Operand::Reg(src),
-            });
-        }
+        self.buffer_index(base);
         let size = self.pick(&[Size::B, Size::H, Size::W, Size::DW]);
-        let off = (self.below(MEM_LEN as u64 + 16) as i64 - 12) as i16;
+        let off = self.buffer_offset();
         if self.chance(50) {
             let dst = self.pick(&[r(0), r(2), r(3), r(4), r(5), r(6), r(7), r(8)]);
             self.emit(Insn::Load {
@@ -839,23 +857,35 @@ impl<'e> Generator<'e> {
             // loop counter), which the optimized tier checks once per loop (`loops.rs`).
             96..=97 => {
                 let base = self.dst();
-                let (first, second) = if self.chance(50) {
-                    (r(1), r(9))
-                } else {
-                    (r(9), r(1))
-                };
-                for (op, src) in [(AluOp::Mov, first), (AluOp::Add, second)] {
-                    self.emit(Insn::Alu {
-                        width: Width::W64,
-                        op,
-                        dst: base,
-                        src: Operand::Reg(src),
-                    });
-                }
-                (base, (self.below(MEM_LEN as u64 + 16) as i64 - 12) as i16)
+                self.buffer_index(base);
+                (base, self.buffer_offset())
             }
             _ => (self.src(), self.e.next() as i16),
         }
+    }
+
+    /// `base = r1; base += r9` (or `base = r9; base += r1`): buffer indexing by the loop
+    /// counter, as clang emits it in loops.
+    fn buffer_index(&mut self, base: Reg) {
+        let (first, second) = if self.chance(50) {
+            (r(1), r(9))
+        } else {
+            (r(9), r(1))
+        };
+        for (op, src) in [(AluOp::Mov, first), (AluOp::Add, second)] {
+            self.emit(Insn::Alu {
+                width: Width::W64,
+                op,
+                dst: base,
+                src: Operand::Reg(src),
+            });
+        }
+    }
+
+    /// An offset from a [`Generator::buffer_index`] base: around caller memory, past
+    /// both of its ends.
+    fn buffer_offset(&mut self) -> i16 {
+        (self.below(MEM_LEN as u64 + 16) as i64 - 12) as i16
     }
 
     fn memory(&mut self) {
