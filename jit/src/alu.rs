@@ -19,12 +19,17 @@ use crate::JitError;
 impl Translator<'_> {
     /// `dst = dst op src` (32- or 64-bit).
     pub(crate) fn translate_alu(&mut self, width: Width, op: AluOp, dst: Reg, src: Operand) {
-        let result = match width {
-            Width::W64 => self.alu64(op, dst, src),
-            Width::W32 => self.alu32(op, dst, src),
-        };
-        if let Some(v) = result {
-            self.set_reg(dst, v);
+        match width {
+            Width::W64 => {
+                if let Some(v) = self.alu64(op, dst, src) {
+                    self.set_reg(dst, v);
+                }
+            }
+            Width::W32 => {
+                if let Some(v) = self.alu32(op, dst, src) {
+                    self.set_reg32(dst, v);
+                }
+            }
         }
     }
 
@@ -39,22 +44,19 @@ impl Translator<'_> {
         Some(self.alu_reg(ty, op, a, b))
     }
 
-    /// The new value of `dst` (zero-extended to 64 bits), or `None` when it does not
-    /// change.
+    /// The new low half of `dst` (the caller zero-extends it), or `None` when `dst`
+    /// does not change.
     fn alu32(&mut self, op: AluOp, dst: Reg, src: Operand) -> Option<Value> {
         let ty = types::I32;
-        let full = self.reg(dst);
-        let a = self.b.ins().ireduce(ty, full);
-        let result = match src {
+        let a = self.reg32(dst);
+        Some(match src {
             // The 32-bit immediate as an i32 value (its bits are the operand).
             Operand::Imm(imm) => self.alu_imm(ty, op, a, i64::from(imm))?,
             Operand::Reg(src) => {
-                let full_b = self.reg(src);
-                let b = self.b.ins().ireduce(ty, full_b);
+                let b = self.reg32(src);
                 self.alu_reg(ty, op, a, b)
             }
-        };
-        Some(self.b.ins().uextend(types::I64, result))
+        })
     }
 
     /// `a op imm` at type `ty`, or `None` when `a` is unchanged (modulo by zero).
@@ -168,37 +170,44 @@ impl Translator<'_> {
 
     /// `dst = -dst`.
     pub(crate) fn translate_neg(&mut self, width: Width, dst: Reg) {
-        let a = self.reg(dst);
-        let v = match width {
-            Width::W64 => self.b.ins().ineg(a),
-            Width::W32 => {
-                let low = self.b.ins().ireduce(types::I32, a);
-                let neg = self.b.ins().ineg(low);
-                self.b.ins().uextend(types::I64, neg)
+        match width {
+            Width::W64 => {
+                let a = self.reg(dst);
+                let v = self.b.ins().ineg(a);
+                self.set_reg(dst, v);
             }
-        };
-        self.set_reg(dst, v);
+            Width::W32 => {
+                let low = self.reg32(dst);
+                let v = self.b.ins().ineg(low);
+                self.set_reg32(dst, v);
+            }
+        }
     }
 
     /// `le`/`be`/`bswap` of the low 16, 32 or 64 bits (the host is little-endian).
     pub(crate) fn translate_endian(&mut self, order: ByteOrder, width: SwapWidth, dst: Reg) {
-        let a = self.reg(dst);
         let swap = order != ByteOrder::ToLe;
-        let narrow = match width {
-            SwapWidth::B16 => types::I16,
-            SwapWidth::B32 => types::I32,
+        match width {
+            SwapWidth::B16 => {
+                let a = self.reg(dst);
+                let low = self.b.ins().ireduce(types::I16, a);
+                let low = if swap { self.b.ins().bswap(low) } else { low };
+                let v = self.b.ins().uextend(types::I64, low);
+                self.set_reg(dst, v);
+            }
+            SwapWidth::B32 => {
+                let low = self.reg32(dst);
+                let low = if swap { self.b.ins().bswap(low) } else { low };
+                self.set_reg32(dst, low);
+            }
             SwapWidth::B64 if swap => {
+                let a = self.reg(dst);
                 let v = self.b.ins().bswap(a);
                 self.set_reg(dst, v);
-                return;
             }
             // le64 changes nothing on a little-endian host.
-            SwapWidth::B64 => return,
-        };
-        let low = self.b.ins().ireduce(narrow, a);
-        let low = if swap { self.b.ins().bswap(low) } else { low };
-        let v = self.b.ins().uextend(types::I64, low);
-        self.set_reg(dst, v);
+            SwapWidth::B64 => {}
+        }
     }
 
     /// `lddw dst, imm`: a value or a code address; map references and kernel variables

@@ -53,10 +53,13 @@
 //! does not overflow; and `limit` is at most the length of the slice behind `host`.
 //!
 //! The quick tier (`variant.rs`) compiles less code: every access that is not on the
-//! stack fast path (below) calls [`walk_call`], the same walk in Rust, which returns
-//! the host address, or 0 when the access fails, and then branches to the same trap
-//! (invariant 3). It neither reads nor writes the remembered regions, and shares no
-//! checks (invariants 4 and 5 are the optimized tier's).
+//! stack fast path (below) calls [`walk_call`], the same walk in Rust, with the base
+//! register's value and one constant describing the access ([`WalkInfo`]). It returns
+//! the host address, or, when the access fails, records the trap as the cold block of
+//! invariant 3 would and returns 0, on which the code branches to a shared block that
+//! returns (a call and a branch per access, no block of its own: the quick tier's
+//! compile time goes mostly into blocks). It neither reads nor writes the remembered
+//! regions, and shares no checks (invariants 4 and 5 are the optimized tier's).
 //!
 //! Invariants it relies on, and why they hold:
 //!
@@ -97,6 +100,13 @@
 //! its limits before it enters compiled code and passes its host address in the
 //! context. Such an access needs no check: `host = stack_host + (r10 - STACK_BASE) + off`.
 //!
+//! A function that runs at depth 0 throughout has `r10 = STACK_TOP` throughout, and
+//! the address is `stack_host + (STACK_TOP - STACK_BASE) + off`, without r10
+//! (`Translator::depth_zero`): the function of a program without bpf-to-bpf frames
+//! (`Cfg::has_frames`: no local calls, `callx` or callbacks, so nothing pushes a frame)
+//! that is not the *nested* variant, which `JitProgram::entry` only enters at depth 0
+//! (a fresh run's r10 is `STACK_TOP`, and `switch` checks the relation above).
+//!
 //! ## Sharing a check within a region
 //!
 //! Once a check of `[base + off0, +size0)` of one kind has passed, compiled code knows,
@@ -125,6 +135,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use ebpfvm_isa::Reg;
 use ebpfvm_vm::{
     FRAME_SIZE, REGION_HOST, REGION_READ_LEN, REGION_STRIDE, REGION_WRITE_LEN, STACK_BASE,
+    STACK_TOP,
 };
 
 use crate::ctx::{off, RunCtx};
@@ -213,11 +224,17 @@ impl Translator<'_> {
             // A loop region's access with its check at the loop's entry (`loops.rs`).
             return self.loop_checked(*check, base);
         }
+        let insn_off = off;
         let off = i64::from(off);
         let (lo, hi) = (off, off + i64::from(size));
         if base == Reg::FP && off >= -(FRAME_SIZE as i64) && hi <= 0 {
             // The stack fast path (see the module comment).
             self.budget_test();
+            if self.depth_zero {
+                // r10 = STACK_TOP throughout (see the module comment): a constant offset.
+                let at = (STACK_TOP - STACK_BASE) as i64 + off;
+                return self.b.ins().iadd_imm_s(self.stack_host, at);
+            }
             let fp = self.b.use_var(self.regs[Reg::FP.index()]);
             let stack_off = self.b.ins().iadd_imm_s(fp, off - STACK_BASE as i64);
             return self.b.ins().iadd(self.stack_host, stack_off);
@@ -225,8 +242,7 @@ impl Translator<'_> {
         if self.walk_calls {
             // The quick tier: every other access is a call of the walk.
             let base_value = self.b.use_var(self.regs[base.index()]);
-            let addr = self.b.ins().iadd_imm_s(base_value, off);
-            return self.walk_by_call(addr, size, access);
+            return self.walk_by_call(base_value, insn_off, size, access);
         }
         let mut facts = self.checked[base.index()].unwrap_or_default();
         let Some(mut known) = *facts.kind(access) else {
@@ -406,42 +422,122 @@ impl Translator<'_> {
         result
     }
 
-    /// The check of the quick tier: a call of [`walk_call`], then the memory trap
-    /// when it found no region for the access. The host address.
-    fn walk_by_call(&mut self, addr: Value, size: u32, access: Access) -> Value {
+    /// The check of the quick tier: a call of [`walk_call`] with the base register's
+    /// value, which records the memory trap itself when it found no region for the
+    /// access (or the budget ends before it), then a branch to the shared block that
+    /// returns `status::MEMORY`. The host address.
+    fn walk_by_call(&mut self, base: Value, off: i16, size: u32, access: Access) -> Value {
         let func = self
             .b
             .ins()
             .iconst(self.ptr, walk_call as *const () as usize as i64);
-        let info = self.b.ins().iconst(
-            types::I64,
-            i64::from(size) | i64::from(access == Access::Write) << 8,
-        );
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.walk_sig, func, &[self.ctx, addr, info]);
+        let info = WalkInfo {
+            off,
+            size,
+            write: access == Access::Write,
+            budget_test: self.needs_budget_test(),
+            k: self.k,
+            pc: self.pc,
+        };
+        let info = self.b.ins().iconst(types::I64, info.pack() as i64);
+        let call =
+            self.b
+                .ins()
+                .call_indirect(self.walk_sig, func, &[self.ctx, base, info, self.rem0]);
         let host = self.b.inst_results(call)[0];
         // Invariant 3: a host address is never 0, so 0 is the failure.
-        let fails = self.b.ins().icmp_imm_s(IntCC::Equal, host, 0);
-        self.branch_to_memory_trap(fails, addr);
+        self.branch_to_memory_return(host);
         host
     }
 }
 
+/// What [`walk_call`] needs to know of an access besides its base register's value:
+/// one constant argument, so that a check is a call with four arguments and no other
+/// code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WalkInfo {
+    /// The instruction's offset: the access is at `base + off`.
+    pub off: i16,
+    /// Bytes accessed (1, 2, 4 or 8).
+    pub size: u32,
+    /// A store or an atomic (checked against the write limit).
+    pub write: bool,
+    /// Whether the budget may end before the access (`Translator::needs_budget_test`).
+    pub budget_test: bool,
+    /// The access's index in its region.
+    pub k: u32,
+    /// The access's pc.
+    pub pc: usize,
+}
+
+impl WalkInfo {
+    /// Bits 0-3 the size, bit 4 `write`, bit 5 `budget_test`, bits 6-21 `off`, bits
+    /// 22-41 `k`, bits 42-61 `pc` (programs have at most `Program::MAX_SLOTS` < 2^20
+    /// slots, so `k` and `pc` fit).
+    pub(crate) fn pack(self) -> u64 {
+        const _: () = assert!(ebpfvm_isa::Program::MAX_SLOTS <= 1 << 20);
+        debug_assert!(self.size <= 8 && self.k < 1 << 20 && self.pc < 1 << 20);
+        u64::from(self.size)
+            | u64::from(self.write) << 4
+            | u64::from(self.budget_test) << 5
+            | u64::from(self.off as u16) << 6
+            | u64::from(self.k) << 22
+            | (self.pc as u64) << 42
+    }
+
+    /// The fields [`WalkInfo::pack`] packed.
+    pub(crate) fn unpack(info: u64) -> WalkInfo {
+        WalkInfo {
+            off: (info >> 6) as u16 as i16,
+            size: (info & 0xf) as u32,
+            write: info >> 4 & 1 == 1,
+            budget_test: info >> 5 & 1 == 1,
+            k: (info >> 22) as u32 & 0xf_ffff,
+            pc: (info >> 42) as usize & 0xf_ffff,
+        }
+    }
+}
+
 /// The check of the quick tier, as a function: the table walk of
-/// [`Translator::walk`] for the access of `info & 0xff` bytes at `addr` (a write when
-/// `info >> 8` is 1). The host address, or 0 when the access is not allowed. It leaves
-/// the remembered regions alone.
+/// [`Translator::walk`] for the access `info` describes ([`WalkInfo`]) at `base +
+/// off` (wrapping, as the interpreter computes it). The
+/// host address; or, when the access is not allowed or the budget ends before it
+/// (`rem0 <= k`, tested only when `budget_test`), 0 after recording the memory trap in
+/// the run context as the `memory_trap` block does (pc, address, `rem0`: `run` tells
+/// the two causes apart). It leaves the remembered regions alone.
 ///
 /// # Safety
 /// `ctx` points to the live `RunCtx` of a run, whose table pointer and length are
 /// current (as for the inline walk).
-pub(crate) unsafe extern "C" fn walk_call(ctx: *const RunCtx<'_>, addr: u64, info: u64) -> u64 {
+pub(crate) unsafe extern "C" fn walk_call(
+    ctx: *mut RunCtx<'_>,
+    base: u64,
+    info: u64,
+    rem0: u64,
+) -> u64 {
+    let info = WalkInfo::unpack(info);
+    let addr = base.wrapping_add(info.off as i64 as u64);
     // SAFETY: the caller guarantees ctx is the live context of this run.
-    let ctx = unsafe { &*ctx };
-    let size = info & 0xff;
-    let write = info >> 8 == 1;
+    let host = unsafe { walk_host(&*ctx, addr, info) };
+    if host != 0 && !(info.budget_test && rem0 <= u64::from(info.k)) {
+        return host;
+    }
+    // SAFETY: as above; compiled code keeps none of these fields in registers.
+    unsafe {
+        (*ctx).trap_pc = info.pc as u64;
+        (*ctx).trap_addr = addr;
+        (*ctx).trap_info = rem0;
+    }
+    0
+}
+
+/// The walk of [`walk_call`]: the host address of the access, or 0.
+///
+/// # Safety
+/// As [`walk_call`].
+unsafe fn walk_host(ctx: &RunCtx<'_>, addr: u64, info: WalkInfo) -> u64 {
+    let size = u64::from(info.size);
+    let write = info.write;
     // An index past the table selects entry 0, the null region (both limits 0).
     let idx = addr >> 32;
     let idx = if idx < ctx.table_len { idx } else { 0 };
@@ -468,4 +564,31 @@ pub(crate) unsafe extern "C" fn walk_call(ctx: *const RunCtx<'_>, addr: u64, inf
     // o + size <= limit <= the length of the slice behind the entry's host address,
     // which is not null.
     region_host + o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WalkInfo;
+
+    #[test]
+    fn walk_info_survives_packing_at_every_field_extreme() {
+        let last = ebpfvm_isa::Program::MAX_SLOTS - 1;
+        for off in [i16::MIN, -1, 0, 1, i16::MAX] {
+            for size in [1, 2, 4, 8] {
+                for (k, pc) in [(0, 0), (1, 7), (last as u32, last), (3, last)] {
+                    for (write, budget_test) in [(false, false), (true, false), (false, true)] {
+                        let info = WalkInfo {
+                            off,
+                            size,
+                            write,
+                            budget_test,
+                            k,
+                            pc,
+                        };
+                        assert_eq!(WalkInfo::unpack(info.pack()), info);
+                    }
+                }
+            }
+        }
+    }
 }

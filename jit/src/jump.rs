@@ -64,19 +64,15 @@ impl Translator<'_> {
             Width::W64 => types::I64,
             Width::W32 => types::I32,
         };
-        let mut a = self.reg(dst);
-        if ty == types::I32 {
-            a = self.b.ins().ireduce(ty, a);
-        }
+        let a = match width {
+            Width::W64 => self.reg(dst),
+            Width::W32 => self.reg32(dst),
+        };
         let b = match src {
-            Operand::Reg(r) => {
-                let b = self.reg(r);
-                if ty == types::I32 {
-                    self.b.ins().ireduce(ty, b)
-                } else {
-                    b
-                }
-            }
+            Operand::Reg(r) => match width {
+                Width::W64 => self.reg(r),
+                Width::W32 => self.reg32(r),
+            },
             // Sign-extended for 64 bits; the low half (as zero-extended bits) for 32.
             Operand::Imm(imm) => match width {
                 Width::W64 => self.b.ins().iconst(ty, i64::from(imm)),

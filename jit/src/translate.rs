@@ -77,11 +77,14 @@ pub(crate) struct Translator<'a> {
     pub helper_sig: SigRef,
     /// Signature of `runtime::legacy_load`.
     pub legacy_sig: SigRef,
-    /// Signature of `bounds::walk_call` (the same shape as `legacy_sig`).
+    /// Signature of `bounds::walk_call`: `legacy_sig` and one more `i64`.
     pub walk_sig: SigRef,
     /// Whether memory checks are calls of `bounds::walk_call` (the quick tier,
     /// `variant.rs`).
     pub walk_calls: bool,
+    /// Whether the function runs at call depth 0 throughout, so r10 is `STACK_TOP`
+    /// (`bounds.rs`, "The stack fast path").
+    pub depth_zero: bool,
     /// Whether the unlikely side of a conditional jump goes through a block of its own
     /// (the optimized tier; see `jump.rs`).
     pub stub_unlikely: bool,
@@ -96,6 +99,8 @@ pub(crate) struct Translator<'a> {
     trap: Option<Block>,
     /// `memory_trap(pc, addr, rem0)`: see `status::MEMORY`.
     memory_trap: Option<Block>,
+    /// `memory_return`: returns `status::MEMORY`, which `bounds::walk_call` recorded.
+    memory_return: Option<Block>,
     /// `budget_trap(region start, rem0)`: see `status::BUDGET`.
     budget_trap: Option<Block>,
     /// `exit` with frames to pop.
@@ -104,6 +109,9 @@ pub(crate) struct Translator<'a> {
     pub leave: Option<Block>,
     /// `helper_special(status, pc, site)`: a helper call did not just return.
     helper_special: Option<Block>,
+    /// For each register last set by a 32-bit operation: its 64-bit value and the
+    /// 32-bit value it zero-extends (see `reg32`).
+    low32: [Option<(Value, Value)>; 11],
     /// What passed memory checks proved through each register in the current region
     /// (`bounds.rs`, invariants 4 and 5).
     pub checked: [Option<Checked>; 11],
@@ -120,7 +128,7 @@ pub(crate) struct Translator<'a> {
     /// Its index in its region.
     pub k: u32,
     /// `rem` at the entry of the current region.
-    rem0: Value,
+    pub rem0: Value,
     /// The current region's first pc and instruction count.
     region_start: usize,
     /// See `region_start`.
@@ -160,7 +168,9 @@ pub(crate) fn translate(
     legacy_sig.params.push(AbiParam::new(i64t));
     legacy_sig.params.push(AbiParam::new(i64t));
     legacy_sig.returns.push(AbiParam::new(i64t));
-    let walk_sig = b.import_signature(legacy_sig.clone());
+    let mut walk_sig = legacy_sig.clone();
+    walk_sig.params.push(AbiParam::new(i64t));
+    let walk_sig = b.import_signature(walk_sig);
     let legacy_sig = b.import_signature(legacy_sig);
 
     let entry = b.create_block();
@@ -205,16 +215,19 @@ pub(crate) fn translate(
         legacy_sig,
         walk_sig,
         walk_calls: tier == Tier::Quick,
+        depth_zero: !shape.nested && !cfg.has_frames,
         stub_unlikely: tier == Tier::Optimized,
         entries,
         ret: None,
         exit: None,
         trap: None,
         memory_trap: None,
+        memory_return: None,
         budget_trap: None,
         pop: None,
         leave: None,
         helper_special: None,
+        low32: [None; 11],
         checked: [None; 11],
         pc: 0,
         loop_body: None,
@@ -392,6 +405,26 @@ impl<'a> Translator<'a> {
         self.b.use_var(self.regs[r.index()])
     }
 
+    /// The low 32 bits of `r`. When `r` holds the zero extension a 32-bit operation
+    /// made (`set_reg32`), that operation's own 32-bit value: no `ireduce`, which the
+    /// quick tier would compile as an instruction of its own. The 64-bit value is an
+    /// SSA value, so the match is exact, and the 32-bit value is defined just before
+    /// it, so it is available wherever the 64-bit one is.
+    pub(crate) fn reg32(&mut self, r: Reg) -> Value {
+        let full = self.reg(r);
+        match self.low32[r.index()] {
+            Some((wide, low)) if wide == full => low,
+            _ => self.b.ins().ireduce(types::I32, full),
+        }
+    }
+
+    /// Sets `r` to the zero extension of the 32-bit `low`.
+    pub(crate) fn set_reg32(&mut self, r: Reg, low: Value) {
+        let full = self.b.ins().uextend(types::I64, low);
+        self.set_reg(r, full);
+        self.low32[r.index()] = Some((full, low));
+    }
+
     /// Sets `r` (never r10 from a guest instruction: validation refuses writes to it).
     /// Forgets what memory checks proved through `r`.
     pub(crate) fn set_reg(&mut self, r: Reg, v: Value) {
@@ -443,6 +476,22 @@ impl<'a> Translator<'a> {
         self.b
             .ins()
             .jump(trap, &[pc.into(), addr.into(), self.rem0.into()]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Leaves for the shared `memory_return` block when `host` is 0 (a failed
+    /// `bounds::walk_call`, which recorded the trap); continues in a fresh block
+    /// otherwise. One branch and no block of its own per check: the quick tier's
+    /// compile time goes mostly into blocks.
+    pub(crate) fn branch_to_memory_return(&mut self, host: Value) {
+        let leave = *self.memory_return.get_or_insert_with(|| {
+            let block = self.b.create_block();
+            self.b.set_cold_block(block);
+            block
+        });
+        let cont = self.b.create_block();
+        self.b.ins().brif(host, cont, &[], leave, &[]);
+        self.b.seal_block(cont);
         self.b.switch_to_block(cont);
     }
 
@@ -595,6 +644,11 @@ impl<'a> Translator<'a> {
                 self.b.ins().store(f, v, self.ctx, field);
             }
             let code = self.b.ins().iconst(types::I64, code as i64);
+            self.b.ins().return_(&[code]);
+        }
+        if let Some(block) = self.memory_return {
+            self.b.switch_to_block(block);
+            let code = self.b.ins().iconst(types::I64, status::MEMORY as i64);
             self.b.ins().return_(&[code]);
         }
         if let Some(block) = self.ret {
