@@ -250,12 +250,7 @@ impl Translator<'_> {
             fails = self.b.ins().bor(fails, cut);
         }
         let host = self.b.ins().iadd(check.host, d);
-        let copy = self.b.create_block();
-        self.b.set_cold_block(copy);
-        let cont = self.b.create_block();
-        self.b.ins().brif(fails, copy, &[], cont, &[]);
-        self.b.seal_block(copy);
-        self.b.seal_block(cont);
+        let (copy, cont) = self.cold_split(fails);
         self.b.switch_to_block(cont);
         self.deopts.push((self.pc, self.k, copy));
         // Nothing proved about `rX`'s region (module comment).

@@ -68,13 +68,7 @@ impl Translator<'_> {
             .ins()
             .load(types::I64, MemFlagsData::trusted(), frame, frame::PROG);
         let foreign = self.b.ins().icmp(IntCC::NotEqual, owner, self.current);
-        let elsewhere = self.b.create_block();
-        self.b.set_cold_block(elsewhere);
-        let cont = self.b.create_block();
-        self.b.ins().brif(foreign, elsewhere, &[], cont, &[]);
-        self.b.seal_block(elsewhere);
-        self.b.seal_block(cont);
-        self.b.switch_to_block(elsewhere);
+        let cont = self.cold_branch(foreign);
         self.leave_with(status::RESUME);
         self.b.switch_to_block(cont);
     }

@@ -512,15 +512,23 @@ impl<'a> Translator<'a> {
 
     /// Branches to a new cold block when `cond` holds and stays there; returns the
     /// block to continue in otherwise.
-    fn cold_branch(&mut self, cond: Value) -> Block {
+    pub(crate) fn cold_branch(&mut self, cond: Value) -> Block {
+        let (site, cont) = self.cold_split(cond);
+        self.b.switch_to_block(site);
+        cont
+    }
+
+    /// Ends the current block with a branch to a new cold block when `cond` holds and
+    /// to a new block otherwise, both sealed (each has this one predecessor); returns
+    /// them, cold first, and stays in the ended block.
+    pub(crate) fn cold_split(&mut self, cond: Value) -> (Block, Block) {
         let site = self.b.create_block();
         self.b.set_cold_block(site);
         let cont = self.b.create_block();
         self.b.ins().brif(cond, site, &[], cont, &[]);
         self.b.seal_block(site);
         self.b.seal_block(cont);
-        self.b.switch_to_block(site);
-        cont
+        (site, cont)
     }
 
     /// Ends a trap site (the current block) and switches to `cont`.
